@@ -1,0 +1,36 @@
+"""Shared pytest setup: quiet TensorFlow, deterministic seeds, fixture paths."""
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+DATA_DIR = pathlib.Path(__file__).parent / "data"
+
+
+def pytest_addoption(parser):
+  parser.addoption("--runslow", action="store_true", default=False,
+                   help="also run full-size (slow) tests")
+
+
+def pytest_collection_modifyitems(config, items):
+  if config.getoption("--runslow"):
+    return
+  skip_slow = pytest.mark.skip(reason="slow: opt in with --runslow")
+  for item in items:
+    if "slow" in item.keywords:
+      item.add_marker(skip_slow)
+
+
+@pytest.fixture(scope="session")
+def oracle():
+  """Magenta's reference outputs for the tiny checkpoint (tests/data/oracle)."""
+  with np.load(DATA_DIR / "oracle" / "reference.npz") as f:
+    return {k: f[k] for k in f.files}
+
+
+@pytest.fixture(scope="session")
+def oracle_ckpt_dir():
+  return DATA_DIR / "oracle" / "ckpt"
