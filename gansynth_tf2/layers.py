@@ -1,0 +1,268 @@
+"""Building blocks of the progressive GAN: pixel norm, equalized layers, box scaling.
+
+Counterpart of Magenta's `gansynth/lib/layers.py`. Every function here keeps
+Magenta's arithmetic (same ops, same order) so that weights trained by Magenta
+give the same outputs; the Keras layers own their weights so that a network
+built from them checkpoints like any Keras model.
+
+Images are NHWC: `[batch, height (time), width (freq), channels]`.
+"""
+
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def pixel_norm(images, epsilon=1.0e-8):
+  """Scales each pixel's channel vector to unit root-mean-square.
+
+  Args:
+    images: `[batch, h, w, c]` (or any rank; the last axis is normalized).
+    epsilon: added under the square root.
+
+  Returns:
+    `images / sqrt(mean_c(images**2) + epsilon)`, same shape.
+  """
+  return images * tf.math.rsqrt(
+      tf.reduce_mean(tf.square(images), axis=-1, keepdims=True) + epsilon)
+
+
+def _validated_scale(scale):
+  scale_int = int(scale)
+  if scale_int <= 0 or scale_int != scale:
+    raise ValueError(f'scale must be a positive integer, got {scale!r}')
+  return scale_int
+
+
+def _static_or_dynamic_shape(x):
+  dynamic = tf.shape(x)
+  return [d if d is not None else dynamic[i]
+          for i, d in enumerate(x.shape.as_list())]
+
+
+def downscale(images, scale):
+  """Box (average) downscaling along H and W: `[b, h, w, c] -> [b, h/s, w/s, c]`."""
+  scale = _validated_scale(scale)
+  if scale == 1:
+    return images
+  return tf.nn.avg_pool2d(images, ksize=[scale, scale],
+                          strides=[scale, scale], padding='VALID')
+
+
+def downscale_height(images, scale):
+  """Box downscaling along H only: `[b, h, w, c] -> [b, h/s, w, c]`."""
+  scale = _validated_scale(scale)
+  if scale == 1:
+    return images
+  return tf.nn.avg_pool2d(images, ksize=[scale, 1], strides=[scale, 1],
+                          padding='VALID')
+
+
+def upscale(images, scale):
+  """Nearest-neighbour upscaling along H and W: `[b, h, w, c] -> [b, h*s, w*s, c]`."""
+  scale = _validated_scale(scale)
+  if scale == 1:
+    return images
+  b, h, w, c = _static_or_dynamic_shape(images)
+  # Copying values is exact, so a tile + reshape gives the same numbers as
+  # Magenta's batch_to_space formulation with one cheap op.
+  x = tf.tile(images[:, :, tf.newaxis, :, tf.newaxis, :],
+              [1, 1, scale, 1, scale, 1])
+  return tf.reshape(x, [b, h * scale, w * scale, c])
+
+
+def upscale_height(images, scale):
+  """Nearest-neighbour upscaling along H only: `[b, h, w, c] -> [b, h*s, w, c]`."""
+  scale = _validated_scale(scale)
+  if scale == 1:
+    return images
+  b, h, w, c = _static_or_dynamic_shape(images)
+  x = tf.tile(images[:, :, tf.newaxis], [1, 1, scale, 1, 1])
+  return tf.reshape(x, [b, h * scale, w, c])
+
+
+def minibatch_mean_stddev(x):
+  """Mean over all features of the across-batch standard deviation (a scalar).
+
+  Args:
+    x: `[batch, ...]`.
+
+  Returns:
+    scalar `mean(sqrt(var_batch(x) + 1e-6))`.
+  """
+  _, var = tf.nn.moments(x, axes=[0])
+  return tf.reduce_mean(tf.sqrt(var + 1e-6))
+
+
+def scalar_concat(tensor, scalar):
+  """Appends a channel filled with `scalar`: `[..., n] -> [..., n + 1]`."""
+  ndims = tensor.shape.rank
+  if ndims is None or ndims < 1:
+    raise ValueError('tensor must have at least one dimension')
+  shape = tf.shape(tensor)
+  fill = tf.ones(tf.concat([shape[:-1], [1]], axis=0),
+                 dtype=tensor.dtype) * scalar
+  return tf.concat([tensor, fill], axis=ndims - 1)
+
+
+def he_initializer_scale(shape, slope=1.0):
+  """He's standard deviation for a weight of `shape` (fan-in = all but last dim).
+
+  Args:
+    shape: weight shape, e.g. `[kh, kw, in, out]` or `[in, out]`.
+    slope: negative slope of the (leaky) ReLU after the layer.
+
+  Returns:
+    float `sqrt(2 / ((1 + slope**2) * fan_in))`.
+  """
+  fan_in = np.prod(shape[:-1])
+  return float(np.sqrt(2. / ((1. + slope**2) * fan_in)))
+
+
+class _EqualizedLayer(keras.layers.Layer):
+  """Shared weight handling of EqualizedConv2D / EqualizedDense.
+
+  With `use_weight_scaling` the kernel is initialised N(0, 1) and the He scale
+  multiplies the layer output at run time (equalized learning rate); without
+  it the kernel is initialised N(0, he_scale**2) and used as is. The output is
+  `post_scale * (x applied to kernel) + bias`, in that order, as Magenta.
+  """
+
+  def __init__(self, units, activation=None, he_initializer_slope=1.0,
+               use_weight_scaling=True, **kwargs):
+    super().__init__(**kwargs)
+    self.units = int(units)
+    self.activation = activation
+    self.he_initializer_slope = he_initializer_slope
+    self.use_weight_scaling = use_weight_scaling
+    self.post_scale = 1.0
+
+  def _add_weights(self, kernel_shape):
+    he_scale = he_initializer_scale(kernel_shape, self.he_initializer_slope)
+    if self.use_weight_scaling:
+      init_scale, self.post_scale = 1.0, he_scale
+    else:
+      init_scale, self.post_scale = he_scale, 1.0
+    self.kernel = self.add_weight(
+        name='kernel', shape=tuple(kernel_shape),
+        initializer=keras.initializers.RandomNormal(stddev=init_scale))
+    self.bias = self.add_weight(name='bias', shape=(self.units,),
+                                initializer='zeros')
+
+  def _finish(self, output):
+    output = self.post_scale * output + self.bias
+    if self.activation is not None:
+      output = self.activation(output)
+    return output
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(he_initializer_slope=self.he_initializer_slope,
+                  use_weight_scaling=self.use_weight_scaling)
+    return config
+
+
+@gin.configurable
+class EqualizedConv2D(_EqualizedLayer):
+  """Magenta's `custom_conv2d`: `[b, h, w, c_in] -> [b, h', w', filters]`.
+
+  Kernel `[kh, kw, c_in, filters]`, bias `[filters]`.
+  """
+
+  def __init__(self, filters, kernel_size, strides=(1, 1), padding='SAME',
+               activation=None, he_initializer_slope=1.0,
+               use_weight_scaling=True, **kwargs):
+    super().__init__(filters, activation=activation,
+                     he_initializer_slope=he_initializer_slope,
+                     use_weight_scaling=use_weight_scaling, **kwargs)
+    if not isinstance(kernel_size, (list, tuple)):
+      kernel_size = (kernel_size, kernel_size)
+    self.kernel_size = tuple(int(k) for k in kernel_size)
+    self.strides = tuple(strides)
+    self.padding = padding.upper()
+
+  def build(self, input_shape):
+    self._add_weights(self.kernel_size + (int(input_shape[-1]), self.units))
+
+  def call(self, x):
+    return self._finish(tf.nn.conv2d(x, self.kernel, strides=self.strides,
+                                     padding=self.padding))
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(filters=self.units, kernel_size=self.kernel_size,
+                  strides=self.strides, padding=self.padding)
+    return config
+
+
+@gin.configurable
+class EqualizedDense(_EqualizedLayer):
+  """Magenta's `custom_dense`: flattens `[b, ...]` then `-> [b, units]`.
+
+  Kernel `[prod(...), units]`, bias `[units]`.
+  """
+
+  def build(self, input_shape):
+    fan_in = int(np.prod(input_shape[1:]))
+    self._add_weights((fan_in, self.units))
+
+  def call(self, x):
+    x = tf.reshape(x, [tf.shape(x)[0], self.kernel.shape[0]])
+    return self._finish(tf.matmul(x, self.kernel))
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(units=self.units)
+    return config
+
+
+@gin.configurable
+class PixelNorm(keras.layers.Layer):
+  """`pixel_norm` as a layer: `[b, h, w, c] -> [b, h, w, c]`."""
+
+  def __init__(self, epsilon=1.0e-8, **kwargs):
+    super().__init__(**kwargs)
+    self.epsilon = epsilon
+
+  def call(self, x):
+    return pixel_norm(x, self.epsilon)
+
+
+@gin.configurable
+class MinibatchStddev(keras.layers.Layer):
+  """Appends the minibatch mean stddev as a channel: `[b, h, w, c] -> [b, h, w, c+1]`.
+
+  The statistic mixes the whole batch, so outputs depend on batch contents.
+  """
+
+  def call(self, x):
+    return scalar_concat(x, minibatch_mean_stddev(x))
+
+
+@gin.configurable
+class BoxUpscale(keras.layers.Layer):
+  """Nearest-neighbour upscaling by `scale` along H and W, or H only."""
+
+  def __init__(self, scale, height_only=False, **kwargs):
+    super().__init__(**kwargs)
+    self.scale = _validated_scale(scale)
+    self.height_only = height_only
+
+  def call(self, x):
+    fn = upscale_height if self.height_only else upscale
+    return fn(x, self.scale)
+
+
+@gin.configurable
+class BoxDownscale(keras.layers.Layer):
+  """Average-pool downscaling by `scale` along H and W, or H only."""
+
+  def __init__(self, scale, height_only=False, **kwargs):
+    super().__init__(**kwargs)
+    self.scale = _validated_scale(scale)
+    self.height_only = height_only
+
+  def call(self, x):
+    fn = downscale_height if self.height_only else downscale
+    return fn(x, self.scale)
