@@ -8,10 +8,25 @@ built from them checkpoints like any Keras model.
 Images are NHWC: `[batch, height (time), width (freq), channels]`.
 """
 
+import inspect
+
 import gin
 import keras
 import numpy as np
 import tensorflow as tf
+
+
+def gin_configurable_keras(cls):
+  """`gin.configurable` for a Keras class.
+
+  gin replaces `__init__` by a `(*args, **kwargs)` wrapper, and Keras 3 reads
+  `__init__`'s arg spec when it creates a layer (for its auto config), which
+  then fails; restoring the original signature on the wrapper fixes that.
+  """
+  signature = inspect.signature(cls.__init__)
+  cls = gin.configurable(cls)
+  cls.__init__.__signature__ = signature
+  return cls
 
 
 def pixel_norm(images, epsilon=1.0e-8):
@@ -64,6 +79,7 @@ def upscale(images, scale):
   scale = _validated_scale(scale)
   if scale == 1:
     return images
+  images = tf.convert_to_tensor(images)
   b, h, w, c = _static_or_dynamic_shape(images)
   # Copying values is exact, so a tile + reshape gives the same numbers as
   # Magenta's batch_to_space formulation with one cheap op.
@@ -77,6 +93,7 @@ def upscale_height(images, scale):
   scale = _validated_scale(scale)
   if scale == 1:
     return images
+  images = tf.convert_to_tensor(images)
   b, h, w, c = _static_or_dynamic_shape(images)
   x = tf.tile(images[:, :, tf.newaxis], [1, 1, scale, 1, 1])
   return tf.reshape(x, [b, h * scale, w, c])
@@ -163,7 +180,7 @@ class _EqualizedLayer(keras.layers.Layer):
     return config
 
 
-@gin.configurable
+@gin_configurable_keras
 class EqualizedConv2D(_EqualizedLayer):
   """Magenta's `custom_conv2d`: `[b, h, w, c_in] -> [b, h', w', filters]`.
 
@@ -196,7 +213,7 @@ class EqualizedConv2D(_EqualizedLayer):
     return config
 
 
-@gin.configurable
+@gin_configurable_keras
 class EqualizedDense(_EqualizedLayer):
   """Magenta's `custom_dense`: flattens `[b, ...]` then `-> [b, units]`.
 
@@ -217,7 +234,7 @@ class EqualizedDense(_EqualizedLayer):
     return config
 
 
-@gin.configurable
+@gin_configurable_keras
 class PixelNorm(keras.layers.Layer):
   """`pixel_norm` as a layer: `[b, h, w, c] -> [b, h, w, c]`."""
 
@@ -229,7 +246,7 @@ class PixelNorm(keras.layers.Layer):
     return pixel_norm(x, self.epsilon)
 
 
-@gin.configurable
+@gin_configurable_keras
 class MinibatchStddev(keras.layers.Layer):
   """Appends the minibatch mean stddev as a channel: `[b, h, w, c] -> [b, h, w, c+1]`.
 
@@ -240,7 +257,7 @@ class MinibatchStddev(keras.layers.Layer):
     return scalar_concat(x, minibatch_mean_stddev(x))
 
 
-@gin.configurable
+@gin_configurable_keras
 class BoxUpscale(keras.layers.Layer):
   """Nearest-neighbour upscaling by `scale` along H and W, or H only."""
 
@@ -254,7 +271,7 @@ class BoxUpscale(keras.layers.Layer):
     return fn(x, self.scale)
 
 
-@gin.configurable
+@gin_configurable_keras
 class BoxDownscale(keras.layers.Layer):
   """Average-pool downscaling by `scale` along H and W, or H only."""
 

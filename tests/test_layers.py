@@ -1,0 +1,125 @@
+"""Tests for layers.py against plain numpy versions of Magenta's formulas."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gansynth_tf2 import layers
+
+
+def _rand(*shape, seed=0):
+  return np.random.RandomState(seed).randn(*shape).astype(np.float32)
+
+
+def test_pixel_norm():
+  x = _rand(2, 3, 4, 5)
+  expected = x / np.sqrt(np.mean(x**2, axis=3, keepdims=True) + 1e-8)
+  np.testing.assert_allclose(layers.pixel_norm(x), expected, rtol=1e-5)
+  np.testing.assert_allclose(layers.PixelNorm()(x), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize('scale', [1, 2, 4])
+def test_box_scaling_both_axes(scale):
+  x = _rand(2, 8, 16, 3)
+  up = np.repeat(np.repeat(x, scale, axis=1), scale, axis=2)
+  np.testing.assert_array_equal(layers.upscale(x, scale), up)
+  np.testing.assert_array_equal(layers.BoxUpscale(scale)(x), up)
+  down = x.reshape(2, 8 // scale, scale, 16 // scale, scale, 3).mean(
+      axis=(2, 4))
+  np.testing.assert_allclose(layers.downscale(x, scale), down, rtol=1e-5,
+                             atol=1e-6)
+  np.testing.assert_allclose(layers.BoxDownscale(scale)(x), down, rtol=1e-5,
+                             atol=1e-6)
+  # Box down after nearest-neighbour up is the identity.
+  np.testing.assert_allclose(layers.downscale(layers.upscale(x, scale), scale),
+                             x, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('scale', [2, 4])
+def test_box_scaling_height_only(scale):
+  x = _rand(2, 8, 16, 3)
+  up = np.repeat(x, scale, axis=1)
+  np.testing.assert_array_equal(layers.upscale_height(x, scale), up)
+  np.testing.assert_array_equal(layers.BoxUpscale(scale, height_only=True)(x),
+                                up)
+  down = x.reshape(2, 8 // scale, scale, 16, 3).mean(axis=2)
+  np.testing.assert_allclose(layers.downscale_height(x, scale), down,
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(
+      layers.BoxDownscale(scale, height_only=True)(x), down, rtol=1e-5,
+      atol=1e-6)
+
+
+def test_upscale_unknown_batch_in_tf_function():
+  fn = tf.function(lambda x: layers.upscale(x, 2),
+                   input_signature=[tf.TensorSpec([None, 2, 3, 1])])
+  x = _rand(5, 2, 3, 1)
+  np.testing.assert_array_equal(fn(x), np.repeat(np.repeat(x, 2, 1), 2, 2))
+
+
+@pytest.mark.parametrize('scale', [0, -2, 1.5])
+def test_bad_scale(scale):
+  with pytest.raises(ValueError, match='scale'):
+    layers.upscale(_rand(1, 2, 2, 1), scale)
+
+
+def test_minibatch_stddev():
+  x = _rand(4, 2, 3, 5)
+  stat = np.mean(np.sqrt(np.var(x, axis=0) + 1e-6))
+  out = layers.MinibatchStddev()(x).numpy()
+  assert out.shape == (4, 2, 3, 6)
+  np.testing.assert_array_equal(out[..., :5], x)
+  np.testing.assert_allclose(out[..., 5], np.full((4, 2, 3), stat), rtol=1e-5)
+
+
+def test_he_initializer_scale():
+  assert layers.he_initializer_scale([3, 3, 8, 16], 0.0) == pytest.approx(
+      np.sqrt(2. / 72))
+  assert layers.he_initializer_scale([100, 10], 1.0) == pytest.approx(
+      np.sqrt(1. / 100))
+
+
+@pytest.mark.parametrize('use_weight_scaling', [True, False])
+def test_equalized_conv2d(use_weight_scaling):
+  tf.keras.utils.set_random_seed(1)
+  layer = layers.EqualizedConv2D(16, 3, he_initializer_slope=0.0,
+                                 use_weight_scaling=use_weight_scaling)
+  x = _rand(64, 6, 6, 8)
+  y = layer(x).numpy()
+  assert y.shape == (64, 6, 6, 16)
+  kernel = layer.kernel.numpy()
+  he = np.sqrt(2. / (3 * 3 * 8))
+  # Weight scaling: N(0, 1) weights, He scale at run time; else N(0, he^2).
+  expected_std = 1.0 if use_weight_scaling else he
+  assert np.std(kernel) == pytest.approx(expected_std, rel=0.1)
+  layer.bias.assign(np.arange(16, dtype=np.float32))
+  post = he if use_weight_scaling else 1.0
+  # Reference: explicit 3x3 SAME correlation in numpy.
+  xp = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
+  ref = np.zeros((64, 6, 6, 16), np.float64)
+  for i in range(3):
+    for j in range(3):
+      ref += np.einsum('bhwc,cf->bhwf', xp[:, i:i + 6, j:j + 6], kernel[i, j])
+  ref = post * ref + np.arange(16)
+  np.testing.assert_allclose(layer(x), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_equalized_conv2d_valid_and_activation():
+  layer = layers.EqualizedConv2D(4, (2, 3), padding='VALID',
+                                 activation=tf.nn.relu)
+  y = layer(_rand(2, 5, 7, 3)).numpy()
+  assert y.shape == (2, 4, 5, 4)
+  assert y.min() >= 0.0
+  assert layer.kernel.shape == (2, 3, 3, 4)
+
+
+@pytest.mark.parametrize('use_weight_scaling', [True, False])
+def test_equalized_dense(use_weight_scaling):
+  layer = layers.EqualizedDense(5, use_weight_scaling=use_weight_scaling)
+  x = _rand(3, 1, 1, 8)  # flattened to [3, 8], as Magenta's custom_dense
+  y = layer(x).numpy()
+  assert y.shape == (3, 5)
+  assert layer.kernel.shape == (8, 5)
+  post = np.sqrt(1. / 8) if use_weight_scaling else 1.0
+  np.testing.assert_allclose(
+      y, post * x.reshape(3, 8) @ layer.kernel.numpy() + layer.bias.numpy(),
+      rtol=1e-5, atol=1e-6)
