@@ -1,0 +1,473 @@
+r"""Generate audio from a GANSynth checkpoint (ours or Magenta's).
+
+Random notes (Magenta's default):
+  python -m gansynth_tf2.generate --ckpt_dir=DIR --output_dir=OUT \
+      [--n=8] [--pitches=60,64,C5] [--seed=0] [--batch_size=8]
+Play a MIDI file, instruments interpolated over time:
+  python -m gansynth_tf2.generate --ckpt_dir=DIR --output_dir=OUT \
+      --midi_file=song.mid [--secs_per_instrument=6] [--z_file=OUT0/z.npy]
+One timbre across pitches, and a morph between two timbres:
+  python -m gansynth_tf2.generate ... --timbre_sweep [--pitches=36,48,60]
+  python -m gansynth_tf2.generate ... --interpolate=8 [--pitches=60]
+
+Every run writes 16 kHz float WAVs, a PNG per clip (log-magnitude
+spectrogram; with a piano roll above it for clips of several notes),
+`z.npy` (the latent vectors used, reusable as --z_file) and `generated.json`
+(what was generated, from which checkpoint, with which seed). Output is
+written to a temporary folder beside OUT and moved into place at the end, so
+a failed run leaves nothing behind.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from gansynth_tf2 import midi
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string('ckpt_dir', None, 'Checkpoint directory: ours (a training '
+                    'directory) or Magenta\'s (experiment.json + stage_000NN/).')
+flags.DEFINE_string('output_dir', None, 'Directory for the WAVs, PNGs and JSON; '
+                    'must not exist or be empty unless --overwrite.')
+flags.DEFINE_list('pitches', None, 'MIDI pitches (numbers or names like C4, '
+                  'F#3). Random notes: the notes\' pitches (cycled to --n; '
+                  'default: sampled from the training pitch distribution). '
+                  '--timbre_sweep: the pitches swept (default: the model\'s '
+                  'whole range). --interpolate: one pitch (default 60).')
+flags.DEFINE_integer('n', None, 'Number of random notes (default: '
+                     'len(--pitches), else --batch_size).')
+flags.DEFINE_integer('seed', None, 'Seed of the latent vectors and sampled '
+                     'pitches (default: drawn at random and written to '
+                     'generated.json).')
+flags.DEFINE_integer('batch_size', 8, 'Notes generated per forward pass.')
+flags.DEFINE_string('midi_file', None, 'A MIDI file to play: every pitched '
+                    'track, notes in the model\'s pitch range.')
+flags.DEFINE_float('secs_per_instrument', 6.0, 'With --midi_file: seconds '
+                   'between latent vectors; notes in between get a slerp of '
+                   'the two around them.')
+flags.DEFINE_string('z_file', None, 'A .npy of latent vectors [k, latent_size] '
+                    'to use instead of random ones (e.g. a z.npy written by an '
+                    'earlier run). --midi_file: the k instruments, spread over '
+                    'the clip; --timbre_sweep: 1 vector; --interpolate: 2 '
+                    'vectors; random notes: one per note.')
+flags.DEFINE_boolean('timbre_sweep', False, 'Play one latent vector across '
+                     'pitches (consistent timbre).')
+flags.DEFINE_integer('interpolate', 0, 'If > 1: this many slerp steps between '
+                     'two latent vectors at one pitch.')
+flags.DEFINE_boolean('use_ema', True, 'Use the generator\'s exponential '
+                     'moving average weights (what Magenta generates with).')
+flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
+flags.DEFINE_boolean('overwrite', False, 'Allow a non-empty --output_dir; '
+                     'files of the same name are replaced.')
+
+SAMPLE_RATE = 16000
+MIDDLE_C = 60
+# Spacing of the notes in the summary clip of a sweep / interpolation.
+SUMMARY_NOTE_SECS = (1.0, 0.75)  # (onset to onset, note length)
+
+
+# ---------------------------------------------------------------- model access
+
+
+def pitch_range(model):
+  """(min_pitch, max_pitch) the model was trained on, inclusive."""
+  return int(model.min_pitch), int(model.max_pitch)
+
+
+def latent_size(model):
+  return int(model.latent_size)
+
+
+def sample_rate(model):
+  return int(getattr(model, 'sample_rate', SAMPLE_RATE))
+
+
+def sample_pitches(model, n, rng):
+  """n pitches from the training pitch distribution (as Magenta samples)."""
+  counts = model.pitch_counts
+  pitches = np.array(sorted(counts), np.int32)
+  p = np.array([counts[k] for k in pitches], np.float64)
+  return rng.choice(pitches, size=n, p=p / p.sum()).astype(np.int32)
+
+
+def synthesize(model, z, pitches, batch_size, progress=None):
+  """Audio of each (z, pitch): `[n, audio_length]` float32.
+
+  Runs `model.generate_from_z` on chunks of `batch_size` notes so that long
+  MIDI files show a progress bar (progress None: only on a terminal).
+  """
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  z = np.asarray(z, np.float32)
+  pitches = np.asarray(pitches, np.int32)
+  out = []
+  disable = None if progress is None else not progress
+  with tqdm(total=len(z), unit='note', disable=disable,
+            desc='generating') as bar:
+    for i in range(0, len(z), batch_size):
+      out.append(np.asarray(model.generate_from_z(z[i:i + batch_size],
+                                                  pitches[i:i + batch_size])))
+      bar.update(len(out[-1]))
+  return np.concatenate(out, axis=0)
+
+
+# ------------------------------------------------------------ argument checks
+
+
+def parse_pitches(values, min_pitch, max_pitch, flag='--pitches'):
+  """MIDI numbers or note names -> int32 array, each checked against the range."""
+  import pretty_midi  # pylint: disable=import-outside-toplevel
+  pitches = []
+  for value in values:
+    value = str(value).strip()
+    try:
+      pitch = int(value)
+    except ValueError:
+      try:
+        pitch = pretty_midi.note_name_to_number(value)
+      except Exception as e:  # pretty_midi raises bare ValueError/KeyError
+        raise ValueError(f'{flag}: {value!r} is neither a MIDI number nor a '
+                         'note name like C4 or F#3') from e
+    if not min_pitch <= pitch <= max_pitch:
+      raise ValueError(f'{flag}: pitch {value} ({pitch}) is outside the '
+                       f"model's pitch range {min_pitch}..{max_pitch}")
+    pitches.append(pitch)
+  if not pitches:
+    raise ValueError(f'{flag}: no pitches given')
+  return np.array(pitches, np.int32)
+
+
+def load_z_file(path, size, count=None):
+  """Latent vectors from a .npy file: `[k, size]` float32.
+
+  Args:
+    path: .npy holding `[k, size]` (or `[size]` for one vector).
+    size: the model's latent_vector_size.
+    count: the number of vectors required, or None for any k >= 1.
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'--z_file: no such file: {path}')
+  try:
+    z = np.load(path, allow_pickle=False)
+  except Exception as e:
+    raise ValueError(f'--z_file: {path} is not a .npy array file '
+                     f'({type(e).__name__}: {e})') from e
+  if z.ndim == 1:
+    z = z[None]
+  wanted = f'[{count if count else "k"}, {size}]'
+  if z.ndim != 2 or z.shape[1] != size or len(z) == 0:
+    raise ValueError(f'--z_file: {path} holds an array of shape {z.shape}, '
+                     f'expected {wanted} (latent_vector_size {size})')
+  if count is not None and len(z) != count:
+    raise ValueError(f'--z_file: {path} holds {len(z)} vectors, this mode '
+                     f'needs exactly {count} (shape {wanted})')
+  if not np.issubdtype(z.dtype, np.number) or not np.all(np.isfinite(z)):
+    raise ValueError(f'--z_file: {path} contains NaN, Inf or non-numbers')
+  return z.astype(np.float32)
+
+
+def resolve_seed(seed):
+  """The seed to use: the given one, or a fresh random one (to be recorded)."""
+  if seed is None:
+    return int(np.random.SeedSequence().entropy % (2**31))
+  return int(seed)
+
+
+def check_output_dir(output_dir, overwrite):
+  """Refuses a non-empty output directory unless overwrite, before any work."""
+  if os.path.exists(output_dir):
+    if not os.path.isdir(output_dir):
+      raise FileExistsError(f'--output_dir: {output_dir} exists and is not a '
+                            'directory')
+    if os.listdir(output_dir) and not overwrite:
+      raise FileExistsError(f'--output_dir: {output_dir} is not empty; choose '
+                            'another directory or pass --overwrite')
+
+
+@contextlib.contextmanager
+def staging_dir(output_dir):
+  """Yields a temporary folder beside `output_dir`, moved into it on success.
+
+  On an exception the temporary folder is deleted and `output_dir` is left as
+  it was (not even created).
+  """
+  output_dir = os.path.abspath(output_dir)
+  parent = os.path.dirname(output_dir)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(output_dir)}.tmp-',
+                         dir=parent)
+  try:
+    yield tmp
+    if not os.path.exists(output_dir):
+      os.rename(tmp, output_dir)
+    else:
+      for name in os.listdir(tmp):
+        os.replace(os.path.join(tmp, name), os.path.join(output_dir, name))
+      os.rmdir(tmp)
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp)
+
+
+# ------------------------------------------------------------------- writing
+
+
+def write_wav(path, audio, sr):
+  import soundfile  # pylint: disable=import-outside-toplevel
+  soundfile.write(path, np.asarray(audio, np.float32), sr, subtype='FLOAT')
+
+
+def log_magnitude(audio, nfft=1024, hop=256, floor_db=-80.0):
+  """Log-magnitude STFT for plotting: `[frames, nfft // 2 + 1]` in dB re peak."""
+  audio = np.asarray(audio, np.float64)
+  audio = np.pad(audio, (0, max(0, nfft - len(audio))))
+  frames = 1 + (len(audio) - nfft) // hop
+  idx = np.arange(nfft)[None, :] + hop * np.arange(frames)[:, None]
+  spec = np.abs(np.fft.rfft(audio[idx] * np.hanning(nfft), axis=1))
+  db = 20.0 * np.log10(spec / max(spec.max(), 1e-12) + 1e-12)
+  return np.maximum(db, floor_db)
+
+
+def write_png(path, audio, sr, title, notes=None):
+  """Spectrogram PNG; with `notes` (midi.Notes) a piano roll aligned above it."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+  duration = len(audio) / sr
+  if notes is None:
+    fig, ax_spec = plt.subplots(figsize=(8, 4))
+  else:
+    fig, (ax_roll, ax_spec) = plt.subplots(
+        2, 1, figsize=(max(8, min(24, duration)), 6), sharex=True,
+        gridspec_kw={'height_ratios': [1, 2]})
+    colors = plt.get_cmap('viridis')(notes.velocities / midi.MAX_VELOCITY)
+    ax_roll.barh(notes.pitches, notes.end_times - notes.start_times,
+                 left=notes.start_times, height=0.8, color=colors)
+    ax_roll.set_ylim(notes.pitches.min() - 2, notes.pitches.max() + 2)
+    ax_roll.set_ylabel('MIDI pitch')
+    ax_roll.set_title(title)
+  db = log_magnitude(audio)
+  ax_spec.imshow(db.T, origin='lower', aspect='auto', cmap='magma',
+                 extent=(0, duration, 0, sr / 2000))
+  ax_spec.set_xlim(0, duration)
+  ax_spec.set_xlabel('time (s)')
+  ax_spec.set_ylabel('frequency (kHz)')
+  if notes is None:
+    ax_spec.set_title(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  plt.close(fig)
+
+
+def write_clip(out_dir, name, audio, sr, title, notes=None, png=True):
+  """Writes NAME.wav (and NAME.png); returns their file names for the JSON."""
+  entry = {'wav': f'{name}.wav'}
+  write_wav(os.path.join(out_dir, entry['wav']), audio, sr)
+  if png:
+    entry['png'] = f'{name}.png'
+    write_png(os.path.join(out_dir, entry['png']), audio, sr, title, notes)
+  return entry
+
+
+def summary_notes(pitches):
+  """Notes one after another, for the one-clip summary of a sweep."""
+  n = len(pitches)
+  step, length = SUMMARY_NOTE_SECS
+  starts = np.arange(n) * step
+  return midi.Notes(np.asarray(pitches, np.int32), np.full(n, 100, np.int32),
+                    starts, starts + length, np.zeros(n, np.int32))
+
+
+# --------------------------------------------------------------------- modes
+
+
+def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
+        batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
+        timbre_sweep=False, interpolate=0, use_ema=True, png=True,
+        overwrite=False, progress=None):
+  """Everything the CLI does; returns the metadata written to generated.json.
+
+  Args:
+    ckpt_dir: checkpoint directory (ours or Magenta's).
+    output_dir: where the files go (see check_output_dir).
+    model: an already loaded model for ckpt_dir (skips loading; for tests and
+      notebooks).
+    Others: as the flags of the same names.
+  """
+  modes = [m for m, on in (('--midi_file', bool(midi_file)),
+                           ('--timbre_sweep', timbre_sweep),
+                           ('--interpolate', interpolate)) if on]
+  if len(modes) > 1:
+    raise ValueError(f'choose one of {", ".join(modes)}')
+  if interpolate and interpolate < 2:
+    raise ValueError(f'--interpolate needs at least 2 steps, got {interpolate}')
+  if batch_size < 1:
+    raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
+  if n is not None and n < 1:
+    raise ValueError(f'--n must be >= 1, got {n}')
+  if midi_file and pitches:
+    raise ValueError('--pitches cannot be combined with --midi_file (the MIDI '
+                     'file gives the pitches)')
+  if midi_file and not os.path.isfile(midi_file):
+    raise FileNotFoundError(f'--midi_file: no such file: {midi_file}')
+  if z_file and not os.path.isfile(z_file):
+    raise FileNotFoundError(f'--z_file: no such file: {z_file}')
+  check_output_dir(output_dir, overwrite)
+
+  if model is None:
+    import gansynth_tf2  # pylint: disable=import-outside-toplevel
+    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema)
+  lo, hi = pitch_range(model)
+  size = latent_size(model)
+  sr = sample_rate(model)
+  seed = resolve_seed(seed)
+  rng = np.random.default_rng(seed)
+  if pitches:
+    pitches = parse_pitches(pitches, lo, hi)
+
+  meta = {
+      'checkpoint': os.path.abspath(ckpt_dir),
+      'use_ema': use_ema,
+      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),
+      'sample_rate': sr,
+      'seed': seed,
+      'z_file': os.path.abspath(z_file) if z_file else None,
+      'z': 'z.npy',
+  }
+
+  if midi_file:
+    notes, report = midi.load_midi(midi_file, lo, hi)
+    print(report.summary(lo, hi))
+    if z_file:
+      z_inst = load_z_file(z_file, size)
+      t_inst = midi.instrument_times(notes.total_time, secs_per_instrument,
+                                     num_instruments=len(z_inst))
+    else:
+      t_inst = midi.instrument_times(notes.total_time, secs_per_instrument)
+      z_inst = model.generate_z(len(t_inst), seed=seed)
+    z_notes = midi.z_for_notes(notes.start_times, z_inst, t_inst)
+    audio = synthesize(model, z_notes, notes.pitches, batch_size, progress)
+    clip = midi.mix_notes(audio, notes, sr)
+    with staging_dir(output_dir) as tmp:
+      entry = write_clip(tmp, 'generated_clip', clip, sr,
+                         os.path.basename(midi_file), notes, png)
+      meta.update(mode='midi', midi_file=os.path.abspath(midi_file),
+                  secs_per_instrument=secs_per_instrument,
+                  instrument_times=t_inst.tolist(),
+                  notes=len(notes), skipped={
+                      'drum_notes': report.drum_notes,
+                      'out_of_range_notes': report.out_of_range_notes,
+                      'zero_length_notes': report.zero_length_notes},
+                  tracks=report.tracks, files=[entry])
+      _finish(tmp, meta, z_inst)
+    return meta
+
+  if timbre_sweep or interpolate:
+    if timbre_sweep:
+      pitches = np.arange(lo, hi + 1) if pitches is None else pitches
+      z_one = (load_z_file(z_file, size, count=1) if z_file
+               else model.generate_z(1, seed=seed))
+      z = np.repeat(z_one, len(pitches), axis=0)
+      z_saved, mode, stem = z_one, 'timbre_sweep', 'timbre_sweep'
+    else:
+      if pitches is None:
+        pitches = np.array([MIDDLE_C], np.int32)
+      if len(pitches) != 1:
+        raise ValueError('--interpolate plays one pitch; --pitches has '
+                         f'{len(pitches)}')
+      ends = (load_z_file(z_file, size, count=2) if z_file
+              else model.generate_z(2, seed=seed))
+      z = midi.slerp(ends[0], ends[1], np.linspace(0, 1, interpolate))
+      z = z.astype(np.float32)
+      pitches = np.repeat(pitches, interpolate)
+      z_saved, mode, stem = ends, 'interpolate', 'interpolation'
+    audio = synthesize(model, z, pitches, batch_size, progress)
+    notes = summary_notes(pitches)
+    with staging_dir(output_dir) as tmp:
+      files = []
+      for i, (wave, pitch) in enumerate(zip(audio, pitches)):
+        entry = write_clip(tmp, f'{stem}_{i}', wave, sr,
+                           f'{stem} {i}: pitch {pitch}', png=png)
+        files.append(dict(entry, pitch=int(pitch)))
+      clip = midi.mix_notes(audio, notes, sr)
+      summary = write_clip(tmp, stem, clip, sr, f'{stem}: all notes', notes,
+                           png)
+      meta.update(mode=mode, pitches=[int(p) for p in pitches],
+                  summary=summary, files=files)
+      if interpolate:
+        meta['steps'] = np.linspace(0, 1, interpolate).tolist()
+      _finish(tmp, meta, z_saved)
+    return meta
+
+  # Random notes.
+  if z_file:
+    z = load_z_file(z_file, size, count=n)
+    n = len(z)
+  else:
+    n = n or (len(pitches) if pitches is not None else batch_size)
+    z = model.generate_z(n, seed=seed)
+  if pitches is None:
+    pitches = sample_pitches(model, n, rng)
+  else:
+    pitches = np.resize(pitches, n)
+  audio = synthesize(model, z, pitches, batch_size, progress)
+  with staging_dir(output_dir) as tmp:
+    files = []
+    for i, (wave, pitch) in enumerate(zip(audio, pitches)):
+      entry = write_clip(tmp, f'generated_{i}', wave, sr,
+                         f'note {i}: pitch {pitch}', png=png)
+      files.append(dict(entry, pitch=int(pitch), z_index=i))
+    meta.update(mode='random', pitches=[int(p) for p in pitches], files=files)
+    _finish(tmp, meta, z)
+  return meta
+
+
+def _finish(out_dir, meta, z):
+  np.save(os.path.join(out_dir, 'z.npy'), np.asarray(z, np.float32))
+  with open(os.path.join(out_dir, 'generated.json'), 'w') as f:
+    json.dump(meta, f, indent=2, default=_to_json)
+
+
+def _to_json(value):
+  """numpy scalars and arrays in the metadata -> Python numbers and lists."""
+  if isinstance(value, (np.generic, np.ndarray)):
+    return value.tolist()
+  raise TypeError(f'{type(value).__name__} is not JSON serializable')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  for name in ('ckpt_dir', 'output_dir'):
+    if not getattr(FLAGS, name):
+      raise app.UsageError(f'--{name} is required')
+  try:
+    meta = run(FLAGS.ckpt_dir, FLAGS.output_dir, n=FLAGS.n,
+               pitches=FLAGS.pitches, seed=FLAGS.seed,
+               batch_size=FLAGS.batch_size, midi_file=FLAGS.midi_file,
+               secs_per_instrument=FLAGS.secs_per_instrument,
+               z_file=FLAGS.z_file, timbre_sweep=FLAGS.timbre_sweep,
+               interpolate=FLAGS.interpolate, use_ema=FLAGS.use_ema,
+               png=FLAGS.png, overwrite=FLAGS.overwrite, progress=None)
+  except (ValueError, FileNotFoundError, FileExistsError) as e:
+    # Bad input: one clear line, no traceback.
+    sys.exit(f'gansynth_tf2.generate: error: {e}')
+  count = len(meta['files']) + (1 if 'summary' in meta else 0)
+  print(f'wrote {count} clips to {FLAGS.output_dir} (seed {meta["seed"]})')
+
+
+def console_entry_point():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  console_entry_point()

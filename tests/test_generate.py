@@ -1,0 +1,233 @@
+"""Tests for generate.py: every mode writes WAV + PNG + JSON; bad input leaves nothing."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+
+from gansynth_tf2 import generate
+
+SR = 16000
+
+
+class StandInModel:
+  """Deterministic stand-in with load_model's API: a sine per note whose
+  amplitude and phase come from z. Lets the file handling be tested fast."""
+  min_pitch, max_pitch, latent_size, sample_rate = 24, 84, 256, SR
+  pitch_counts = {p: (p % 5) + 1 for p in range(24, 85)}
+
+  def __init__(self):
+    self.calls = []
+
+  def generate_z(self, n, seed=None):
+    return np.random.RandomState(seed).standard_normal(
+        (n, self.latent_size)).astype(np.float32)
+
+  def generate_from_z(self, z, pitches):
+    z, pitches = np.asarray(z), np.asarray(pitches)
+    self.calls.append(len(z))
+    t = np.arange(64000) / SR
+    hz = 440.0 * 2.0**((pitches[:, None] - 69) / 12.0)
+    amp = 0.1 + np.abs(z[:, :1])
+    return (amp * np.sin(2 * np.pi * hz * t + z[:, 1:2])).astype(np.float32)
+
+
+@pytest.fixture
+def model():
+  return StandInModel()
+
+
+def write_midi(path, notes, drums=()):
+  pm = pretty_midi.PrettyMIDI()
+  piano = pretty_midi.Instrument(program=0)
+  piano.notes = [pretty_midi.Note(velocity=v, pitch=p, start=s, end=e)
+                 for p, v, s, e in notes]
+  pm.instruments.append(piano)
+  if drums:
+    kit = pretty_midi.Instrument(program=0, is_drum=True)
+    kit.notes = [pretty_midi.Note(velocity=v, pitch=p, start=s, end=e)
+                 for p, v, s, e in drums]
+    pm.instruments.append(kit)
+  pm.write(str(path))
+  return str(path)
+
+
+def read_meta(out):
+  with open(os.path.join(out, 'generated.json')) as f:
+    return json.load(f)
+
+
+def test_random_notes_write_wavs_pngs_z_and_json(tmp_path, model):
+  out = tmp_path / 'out'
+  meta = generate.run('ckpt', str(out), model=model, pitches=['60', 'C5', 'A#3'],
+                      seed=7, batch_size=2)
+  names = sorted(os.listdir(out))
+  assert names == sorted(
+      [f'generated_{i}.{e}' for i in range(3) for e in ('wav', 'png')]
+      + ['generated.json', 'z.npy'])
+  assert read_meta(out) == meta
+  assert meta['pitches'] == [60, 72, 58] and meta['seed'] == 7
+  assert model.calls == [2, 1]  # batched by --batch_size
+  z = np.load(out / 'z.npy')
+  np.testing.assert_array_equal(z, model.generate_z(3, seed=7))
+  expected = model.generate_from_z(z, meta['pitches'])
+  for i, entry in enumerate(meta['files']):
+    audio, sr = soundfile.read(out / entry['wav'], dtype='float32')
+    assert sr == SR and soundfile.info(out / entry['wav']).subtype == 'FLOAT'
+    np.testing.assert_array_equal(audio, expected[i])
+    assert (out / entry['png']).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_random_pitches_follow_the_training_distribution_and_seed(tmp_path,
+                                                                   model):
+  a = generate.run('ckpt', str(tmp_path / 'a'), model=model, n=40, seed=3,
+                   png=False)
+  b = generate.run('ckpt', str(tmp_path / 'b'), model=model, n=40, seed=3,
+                   png=False)
+  assert a['pitches'] == b['pitches']
+  assert set(a['pitches']) <= set(model.pitch_counts)
+  c = generate.run('ckpt', str(tmp_path / 'c'), model=model, n=40, png=False)
+  assert isinstance(c['seed'], int) and c['seed'] != 3
+
+
+def test_midi_file_renders_one_clip_with_piano_roll(tmp_path, model):
+  path = write_midi(tmp_path / 'song.mid',
+                    [(60, 100, 0.0, 0.5), (64, 50, 0.5, 1.0),
+                     (67, 127, 1.0, 9.0), (100, 90, 0.0, 1.0)],
+                    drums=[(36, 100, 0.0, 0.1)])
+  out = tmp_path / 'out'
+  meta = generate.run('ckpt', str(out), model=model, midi_file=path, seed=1,
+                      secs_per_instrument=0.5)
+  assert sorted(os.listdir(out)) == ['generated.json', 'generated_clip.png',
+                                     'generated_clip.wav', 'z.npy']
+  assert meta['notes'] == 3
+  assert meta['skipped'] == {'drum_notes': 1, 'out_of_range_notes': 1,
+                             'zero_length_notes': 0}
+  # 9 s of MIDI -> instruments every 0.5 s; all saved for reuse.
+  assert len(meta['instrument_times']) == 19
+  assert np.load(out / 'z.npy').shape == (19, 256)
+  clip, sr = soundfile.read(out / 'generated_clip.wav', dtype='float32')
+  # The 8 s note is truncated to the model's 4 s, release included.
+  assert len(clip) == SR + 64000
+  assert np.abs(clip).max() == pytest.approx(0.5, rel=1e-5)
+
+
+def test_z_file_fixes_the_instruments(tmp_path, model):
+  first = generate.run('ckpt', str(tmp_path / 'a'), model=model, n=2, seed=5,
+                       png=False)
+  assert first['z'] == 'z.npy'
+  path = write_midi(tmp_path / 'song.mid',
+                    [(60, 100, 0.0, 1.0), (62, 100, 4.0, 5.0)])
+  out = tmp_path / 'b'
+  meta = generate.run('ckpt', str(out), model=model, midi_file=path,
+                      z_file=str(tmp_path / 'a' / 'z.npy'), png=False)
+  np.testing.assert_array_equal(np.load(out / 'z.npy'),
+                                np.load(tmp_path / 'a' / 'z.npy'))
+  assert meta['instrument_times'] == [0.0, 5.0]
+
+
+def test_timbre_sweep_holds_one_z_across_pitches(tmp_path, model):
+  out = tmp_path / 'out'
+  meta = generate.run('ckpt', str(out), model=model, timbre_sweep=True,
+                      pitches=['36', '48', '60'], seed=2, png=False)
+  assert meta['mode'] == 'timbre_sweep' and meta['pitches'] == [36, 48, 60]
+  assert np.load(out / 'z.npy').shape == (1, 256)
+  assert [f['wav'] for f in meta['files']] == [
+      'timbre_sweep_0.wav', 'timbre_sweep_1.wav', 'timbre_sweep_2.wav']
+  assert meta['summary'] == {'wav': 'timbre_sweep.wav'}
+  # Same z: same amplitude, only the pitch changes.
+  peaks = [np.abs(soundfile.read(out / f['wav'])[0]).max()
+           for f in meta['files']]
+  np.testing.assert_allclose(peaks, peaks[0], rtol=1e-3)
+  full = generate.run('ckpt', str(tmp_path / 'full'), model=model,
+                      timbre_sweep=True, png=False)
+  assert full['pitches'] == list(range(24, 85))
+
+
+def test_interpolate_slerps_between_two_z(tmp_path, model):
+  ends = model.generate_z(2, seed=11)
+  np.save(tmp_path / 'ends.npy', ends)
+  out = tmp_path / 'out'
+  meta = generate.run('ckpt', str(out), model=model, interpolate=5,
+                      z_file=str(tmp_path / 'ends.npy'), pitches=['G4'])
+  assert meta['pitches'] == [67] * 5 and meta['steps'] == [0, .25, .5, .75, 1]
+  first = soundfile.read(out / 'interpolation_0.wav', dtype='float32')[0]
+  last = soundfile.read(out / 'interpolation_4.wav', dtype='float32')[0]
+  np.testing.assert_allclose(first, model.generate_from_z(ends[:1], [67])[0],
+                             atol=1e-6)
+  np.testing.assert_allclose(last, model.generate_from_z(ends[1:], [67])[0],
+                             atol=1e-6)
+  assert (out / 'interpolation.png').exists()
+
+
+@pytest.mark.parametrize('kwargs, error, message', [
+    (dict(pitches=['200']), ValueError, "outside the model's pitch range 24..84"),
+    (dict(pitches=['H9']), ValueError, 'neither a MIDI number nor a note name'),
+    (dict(timbre_sweep=True, interpolate=3), ValueError, 'choose one of'),
+    (dict(interpolate=1), ValueError, 'at least 2 steps'),
+    (dict(interpolate=3, pitches=['60', '62']), ValueError, 'one pitch'),
+    (dict(midi_file='missing.mid'), FileNotFoundError, 'no such file'),
+    (dict(batch_size=0), ValueError, '--batch_size'),
+])
+def test_bad_arguments_fail_before_writing(tmp_path, model, kwargs, error,
+                                           message):
+  out = tmp_path / 'out'
+  with pytest.raises(error, match=message):
+    generate.run('ckpt', str(out), model=model, **kwargs)
+  assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('z, mode, message', [
+    (np.zeros((2, 100)), {}, r'shape \(2, 100\), expected \[k, 256\]'),
+    (np.zeros((3, 256)), {'interpolate': 4}, 'holds 3 vectors, this mode needs '
+     'exactly 2'),
+    (np.zeros((2, 256)), {'timbre_sweep': True}, 'exactly 1'),
+    (np.full((1, 256), np.nan), {}, 'NaN'),
+    (np.zeros((0, 256)), {}, r'shape \(0, 256\)'),
+])
+def test_bad_z_file(tmp_path, model, z, mode, message):
+  np.save(tmp_path / 'z.npy', z)
+  with pytest.raises(ValueError, match='--z_file: .*' + message):
+    generate.run('ckpt', str(tmp_path / 'out'), model=model,
+                 z_file=str(tmp_path / 'z.npy'), **mode)
+  garbage = tmp_path / 'garbage.npy'
+  garbage.write_bytes(b'not numpy')
+  with pytest.raises(ValueError, match='not a .npy array file'):
+    generate.run('ckpt', str(tmp_path / 'out'), model=model,
+                 z_file=str(garbage))
+  assert sorted(os.listdir(tmp_path)) == ['garbage.npy', 'z.npy']
+
+
+def test_bad_midi_leaves_no_output(tmp_path, model):
+  drums_only = write_midi(tmp_path / 'drums.mid', [], drums=[(36, 9, 0, 1)])
+  with pytest.raises(ValueError, match='1 drum-track notes'):
+    generate.run('ckpt', str(tmp_path / 'out'), model=model,
+                 midi_file=drums_only)
+  assert not (tmp_path / 'out').exists()
+  assert sorted(os.listdir(tmp_path)) == ['drums.mid']
+
+
+def test_output_dir_not_empty_needs_overwrite(tmp_path, model):
+  out = tmp_path / 'out'
+  out.mkdir()
+  (out / 'keep.txt').write_text('mine')
+  with pytest.raises(FileExistsError, match='--overwrite'):
+    generate.run('ckpt', str(out), model=model, n=1)
+  generate.run('ckpt', str(out), model=model, n=1, overwrite=True, png=False)
+  assert sorted(os.listdir(out)) == ['generated.json', 'generated_0.wav',
+                                     'keep.txt', 'z.npy']
+  assert sorted(os.listdir(tmp_path)) == ['out']  # no staging dirs left
+
+
+def test_failure_while_writing_removes_the_staging_dir(tmp_path, model,
+                                                       monkeypatch):
+  def broken(*args, **kwargs):
+    raise OSError('disk full')
+  monkeypatch.setattr(generate, 'write_png', broken)
+  with pytest.raises(OSError, match='disk full'):
+    generate.run('ckpt', str(tmp_path / 'out'), model=model, n=2)
+  assert os.listdir(tmp_path) == []
