@@ -1,0 +1,93 @@
+"""The interface every dataset here has: pitched 4 s notes with one-hot pitch labels.
+
+Method names are Magenta's (`provide_dataset`, `get_pitch_counts`,
+`provide_one_hot_labels`, `get_pitches`), so a training loop written against
+Magenta's datasets reads the same.
+"""
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from gansynth_tf2.data import records
+
+# The model's pitch range (the paper's NSynth subset).
+MIN_PITCH = 24
+MAX_PITCH = 84
+
+
+class NotesDataset:
+  """Base class: labels are one-hot over the contiguous pitches min..max.
+
+  Unlike Magenta, where the label space is the keys of the pitch-count table,
+  the label index is always `pitch - min_pitch`, so a dataset missing some
+  pitches still has the model's 61 labels; those pitches get count 0 and are
+  never sampled as fake labels.
+  """
+
+  def __init__(self, min_pitch=MIN_PITCH, max_pitch=MAX_PITCH,
+               audio_length=records.AUDIO_LENGTH):
+    if not 0 <= min_pitch <= max_pitch <= 127:
+      raise ValueError('Need 0 <= min_pitch <= max_pitch <= 127, got '
+                       f'min_pitch={min_pitch}, max_pitch={max_pitch}.')
+    self.min_pitch = int(min_pitch)
+    self.max_pitch = int(max_pitch)
+    self.audio_length = int(audio_length)
+
+  @property
+  def pitches(self):
+    """The model's pitches, label i <-> pitches[i]."""
+    return list(range(self.min_pitch, self.max_pitch + 1))
+
+  @property
+  def num_pitches(self):
+    return self.max_pitch - self.min_pitch + 1
+
+  def provide_dataset(self):
+    """Returns a tf.data.Dataset of (wave [audio_length, 1] float32, one_hot [num_pitches]).
+
+    Not shuffled nor repeated: pipeline.py does that for training.
+    """
+    raise NotImplementedError
+
+  def _count_pitches(self):
+    """{pitch: count} of the notes in this dataset (any subset of pitches)."""
+    raise NotImplementedError
+
+  def get_pitch_counts(self):
+    """Returns {pitch: count} for every model pitch (0 for absent ones)."""
+    counts = self._count_pitches()
+    return {p: int(counts.get(p, 0)) for p in self.pitches}
+
+  def provide_one_hot_labels(self, batch_size, seed=None):
+    """Samples labels with the data's pitch frequencies, as Magenta does.
+
+    Args:
+      batch_size: number of labels.
+      seed: optional op seed.
+
+    Returns:
+      [batch_size, num_pitches] float32 one-hot labels.
+    """
+    counts = self.get_pitch_counts()
+    logits = tf.math.log([[float(counts[p]) for p in self.pitches]])
+    indices = tf.random.categorical(logits, batch_size, seed=seed)[0]
+    return tf.one_hot(indices, self.num_pitches, dtype=tf.float32)
+
+  def get_pitches(self, num_samples, seed=None):
+    """Returns a Counter {pitch: n} of `num_samples` pitches drawn by frequency."""
+    counts = self.get_pitch_counts()
+    total = sum(counts.values())
+    probs = np.array([counts[p] / total for p in self.pitches])
+    rng = np.random.default_rng(seed)
+    draws = rng.choice(self.pitches, size=num_samples, p=probs)
+    return collections.Counter(int(p) for p in draws)
+
+  def _wave_and_label(self, audio, pitch):
+    """Crops or pads `audio` [n] to audio_length and one-hots `pitch`."""
+    audio = audio[:self.audio_length]
+    audio = tf.pad(audio, [[0, self.audio_length - tf.shape(audio)[0]]])
+    wave = tf.reshape(audio, [self.audio_length, 1])
+    label = tf.one_hot(tf.cast(pitch, tf.int32) - self.min_pitch,
+                       self.num_pitches, dtype=tf.float32)
+    return wave, label

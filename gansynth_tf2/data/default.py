@@ -1,0 +1,121 @@
+"""The embedded default dataset: a few instruments over the pitch range, no download.
+
+Made on first use into a cache folder and reused: notes of a few General MIDI
+programs rendered with fluidsynth when it and a soundfont are installed,
+otherwise the numpy synthesizer's timbres. The cache is built in a temporary
+folder and renamed into place, so an interrupted first run leaves nothing
+half-written behind.
+"""
+import os
+import shutil
+import tempfile
+
+import gin
+
+from gansynth_tf2.data import base
+from gansynth_tf2.data import nsynth
+from gansynth_tf2.data import records
+from gansynth_tf2.data import soundfont
+from gansynth_tf2.data import synth
+
+CACHE_ENV = 'GANSYNTH_TF2_CACHE'
+# Bump when what is rendered changes, so old caches are not reused.
+VERSION = 1
+# Acoustic grand piano, nylon guitar, violin, flute: four clearly different
+# families that every GM soundfont has.
+PROGRAMS = (0, 24, 40, 73)
+# Every third pitch of 24..84 keeps the set small (84 notes, ~21 MB) while
+# covering the whole range.
+PITCHES = tuple(range(base.MIN_PITCH, base.MAX_PITCH + 1, 3))
+VELOCITY = 100
+
+
+def cache_root(cache_dir=None):
+  """`cache_dir`, else $GANSYNTH_TF2_CACHE, else ~/.cache/gansynth_tf2."""
+  return os.path.expanduser(cache_dir or os.environ.get(CACHE_ENV) or
+                            os.path.join('~', '.cache', 'gansynth_tf2'))
+
+
+def _backend(backend):
+  if backend == 'auto':
+    return 'fluidsynth' if soundfont.fluidsynth_available() else 'numpy'
+  if backend not in ('fluidsynth', 'numpy'):
+    raise ValueError(f"backend must be 'auto', 'fluidsynth' or 'numpy', got "
+                     f'{backend!r}.')
+  return backend
+
+
+def _synthesize_into(folder):
+  accepted = []
+  for timbre, family in synth.TIMBRES.items():
+    inst = f'{timbre}_synthetic_000'
+    for pitch in PITCHES:
+      wave = synth.synthesize(timbre, pitch, VELOCITY)
+      entry = dict(note_str=records.note_str(inst, pitch, VELOCITY),
+                   timbre=timbre, pitch=pitch, velocity=VELOCITY,
+                   instrument_family=family,
+                   instrument_source=synth.SYNTHETIC)
+      accepted.append((entry, records.make_example(
+          wave, pitch, VELOCITY, inst, instrument_family=family,
+          instrument_source=synth.SYNTHETIC)))
+  records.write_dataset(folder, accepted, [], source='numpy_synth',
+                        config=dict(timbres=list(synth.TIMBRES),
+                                    pitches=list(PITCHES), velocity=VELOCITY))
+
+
+def build_default_dataset(cache_dir=None, backend='auto', progress=False):
+  """Makes the default dataset unless cached; returns its folder.
+
+  Args:
+    cache_dir: cache root (see cache_root).
+    backend: 'fluidsynth', 'numpy' or 'auto' (fluidsynth when installed).
+    progress: show a progress bar while rendering.
+
+  Returns:
+    Path of a folder in the layout of tools/render_soundfont.py (shards and
+    manifest.json), readable with nsynth.PreparedDataset.
+  """
+  backend = _backend(backend)
+  name = f'default_v{VERSION}_numpy'
+  if backend == 'fluidsynth':
+    sf2 = soundfont.find_soundfont()
+    name = f'default_v{VERSION}_{os.path.splitext(os.path.basename(sf2))[0]}'
+  root = cache_root(cache_dir)
+  final = os.path.join(root, name)
+  if os.path.exists(os.path.join(final, 'manifest.json')):
+    return final
+  os.makedirs(root, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=root)
+  try:
+    if backend == 'fluidsynth':
+      soundfont.render_soundfont(tmp, PROGRAMS, PITCHES, [VELOCITY], sf2=sf2,
+                                 progress=progress)
+    else:
+      _synthesize_into(tmp)
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache is not.
+    try:
+      os.rename(tmp, final)
+    except OSError:
+      # Another process finished first (rename onto a non-empty folder
+      # fails); theirs is complete, so use it.
+      if not os.path.exists(os.path.join(final, 'manifest.json')):
+        raise
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return final
+
+
+@gin.configurable
+class DefaultDataset(nsynth.PreparedDataset):
+  """The embedded default dataset, built into the cache on first use.
+
+  Args:
+    cache_dir: cache root; default $GANSYNTH_TF2_CACHE or ~/.cache/gansynth_tf2.
+    backend: 'auto', 'fluidsynth' or 'numpy'.
+    min_pitch, max_pitch: the model's pitch range.
+  """
+
+  def __init__(self, cache_dir=None, backend='auto', min_pitch=base.MIN_PITCH,
+               max_pitch=base.MAX_PITCH):
+    self.data_dir = build_default_dataset(cache_dir, backend)
+    super().__init__(self.data_dir, min_pitch, max_pitch)

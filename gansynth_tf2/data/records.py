@@ -1,0 +1,183 @@
+"""NSynth-schema TFRecords: the feature spec, example encoding and sharded writing.
+
+Every dataset this package makes (soundfont renders, prepared WAV folders,
+the embedded default) is written in the schema of the original NSynth release
+files (`nsynth-{train,valid,test}.tfrecord`), so one reader serves them all
+and any NSynth reader can read ours.
+"""
+import json
+import os
+import tempfile
+import zlib
+
+import numpy as np
+import tensorflow as tf
+
+SAMPLE_RATE = 16000
+AUDIO_LENGTH = 64000  # 4 s at 16 kHz.
+NUM_QUALITIES = 10
+
+INSTRUMENT_FAMILIES = ('bass', 'brass', 'flute', 'guitar', 'keyboard', 'mallet',
+                       'organ', 'reed', 'string', 'synth_lead', 'vocal')
+INSTRUMENT_SOURCES = ('acoustic', 'electronic', 'synthetic')
+
+# What the readers need from a record; the other NSynth features are ignored.
+FEATURE_SPEC = {
+    'note_str': tf.io.FixedLenFeature([], tf.string),
+    'pitch': tf.io.FixedLenFeature([1], tf.int64),
+    'velocity': tf.io.FixedLenFeature([1], tf.int64),
+    'instrument_source': tf.io.FixedLenFeature([1], tf.int64),
+    'instrument_family': tf.io.FixedLenFeature([1], tf.int64),
+    'qualities': tf.io.FixedLenFeature([NUM_QUALITIES], tf.int64),
+    # Variable length so that clips that are not exactly 4 s still parse; the
+    # dataset crops or pads them.
+    'audio': tf.io.VarLenFeature(tf.float32),
+}
+
+
+def _int64(values):
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+def _bytes(value):
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+
+
+def note_str(instrument_str, pitch, velocity):
+  """NSynth's note name, e.g. 'guitar_acoustic_001-060-100'."""
+  return f'{instrument_str}-{int(pitch):03d}-{int(velocity):03d}'
+
+
+def make_example(audio, pitch, velocity, instrument_str, instrument=0,
+                 instrument_family=-1, instrument_source=-1, qualities=None,
+                 sample_rate=SAMPLE_RATE):
+  """Encodes one note with all the features of the NSynth release files.
+
+  Args:
+    audio: [num_samples] float waveform in [-1, 1].
+    pitch: MIDI pitch.
+    velocity: MIDI velocity.
+    instrument_str: instrument name; the note is named
+      '<instrument_str>-<pitch>-<velocity>'.
+    instrument: integer instrument id.
+    instrument_family: index into INSTRUMENT_FAMILIES, -1 when unknown.
+    instrument_source: index into INSTRUMENT_SOURCES, -1 when unknown.
+    qualities: NUM_QUALITIES 0/1 flags, zeros when not given.
+    sample_rate: of `audio`.
+
+  Returns:
+    A tf.train.Example.
+  """
+  audio = np.asarray(audio, np.float32).reshape([-1])
+  qualities = ([0] * NUM_QUALITIES if qualities is None else
+               [int(q) for q in qualities])
+  family_str = (INSTRUMENT_FAMILIES[instrument_family]
+                if 0 <= instrument_family < len(INSTRUMENT_FAMILIES) else '')
+  source_str = (INSTRUMENT_SOURCES[instrument_source]
+                if 0 <= instrument_source < len(INSTRUMENT_SOURCES) else '')
+  name = note_str(instrument_str, pitch, velocity)
+  feature = {
+      # A stable id derived from the name (Python's hash() is salted per run).
+      'note': _int64([zlib.crc32(name.encode()) & 0x7fffffff]),
+      'note_str': _bytes(name),
+      'instrument': _int64([instrument]),
+      'instrument_str': _bytes(instrument_str),
+      'pitch': _int64([pitch]),
+      'velocity': _int64([velocity]),
+      'sample_rate': _int64([sample_rate]),
+      'audio': tf.train.Feature(float_list=tf.train.FloatList(value=audio)),
+      'qualities': _int64(qualities),
+      'qualities_str': tf.train.Feature(bytes_list=tf.train.BytesList(value=[])),
+      'instrument_family': _int64([instrument_family]),
+      'instrument_family_str': _bytes(family_str),
+      'instrument_source': _int64([instrument_source]),
+      'instrument_source_str': _bytes(source_str),
+  }
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def shard_paths(output_dir, prefix, num_shards):
+  """'<prefix>.tfrecord' for one shard, else '<prefix>.tfrecord-NNNNN-of-NNNNN'."""
+  if num_shards == 1:
+    return [os.path.join(output_dir, f'{prefix}.tfrecord')]
+  return [os.path.join(output_dir,
+                       f'{prefix}.tfrecord-{i:05d}-of-{num_shards:05d}')
+          for i in range(num_shards)]
+
+
+def write_shards(examples, output_dir, prefix='train', num_shards=1):
+  """Writes examples round-robin into shards, each created atomically.
+
+  Each shard is written to a temporary file and renamed when complete, so an
+  interrupted run leaves no truncated shard behind.
+
+  Args:
+    examples: iterable of tf.train.Example.
+    output_dir: folder for the shards (created).
+    prefix: shard name prefix.
+    num_shards: number of shards (>= 1).
+
+  Returns:
+    The list of shard paths.
+  """
+  if num_shards < 1:
+    raise ValueError(f'num_shards must be >= 1, got {num_shards}.')
+  os.makedirs(output_dir, exist_ok=True)
+  paths = shard_paths(output_dir, prefix, num_shards)
+  tmp_paths = [p + '.tmp' for p in paths]
+  writers = [tf.io.TFRecordWriter(p) for p in tmp_paths]
+  try:
+    for i, example in enumerate(examples):
+      writers[i % num_shards].write(example.SerializeToString())
+  finally:
+    for w in writers:
+      w.close()
+  for tmp, path in zip(tmp_paths, paths):
+    os.replace(tmp, path)
+  return paths
+
+
+def write_json_atomic(path, obj):
+  """Writes JSON through a temporary file and a rename."""
+  folder = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
+  with os.fdopen(fd, 'w') as f:
+    json.dump(obj, f, indent=1)
+  os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest is not.
+  os.replace(tmp, path)
+
+
+def pitch_counts_of(pitches):
+  """{pitch: count} of a list of pitches, keys as int."""
+  values, counts = np.unique(np.asarray(pitches, np.int64), return_counts=True)
+  return {int(v): int(c) for v, c in zip(values, counts)}
+
+
+def write_dataset(output_dir, accepted, rejected, prefix='train', num_shards=1,
+                  **manifest_fields):
+  """Writes accepted notes as shards plus a `manifest.json`, as all our tools do.
+
+  Args:
+    output_dir: destination folder.
+    accepted: list of (entry, example): `entry` a JSON-able dict with at least
+      'pitch' (and 'instrument_source' where known), `example` its
+      tf.train.Example.
+    rejected: list of JSON-able dicts, each with a 'reason'.
+    prefix: shard file prefix.
+    num_shards: number of shards.
+    **manifest_fields: extra manifest entries (source, config, ...).
+
+  Returns:
+    The manifest dict.
+  """
+  shards = write_shards((ex for _, ex in accepted), output_dir, prefix,
+                        num_shards)
+  entries = [entry for entry, _ in accepted]
+  manifest = dict(
+      manifest_fields,
+      shards=[os.path.basename(s) for s in shards],
+      num_examples=len(entries), num_rejected=len(rejected),
+      pitch_counts=pitch_counts_of([e['pitch'] for e in entries]),
+      accepted=entries, rejected=list(rejected))
+  write_json_atomic(os.path.join(output_dir, 'manifest.json'), manifest)
+  return manifest
