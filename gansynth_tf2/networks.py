@@ -1,0 +1,423 @@
+"""GANSynth's progressive generator and discriminator as Keras models.
+
+Counterpart of Magenta's `gansynth/lib/networks.py` (`generator`,
+`discriminator`, `num_filters`) together with `network_functions.py`
+(`generator_fn_specgram`, `discriminator_fn_specgram`): the generator
+concatenates latent and one-hot pitch and returns DENORMALIZED spectrogram
+images; the discriminator normalizes (with clipping) its input itself and
+returns the WGAN logits and the auxiliary pitch-classification logits.
+
+A network is built for `num_blocks` blocks (1 .. num_resolutions); the next
+training stage builds a bigger one and restores this one's weights, the new
+block starting fresh (Magenta's `make_scaffold`). `progress` is a call
+argument: a tensor lets one traced graph serve a whole stage; a Python number
+lets the graph skip blocks whose weight is exactly 0 (same numbers, less work).
+
+Layer names follow Magenta's variable scopes (`progressive_gan_block_<id>`,
+`conv0`, `conv1`, `to_rgb`, `from_rgb`, `logits`, `classification_logits`),
+which is what `magenta_checkpoint.py` maps Magenta's checkpoints by.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from gansynth_tf2 import layers
+from gansynth_tf2 import normalizers
+from gansynth_tf2 import schedule
+
+# Keys of Magenta's experiment.json that shape both networks.
+SHARED_HPARAMS = ('fmap_base', 'fmap_decay', 'fmap_max', 'kernel_size',
+                  'start_height', 'start_width', 'scale_mode', 'scale_base',
+                  'num_resolutions', 'simple_arch')
+
+TO_RGB_ACTIVATIONS = {'tanh': tf.tanh, 'linear': None}
+
+
+def num_filters(block_id, fmap_base=4096, fmap_decay=1.0, fmap_max=256):
+  """Channels of block `block_id`: `int(min(fmap_base / 2**(block_id * fmap_decay), fmap_max))`."""
+  return int(min(fmap_base / math.pow(2.0, block_id * fmap_decay), fmap_max))
+
+
+def block_name(block_id):
+  """Magenta's scope name of block `block_id`."""
+  return f'progressive_gan_block_{block_id}'
+
+
+def _leaky_relu(x):
+  return tf.nn.leaky_relu(x, alpha=0.2)
+
+
+def _leaky_relu_pixel_norm(x):
+  return layers.pixel_norm(_leaky_relu(x))
+
+
+def _he_init():
+  # Magenta's simple_arch uses tf_slim's variance_scaling_initializer
+  # (factor 2, fan-in, truncated normal).
+  return keras.initializers.VarianceScaling(2.0, 'fan_in', 'truncated_normal')
+
+
+def _static_value(progress):
+  """Python float of `progress` when it is a Python number, else None."""
+  if isinstance(progress, (int, float)):
+    return float(progress)
+  return None
+
+
+class _ProgressiveNetwork(keras.Model):
+  """Hyperparameters and resolution arithmetic shared by G and D."""
+
+  def __init__(self, num_blocks=None, fmap_base=4096, fmap_decay=1.0,
+               fmap_max=256, kernel_size=3, start_height=2, start_width=16,
+               scale_mode='ALL', scale_base=2, num_resolutions=7,
+               simple_arch=False, normalizer=None, **kwargs):
+    super().__init__(**kwargs)
+    if num_blocks is None:
+      num_blocks = num_resolutions
+    if not 1 <= num_blocks <= num_resolutions:
+      raise ValueError(f'num_blocks must be in [1, {num_resolutions}] '
+                       f'(num_resolutions), got {num_blocks}')
+    self.num_blocks = int(num_blocks)
+    self.fmap_base = fmap_base
+    self.fmap_decay = fmap_decay
+    self.fmap_max = fmap_max
+    self.kernel_size = kernel_size
+    self.simple_arch = bool(simple_arch)
+    self.resolution_schedule = schedule.ResolutionSchedule(
+        scale_mode, (start_height, start_width), scale_base, num_resolutions)
+    # Spectrogram <-> [-1, 1]; default: the paper's prespecified constants.
+    self.normalizer = (normalizer if normalizer is not None else
+                       normalizers.PrespecifiedNormalizer())
+
+  def num_filters(self, block_id):
+    return num_filters(block_id, self.fmap_base, self.fmap_decay,
+                       self.fmap_max)
+
+  @property
+  def image_shape(self):
+    """(height, width) of the images at the final resolution."""
+    return self.resolution_schedule.final_resolutions
+
+  def _upscale(self, x, scale):
+    return self.resolution_schedule.upscale(x, scale)
+
+  def _downscale(self, x, scale):
+    return self.resolution_schedule.downscale(x, scale)
+
+  @classmethod
+  def from_hparams(cls, hparams, num_blocks=None, normalizer=None, **kwargs):
+    """Builds from a Magenta-style hparams dict (experiment.json); other keys are ignored."""
+    picked = {k: hparams[k] for k in cls.HPARAMS if k in hparams}
+    return cls(num_blocks=num_blocks, normalizer=normalizer, **picked,
+               **kwargs)
+
+
+class _GeneratorBlock(keras.layers.Layer):
+  """Block `block_id` of the generator: features in, features and to_rgb out."""
+
+  def __init__(self, block_id, filters, kernel_size, start_hw, colors,
+               to_rgb_activation, simple_arch, strides, **kwargs):
+    super().__init__(name=block_name(block_id), **kwargs)
+    self.block_id = block_id
+    self.simple_arch = simple_arch
+    self.start_hw = start_hw
+    self.filters = filters
+    if simple_arch:
+      if block_id == 1:
+        self.dense = keras.layers.Dense(start_hw[0] * start_hw[1] * filters,
+                                        kernel_initializer=_he_init(),
+                                        name='dense')
+      else:
+        self.conv2d_transpose = keras.layers.Conv2DTranspose(
+            filters, kernel_size, strides=strides, padding='same',
+            kernel_initializer=_he_init(), name='conv2d_transpose')
+      self.to_rgb = keras.layers.Conv2D(colors, 1, padding='same',
+                                        kernel_initializer=_he_init(),
+                                        activation=to_rgb_activation,
+                                        name='to_rgb')
+    else:
+      first_kernel = start_hw if block_id == 1 else kernel_size
+      self.conv0 = layers.EqualizedConv2D(
+          filters, first_kernel, padding='VALID' if block_id == 1 else 'SAME',
+          activation=_leaky_relu_pixel_norm, he_initializer_slope=0.0,
+          name='conv0')
+      self.conv1 = layers.EqualizedConv2D(
+          filters, kernel_size, activation=_leaky_relu_pixel_norm,
+          he_initializer_slope=0.0, name='conv1')
+      self.to_rgb = layers.EqualizedConv2D(colors, 1,
+                                           activation=to_rgb_activation,
+                                           name='to_rgb')
+
+  def build(self, input_shape):
+    """input_shape: `[b, latent + tokens]` for block 1, else `[b, h, w, c]`."""
+    h, w = self.start_hw
+    if self.simple_arch:
+      if self.block_id == 1:
+        self.dense.build(input_shape)
+      else:
+        self.conv2d_transpose.build(input_shape)
+    else:
+      if self.block_id == 1:
+        # The 1x1 latent is zero-padded to (2h - 1) x (2w - 1) first.
+        self.conv0.build((None, 2 * h - 1, 2 * w - 1, input_shape[-1]))
+      else:
+        self.conv0.build(input_shape)
+      self.conv1.build((None, None, None, self.filters))
+    self.to_rgb.build((None, None, None, self.filters))
+
+  def call(self, x, upscale_fn=None):
+    h, w = self.start_hw
+    if self.simple_arch:
+      if self.block_id == 1:
+        x = tf.nn.relu(self.dense(x))
+        return tf.reshape(x, [tf.shape(x)[0], h, w, self.filters])
+      return tf.nn.relu(self.conv2d_transpose(x))
+    if self.block_id == 1:
+      x = layers.pixel_norm(x[:, tf.newaxis, tf.newaxis, :])
+      x = tf.pad(x, [[0, 0], [h - 1, h - 1], [w - 1, w - 1], [0, 0]])
+    else:
+      x = upscale_fn(x)
+    return self.conv1(self.conv0(x))
+
+
+@layers.gin_configurable_keras
+class Generator(_ProgressiveNetwork):
+  """Progressive GAN generator (Magenta's `generator_fn_specgram`).
+
+  `generator(z [b, latent_vector_size], one_hot_labels [b, num_tokens],
+  progress=None)` -> images `[b, H, W, 2]` in data space (denormalized), H x W the
+  final resolution whatever `num_blocks` (smaller blocks are upscaled).
+  """
+
+  HPARAMS = SHARED_HPARAMS + ('latent_vector_size', 'to_rgb_activation')
+
+  def __init__(self, num_blocks=None, latent_vector_size=256, num_tokens=61,
+               to_rgb_activation='tanh', colors=2, **kwargs):
+    kwargs.setdefault('name', 'generator')
+    super().__init__(num_blocks=num_blocks, **kwargs)
+    if to_rgb_activation not in TO_RGB_ACTIVATIONS:
+      raise ValueError(f'to_rgb_activation must be one of '
+                       f'{sorted(TO_RGB_ACTIVATIONS)}, got {to_rgb_activation!r}')
+    self.latent_vector_size = latent_vector_size
+    self.num_tokens = num_tokens
+    self.colors = colors
+    self.to_rgb_activation = to_rgb_activation
+    rs = self.resolution_schedule
+    self.blocks = [
+        _GeneratorBlock(block_id, self.num_filters(block_id), self.kernel_size,
+                        rs.start_resolutions, colors,
+                        TO_RGB_ACTIVATIONS[to_rgb_activation],
+                        self.simple_arch, rs.strides)
+        for block_id in range(1, self.num_blocks + 1)]
+    self.build()
+
+  def build(self, input_shape=None):
+    del input_shape  # All shapes follow from the hyperparameters.
+    shape = (None, self.latent_vector_size + self.num_tokens)
+    for block_id, block in enumerate(self.blocks, start=1):
+      block.build(shape)
+      h, w = self.resolution_schedule.resolution(block_id)
+      shape = (None, h, w, self.num_filters(block_id))
+
+  def call(self, z, one_hot_labels, progress=None, denormalize=True):
+    """Images from latents and pitches.
+
+    Args:
+      z: `[b, latent_vector_size]`.
+      one_hot_labels: `[b, num_tokens]`.
+      progress: float scalar tensor; or a Python number, given by keyword
+        (Keras takes only tensors positionally), to skip zero-weight blocks;
+        None: `num_blocks - 1`, the stage's final progress (generation).
+      denormalize: False returns the network's `[-1, 1]` output (Magenta's
+        `end_points['predictions']`).
+
+    Returns:
+      `[b, H, W, colors]`.
+    """
+    if progress is None:
+      progress = self.num_blocks - 1.0
+    x = tf.concat([z, one_hot_labels], axis=1)
+    base = self.resolution_schedule.scale_base
+    features = []
+    for block in self.blocks:
+      x = block(x, upscale_fn=lambda t: self._upscale(t, base))
+      features.append(x)
+    static_progress = _static_value(progress)
+    outputs = []
+    for block_id, (block, lod) in enumerate(zip(self.blocks, features),
+                                            start=1):
+      if static_progress is not None:
+        alpha = float(schedule.generator_alpha(block_id, static_progress))
+        if alpha == 0.0:
+          continue  # adds exact zeros in Magenta's sum
+      else:
+        alpha = schedule.generator_alpha(block_id, progress)
+      rgb = block.to_rgb(lod)
+      # Nearest-neighbour copies are exact, so scaling before upscaling gives
+      # Magenta's numbers with less work.
+      outputs.append(self._upscale(
+          rgb * alpha, self.resolution_schedule.scale_factor(block_id)))
+    images = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
+    if denormalize:
+      images = self.normalizer.denormalize(images)
+    return images
+
+
+class _DiscriminatorBlock(keras.layers.Layer):
+  """Block `block_id` of the discriminator (from_rgb + its convs)."""
+
+  def __init__(self, block_id, filters, filters_below, kernel_size, start_hw,
+               simple_arch, strides, **kwargs):
+    super().__init__(name=block_name(block_id), **kwargs)
+    self.block_id = block_id
+    self.simple_arch = simple_arch
+    self.filters = filters
+    self.filters_below = filters_below
+    if simple_arch:
+      self.from_rgb = keras.layers.Conv2D(filters, 1, padding='same',
+                                          activation='relu',
+                                          kernel_initializer=_he_init(),
+                                          name='from_rgb')
+      if block_id == 1:
+        self.last_conv = keras.layers.Dense(filters_below,
+                                            kernel_initializer=_he_init(),
+                                            name='last_conv')
+        self.logits = keras.layers.Dense(1, kernel_initializer=_he_init(),
+                                         name='logits')
+      else:
+        self.conv = keras.layers.Conv2D(filters_below, kernel_size,
+                                        strides=strides, padding='same',
+                                        activation='relu',
+                                        kernel_initializer=_he_init(),
+                                        name='conv')
+    else:
+      self.from_rgb = layers.EqualizedConv2D(
+          filters, 1, activation=_leaky_relu, he_initializer_slope=0.0,
+          name='from_rgb')
+      self.conv0 = layers.EqualizedConv2D(
+          filters, kernel_size, activation=_leaky_relu,
+          he_initializer_slope=0.0, name='conv0')
+      # Block 1's conv1 is the VALID "last conv" over the start resolution.
+      self.conv1 = layers.EqualizedConv2D(
+          filters_below, start_hw if block_id == 1 else kernel_size,
+          padding='VALID' if block_id == 1 else 'SAME',
+          activation=_leaky_relu, he_initializer_slope=0.0, name='conv1')
+      if block_id == 1:
+        self.logits = layers.EqualizedDense(1, name='logits')
+
+  def build(self, input_shape):
+    """input_shape: `[b, h, w, colors]` of the block's resolution."""
+    h, w = input_shape[1:3]
+    self.from_rgb.build(input_shape)
+    feats = (None, h, w, self.filters)
+    if self.simple_arch:
+      if self.block_id == 1:
+        self.last_conv.build((None, h * w * (self.filters + 1)))
+        self.logits.build((None, self.filters_below))
+      else:
+        self.conv.build(feats)
+      return
+    if self.block_id == 1:
+      self.conv0.build((None, h, w, self.filters + 1))
+      self.conv1.build(feats)
+      self.logits.build((None, 1, 1, self.filters_below))
+    else:
+      self.conv0.build(feats)
+      self.conv1.build(feats)
+
+  def call(self, x, downscale_fn=None):
+    """Features of this block's resolution -> features one block down (or last conv)."""
+    if self.simple_arch:
+      if self.block_id == 1:
+        x = layers.scalar_concat(x, layers.minibatch_mean_stddev(x))
+        x = self.last_conv(tf.reshape(x, [tf.shape(x)[0], -1]))
+        return tf.nn.relu(x)[:, tf.newaxis, tf.newaxis, :]
+      return self.conv(x)
+    if self.block_id == 1:
+      x = layers.scalar_concat(x, layers.minibatch_mean_stddev(x))
+      return self.conv1(self.conv0(x))
+    return downscale_fn(self.conv1(self.conv0(x)))
+
+
+@layers.gin_configurable_keras
+class Discriminator(_ProgressiveNetwork):
+  """Progressive GAN discriminator (Magenta's `discriminator_fn_specgram`).
+
+  `discriminator(images [b, H, W, colors] in data space, progress=None)` ->
+  `(logits [b, 1], classification_logits [b, num_tokens])`. The images are
+  normalized and clipped to [-1, 1] inside. The minibatch-stddev feature mixes
+  the batch, so each output depends on the whole batch.
+  """
+
+  HPARAMS = SHARED_HPARAMS
+
+  def __init__(self, num_blocks=None, num_tokens=61, colors=2, **kwargs):
+    kwargs.setdefault('name', 'discriminator')
+    super().__init__(num_blocks=num_blocks, **kwargs)
+    self.num_tokens = num_tokens
+    self.colors = colors
+    rs = self.resolution_schedule
+    self.blocks = [
+        _DiscriminatorBlock(block_id, self.num_filters(block_id),
+                            self.num_filters(block_id - 1), self.kernel_size,
+                            rs.start_resolutions, self.simple_arch, rs.strides)
+        for block_id in range(1, self.num_blocks + 1)]
+    # Magenta: `discriminator_cond/classification_logits`, a custom_dense on
+    # the flattened last conv.
+    self.classification_logits = layers.EqualizedDense(
+        num_tokens, name='classification_logits')
+    self.build()
+
+  def build(self, input_shape=None):
+    del input_shape  # All shapes follow from the hyperparameters.
+    for block_id, block in enumerate(self.blocks, start=1):
+      h, w = self.resolution_schedule.resolution(block_id)
+      block.build((None, h, w, self.colors))
+    self.classification_logits.build((None, self.num_filters(0)))
+
+  def call(self, images, progress=None, normalize=True):
+    """Logits for images.
+
+    Args:
+      images: `[b, H, W, colors]` at the final resolution, data space (or
+        already in [-1, 1] with normalize=False).
+      progress: float scalar tensor; or a Python number, given by keyword,
+        to skip zero-weight inputs; None: `num_blocks - 1`.
+      normalize: apply the normalizer (with clipping) first, as Magenta.
+
+    Returns:
+      (logits `[b, 1]`, classification_logits `[b, num_tokens]`).
+    """
+    if progress is None:
+      progress = self.num_blocks - 1.0
+    x0 = self.normalizer.normalize(images) if normalize else images
+    static_progress = _static_value(progress)
+    base = self.resolution_schedule.scale_base
+    x = None
+    for block_id in range(self.num_blocks, 0, -1):
+      block = self.blocks[block_id - 1]
+      if static_progress is not None:
+        alpha = float(schedule.discriminator_alpha(block_id, static_progress))
+      else:
+        alpha = schedule.discriminator_alpha(block_id, progress)
+      if x is not None and static_progress is not None and alpha == 0.0:
+        # `0 * from_rgb + 1 * x` is exactly x.
+        lod = None
+      else:
+        lod = block.from_rgb(self._downscale(
+            x0, self.resolution_schedule.scale_factor(block_id)))
+      if x is None:
+        x = lod
+      elif lod is not None:
+        x = alpha * lod + (1.0 - alpha) * x
+      if block_id > 1:
+        x = block(x, downscale_fn=lambda t: self._downscale(t, base))
+    last_conv = self.blocks[0](x)
+    flat = tf.reshape(last_conv, [tf.shape(last_conv)[0], -1])
+    if self.simple_arch:
+      logits = self.blocks[0].logits(flat)
+    else:
+      logits = self.blocks[0].logits(last_conv)
+    return logits, self.classification_logits(flat)
