@@ -1,0 +1,272 @@
+r"""Export a generator as a SavedModel that serves without this package.
+
+  python -m gansynth_tf2.export --ckpt_dir=DIR --export_dir=OUT [--overwrite]
+      [--format=saved_model|tflite] [--use_ema]
+
+The SavedModel holds the (EMA) generator's weights and the whole path from
+latent vector to audio, inverse spectrogram transform included, as TF ops.
+Serving signatures (pitch in MIDI numbers):
+  generate(z: float32[None, latent_size], pitch: int32[None])
+      -> {audio: float32[None, audio_length],
+          specgram: float32[None, time, freq, 2]}
+  generate_random(n: int32, seed: int32)
+      -> {audio: float32[n, audio_length], pitch: int32[n],
+          z: float32[n, latent_size]}
+  metadata() -> {min_pitch, max_pitch, sample_rate, audio_length,
+                 latent_size, data_type, config (JSON of experiment.json)}
+A pitch outside the model's range, a NaN z or mismatched batch sizes fail
+inside the graph with an InvalidArgumentError that says what was expected.
+The same metadata is in assets/gansynth_metadata.json.
+
+Serving:
+  m = tf.saved_model.load(OUT)
+  audio = m.signatures['generate'](z=z, pitch=pitch)['audio']
+  # or: saved_model_cli run --dir OUT --tag_set serve \
+  #        --signature_def generate_random --input_exprs 'n=4;seed=0'
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string('ckpt_dir', None, 'Checkpoint directory: ours or '
+                    'Magenta\'s (experiment.json + stage_000NN/).')
+flags.DEFINE_string('export_dir', None, 'Directory to create for the '
+                    'SavedModel; refused if it exists, unless --overwrite.')
+flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
+flags.DEFINE_enum('format', 'saved_model', ['saved_model', 'tflite'],
+                  'saved_model; or tflite: the SavedModel plus '
+                  'generate.tflite (TF Lite with select TF ops).')
+flags.DEFINE_boolean('use_ema', True, 'Export the exponential moving average '
+                     'weights of the generator (what Magenta generates with).')
+
+METADATA_FILE = 'gansynth_metadata.json'
+TFLITE_FILE = 'generate.tflite'
+
+
+def model_metadata(model):
+  """What a server needs to know about the model, JSON-serializable."""
+  counts = {int(k): int(v) for k, v in sorted(model.pitch_counts.items())}
+  return {
+      'min_pitch': int(model.min_pitch),
+      'max_pitch': int(model.max_pitch),
+      'sample_rate': int(model.sample_rate),
+      'audio_length': int(model.audio_length),
+      'latent_size': int(model.latent_size),
+      'data_type': str(model.config['data_type']),
+      'pitch_counts': counts,
+      'config': model.config,
+  }
+
+
+class ServingModule(tf.Module):
+  """The generator and the inverse transform, as tf.functions to serve.
+
+  Args:
+    model: a loaded model (gansynth_tf2.load_model): its Keras generator is
+      tracked (so its weights are saved) and its data helper's `data_to_waves`
+      turns the generated images into audio.
+    metadata: model_metadata(model).
+    metadata_path: a file holding the metadata JSON, saved as an asset.
+  """
+
+  def __init__(self, model, metadata, metadata_path):
+    super().__init__(name='gansynth')
+    # Track the generator's tf.Variables themselves, not the Keras model:
+    # Keras 3 variables saved through the Keras object are not restored by
+    # TF1-style loaders (saved_model_cli run, TF Serving, the C API), which
+    # fail with "Could not find variable" (keras-team/keras#19274).
+    self.generator_variables = [getattr(v, 'value', v)
+                                for v in model.generator.variables]
+    self._images_from_z = model.images_from_z
+    self._data_to_waves = model.data_helper.data_to_waves
+    # Python ints, not the dict: tf.Module would wrap a dict for tracking.
+    lo, hi = metadata['min_pitch'], metadata['max_pitch']
+    self._lo, self._hi = lo, hi
+    self._audio_length = metadata['audio_length']
+    self._latent_size = metadata['latent_size']
+    counts = np.array([metadata['pitch_counts'].get(p, 0)
+                       for p in range(lo, hi + 1)], np.float64)
+    self._log_pitch_probs = tf.constant(
+        np.log(counts / counts.sum())[None].astype(np.float32))
+    # Plain variables so `tf.saved_model.load(...).min_pitch` etc. work.
+    self.min_pitch = tf.Variable(lo, dtype=tf.int32, trainable=False)
+    self.max_pitch = tf.Variable(hi, dtype=tf.int32, trainable=False)
+    self.sample_rate = tf.Variable(metadata['sample_rate'], dtype=tf.int32,
+                                   trainable=False)
+    self.audio_length = tf.Variable(metadata['audio_length'], dtype=tf.int32,
+                                    trainable=False)
+    self.latent_size = tf.Variable(metadata['latent_size'], dtype=tf.int32,
+                                   trainable=False)
+    self.data_type = tf.Variable(metadata['data_type'], trainable=False)
+    self.config = tf.Variable(json.dumps(metadata['config'], sort_keys=True),
+                              trainable=False)
+    self.metadata_file = tf.saved_model.Asset(metadata_path)
+
+    size = metadata['latent_size']
+    self.generate = tf.function(self._generate, input_signature=[
+        tf.TensorSpec([None, size], tf.float32, name='z'),
+        tf.TensorSpec([None], tf.int32, name='pitch')])
+    self.generate_random = tf.function(self._generate_random, input_signature=[
+        tf.TensorSpec([], tf.int32, name='n'),
+        tf.TensorSpec([], tf.int32, name='seed')])
+    self.metadata = tf.function(self._metadata, input_signature=[])
+
+  def _check_inputs(self, z, pitch):
+    lo, hi = self._lo, self._hi
+    message = (f'pitch must be MIDI numbers in [{lo}, {hi}] (the range this '
+               'model was trained on)')
+    return [
+        tf.debugging.assert_greater_equal(pitch, lo, message=message),
+        tf.debugging.assert_less_equal(pitch, hi, message=message),
+        tf.debugging.assert_equal(
+            tf.shape(z)[0], tf.shape(pitch)[0],
+            message='z [batch, latent_size] and pitch [batch] must have the '
+                    'same batch size'),
+        tf.debugging.assert_all_finite(z, 'z contains NaN or Inf'),
+    ]
+
+  def _generate(self, z, pitch):
+    with tf.control_dependencies(self._check_inputs(z, pitch)):
+      specgram = self._images_from_z(z, pitch - self._lo)
+    audio = self._data_to_waves(specgram)[:, :self._audio_length, 0]
+    return {'audio': audio, 'specgram': specgram}
+
+  def _generate_random(self, n, seed):
+    with tf.control_dependencies([tf.debugging.assert_non_negative(
+        n, message='n must be >= 0')]):
+      z = tf.random.stateless_normal([n, self._latent_size],
+                                     seed=tf.stack([seed, 0]))
+    labels = tf.random.stateless_categorical(
+        self._log_pitch_probs, n, seed=tf.stack([seed, 1]), dtype=tf.int32)[0]
+    pitch = labels + self._lo
+    out = self._generate(z, pitch)
+    return {'audio': out['audio'], 'pitch': pitch, 'z': z}
+
+  def _metadata(self):
+    return {'min_pitch': self.min_pitch.read_value(),
+            'max_pitch': self.max_pitch.read_value(),
+            'sample_rate': self.sample_rate.read_value(),
+            'audio_length': self.audio_length.read_value(),
+            'latent_size': self.latent_size.read_value(),
+            'data_type': self.data_type.read_value(),
+            'config': self.config.read_value()}
+
+
+def _save(model, out_dir):
+  """Writes the SavedModel into out_dir (which exists and is empty)."""
+  metadata = model_metadata(model)
+  with tempfile.TemporaryDirectory() as scratch:
+    # The Asset is copied into <out_dir>/assets/ under this file name.
+    meta_path = os.path.join(scratch, METADATA_FILE)
+    with open(meta_path, 'w') as f:
+      json.dump(metadata, f, indent=2, sort_keys=True)
+    module = ServingModule(model, metadata, meta_path)
+    signatures = {
+        'serving_default': module.generate.get_concrete_function(),
+        'generate': module.generate.get_concrete_function(),
+        'generate_random': module.generate_random.get_concrete_function(),
+        'metadata': module.metadata.get_concrete_function(),
+    }
+    tf.saved_model.save(module, out_dir, signatures=signatures)
+  return metadata
+
+
+def to_tflite(saved_model_dir, path):
+  """Converts the `generate` signature to TF Lite (select TF ops allowed)."""
+  converter = tf.lite.TFLiteConverter.from_saved_model(
+      saved_model_dir, signature_keys=['generate'])
+  # The inverse STFT needs complex ops and IRFFT, which have no TF Lite
+  # builtins; the Flex delegate runs them from the TF kernels.
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                         tf.lite.OpsSet.SELECT_TF_OPS]
+  with open(path, 'wb') as f:
+    f.write(converter.convert())
+
+
+def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,
+           format='saved_model', model=None):  # pylint: disable=redefined-builtin
+  """Exports the generator of a checkpoint as a SavedModel (+ TF Lite).
+
+  The export is built in a temporary folder beside `export_dir` and renamed
+  into place, so an interrupted export leaves no partial `export_dir`.
+
+  Args:
+    ckpt_dir: checkpoint directory, ours or Magenta's.
+    export_dir: the directory to create.
+    overwrite: replace `export_dir` if it exists (otherwise FileExistsError).
+    use_ema: export the EMA weights.
+    format: 'saved_model' or 'tflite' (adds generate.tflite).
+    model: an already loaded model for ckpt_dir (skips loading).
+
+  Returns:
+    The metadata dict (also in assets/gansynth_metadata.json).
+  """
+  if format not in ('saved_model', 'tflite'):
+    raise ValueError(f"--format must be 'saved_model' or 'tflite', got "
+                     f'{format!r}')
+  export_dir = os.path.abspath(export_dir)
+  if os.path.exists(export_dir) and not overwrite:
+    raise FileExistsError(f'--export_dir: {export_dir} already exists; '
+                          'choose another directory or pass --overwrite')
+  if model is None:
+    import gansynth_tf2  # pylint: disable=import-outside-toplevel
+    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema)
+
+  parent = os.path.dirname(export_dir)
+  os.makedirs(parent, exist_ok=True)
+  base = os.path.basename(export_dir)
+  tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
+  old = None
+  try:
+    metadata = _save(model, tmp)
+    if format == 'tflite':
+      to_tflite(tmp, os.path.join(tmp, TFLITE_FILE))
+    if os.path.exists(export_dir):
+      # Move the old export aside first so export_dir is never half-written.
+      old = tempfile.mkdtemp(prefix=f'.{base}.old-', dir=parent)
+      os.rename(export_dir, os.path.join(old, base))
+    try:
+      os.rename(tmp, export_dir)
+    except OSError:
+      if old is not None:  # put the previous export back
+        os.rename(os.path.join(old, base), export_dir)
+      raise
+  finally:
+    if os.path.exists(tmp):
+      shutil.rmtree(tmp)
+    if old is not None:
+      shutil.rmtree(old, ignore_errors=True)
+  return metadata
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  for name in ('ckpt_dir', 'export_dir'):
+    if not getattr(FLAGS, name):
+      raise app.UsageError(f'--{name} is required')
+  try:
+    meta = export(FLAGS.ckpt_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
+                  use_ema=FLAGS.use_ema, format=FLAGS.format)
+  except (ValueError, FileNotFoundError, FileExistsError) as e:
+    sys.exit(f'gansynth_tf2.export: error: {e}')
+  print(f'exported {FLAGS.ckpt_dir} to {FLAGS.export_dir} (pitches '
+        f'{meta["min_pitch"]}..{meta["max_pitch"]}, {meta["data_type"]})')
+
+
+def console_entry_point():
+  app.run(main)
+
+
+if __name__ == '__main__':
+  console_entry_point()
