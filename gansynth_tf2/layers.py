@@ -8,25 +8,11 @@ built from them checkpoints like any Keras model.
 Images are NHWC: `[batch, height (time), width (freq), channels]`.
 """
 
-import inspect
-
-import gin
 import keras
 import numpy as np
 import tensorflow as tf
 
-
-def gin_configurable_keras(cls):
-  """`gin.configurable` for a Keras class.
-
-  gin replaces `__init__` by a `(*args, **kwargs)` wrapper, and Keras 3 reads
-  `__init__`'s arg spec when it creates a layer (for its auto config), which
-  then fails; restoring the original signature on the wrapper fixes that.
-  """
-  signature = inspect.signature(cls.__init__)
-  cls = gin.configurable(cls)
-  cls.__init__.__signature__ = signature
-  return cls
+from gansynth_tf2 import gin_keras
 
 
 def pixel_norm(images, epsilon=1.0e-8):
@@ -180,7 +166,7 @@ class _EqualizedLayer(keras.layers.Layer):
     return config
 
 
-@gin_configurable_keras
+@gin_keras.configurable
 class EqualizedConv2D(_EqualizedLayer):
   """Magenta's `custom_conv2d`: `[b, h, w, c_in] -> [b, h', w', filters]`.
 
@@ -213,7 +199,7 @@ class EqualizedConv2D(_EqualizedLayer):
     return config
 
 
-@gin_configurable_keras
+@gin_keras.configurable
 class EqualizedDense(_EqualizedLayer):
   """Magenta's `custom_dense`: flattens `[b, ...]` then `-> [b, units]`.
 
@@ -234,7 +220,7 @@ class EqualizedDense(_EqualizedLayer):
     return config
 
 
-@gin_configurable_keras
+@gin_keras.configurable
 class PixelNorm(keras.layers.Layer):
   """`pixel_norm` as a layer: `[b, h, w, c] -> [b, h, w, c]`."""
 
@@ -246,7 +232,7 @@ class PixelNorm(keras.layers.Layer):
     return pixel_norm(x, self.epsilon)
 
 
-@gin_configurable_keras
+@gin_keras.configurable
 class MinibatchStddev(keras.layers.Layer):
   """Appends the minibatch mean stddev as a channel: `[b, h, w, c] -> [b, h, w, c+1]`.
 
@@ -257,7 +243,7 @@ class MinibatchStddev(keras.layers.Layer):
     return scalar_concat(x, minibatch_mean_stddev(x))
 
 
-@gin_configurable_keras
+@gin_keras.configurable
 class BoxUpscale(keras.layers.Layer):
   """Nearest-neighbour upscaling by `scale` along H and W, or H only."""
 
@@ -271,7 +257,7 @@ class BoxUpscale(keras.layers.Layer):
     return fn(x, self.scale)
 
 
-@gin_configurable_keras
+@gin_keras.configurable
 class BoxDownscale(keras.layers.Layer):
   """Average-pool downscaling by `scale` along H and W, or H only."""
 

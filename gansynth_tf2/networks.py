@@ -23,6 +23,7 @@ import math
 import keras
 import tensorflow as tf
 
+from gansynth_tf2 import gin_keras
 from gansynth_tf2 import layers
 from gansynth_tf2 import normalizers
 from gansynth_tf2 import schedule
@@ -182,7 +183,7 @@ class _GeneratorBlock(keras.layers.Layer):
     return self.conv1(self.conv0(x))
 
 
-@layers.gin_configurable_keras
+@gin_keras.configurable
 class Generator(_ProgressiveNetwork):
   """Progressive GAN generator (Magenta's `generator_fn_specgram`).
 
@@ -249,7 +250,7 @@ class Generator(_ProgressiveNetwork):
     for block_id, (block, lod) in enumerate(zip(self.blocks, features),
                                             start=1):
       if static_progress is not None:
-        alpha = float(schedule.generator_alpha(block_id, static_progress))
+        alpha = schedule.generator_alpha(block_id, static_progress)
         if alpha == 0.0:
           continue  # adds exact zeros in Magenta's sum
       else:
@@ -341,7 +342,7 @@ class _DiscriminatorBlock(keras.layers.Layer):
     return downscale_fn(self.conv1(self.conv0(x)))
 
 
-@layers.gin_configurable_keras
+@gin_keras.configurable
 class Discriminator(_ProgressiveNetwork):
   """Progressive GAN discriminator (Magenta's `discriminator_fn_specgram`).
 
@@ -399,7 +400,7 @@ class Discriminator(_ProgressiveNetwork):
     for block_id in range(self.num_blocks, 0, -1):
       block = self.blocks[block_id - 1]
       if static_progress is not None:
-        alpha = float(schedule.discriminator_alpha(block_id, static_progress))
+        alpha = schedule.discriminator_alpha(block_id, static_progress)
       else:
         alpha = schedule.discriminator_alpha(block_id, progress)
       if x is not None and static_progress is not None and alpha == 0.0:

@@ -172,8 +172,12 @@ def compute_progress_from_time(train_time, num_resolutions, num_blocks,
 def generator_alpha(block_id, progress):
   """Weight of generator block `block_id`'s output: a triangle peaking at progress block_id - 1.
 
-  The weights of all blocks sum to 1 for any progress.
+  The weights of all blocks sum to 1 for any progress. A Python number in
+  gives a Python float out (so networks can skip zero-weight blocks when
+  tracing), a tensor a tensor.
   """
+  if isinstance(progress, (int, float)):
+    return max(0.0, min(progress - (block_id - 2), block_id - progress))
   return tf.maximum(0.0,
                     tf.minimum(progress - (block_id - 2), block_id - progress))
 
@@ -182,7 +186,10 @@ def discriminator_alpha(block_id, progress):
   """Weight of the from_rgb input of discriminator block `block_id`.
 
   1 up to progress block_id - 1, then linearly down to 0 at progress block_id.
+  Python number in, Python float out; tensor in, tensor out.
   """
+  if isinstance(progress, (int, float)):
+    return min(1.0, max(0.0, block_id - progress))
   return tf.clip_by_value(block_id - progress, 0.0, 1.0)
 
 
