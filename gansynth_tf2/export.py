@@ -94,10 +94,17 @@ class ServingModule(tf.Module):
     self._lo, self._hi = lo, hi
     self._audio_length = metadata['audio_length']
     self._latent_size = metadata['latent_size']
-    counts = np.array([metadata['pitch_counts'].get(p, 0)
-                       for p in range(lo, hi + 1)], np.float64)
+    # Label i is the i-th trained pitch (load_model's convention); a pitch
+    # inside [lo, hi] that the model never saw maps to -1 and is rejected.
+    trained = sorted(metadata['pitch_counts'])
+    label_of = np.full(hi - lo + 1, -1, np.int32)
+    label_of[np.array(trained) - lo] = np.arange(len(trained))
+    self._label_of_pitch = tf.constant(label_of)
+    counts = np.array([metadata['pitch_counts'][p] for p in trained],
+                      np.float64)
     self._log_pitch_probs = tf.constant(
         np.log(counts / counts.sum())[None].astype(np.float32))
+    self._trained_pitches = tf.constant(np.array(trained, np.int32))
     # Plain variables so `tf.saved_model.load(...).min_pitch` etc. work.
     self.min_pitch = tf.Variable(lo, dtype=tf.int32, trainable=False)
     self.max_pitch = tf.Variable(hi, dtype=tf.int32, trainable=False)
@@ -137,7 +144,12 @@ class ServingModule(tf.Module):
 
   def _generate(self, z, pitch):
     with tf.control_dependencies(self._check_inputs(z, pitch)):
-      specgram = self._images_from_z(z, pitch - self._lo)
+      labels = tf.gather(self._label_of_pitch,
+                         tf.clip_by_value(pitch - self._lo, 0, self._hi - self._lo))
+    with tf.control_dependencies([tf.debugging.assert_non_negative(
+        labels, message='pitch is not one of the pitches this model was '
+        'trained on')]):
+      specgram = self._images_from_z(z, labels)
     audio = self._data_to_waves(specgram)[:, :self._audio_length, 0]
     return {'audio': audio, 'specgram': specgram}
 
@@ -148,7 +160,7 @@ class ServingModule(tf.Module):
                                      seed=tf.stack([seed, 0]))
     labels = tf.random.stateless_categorical(
         self._log_pitch_probs, n, seed=tf.stack([seed, 1]), dtype=tf.int32)[0]
-    pitch = labels + self._lo
+    pitch = tf.gather(self._trained_pitches, labels)
     out = self._generate(z, pitch)
     return {'audio': out['audio'], 'pitch': pitch, 'z': z}
 

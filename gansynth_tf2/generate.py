@@ -69,34 +69,12 @@ flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
 flags.DEFINE_boolean('overwrite', False, 'Allow a non-empty --output_dir; '
                      'files of the same name are replaced.')
 
-SAMPLE_RATE = 16000
 MIDDLE_C = 60
 # Spacing of the notes in the summary clip of a sweep / interpolation.
 SUMMARY_NOTE_SECS = (1.0, 0.75)  # (onset to onset, note length)
 
 
-# ---------------------------------------------------------------- model access
-
-
-def pitch_range(model):
-  """(min_pitch, max_pitch) the model was trained on, inclusive."""
-  return int(model.min_pitch), int(model.max_pitch)
-
-
-def latent_size(model):
-  return int(model.latent_size)
-
-
-def sample_rate(model):
-  return int(getattr(model, 'sample_rate', SAMPLE_RATE))
-
-
-def sample_pitches(model, n, rng):
-  """n pitches from the training pitch distribution (as Magenta samples)."""
-  counts = model.pitch_counts
-  pitches = np.array(sorted(counts), np.int32)
-  p = np.array([counts[k] for k in pitches], np.float64)
-  return rng.choice(pitches, size=n, p=p / p.sum()).astype(np.int32)
+# ---------------------------------------------------------------- generation
 
 
 def synthesize(model, z, pitches, batch_size, progress=None):
@@ -325,12 +303,12 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
 
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
-    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema)
-  lo, hi = pitch_range(model)
-  size = latent_size(model)
-  sr = sample_rate(model)
+    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
+                                    batch_size=batch_size)
+  lo, hi = model.min_pitch, model.max_pitch
+  size = model.latent_size
+  sr = model.sample_rate
   seed = resolve_seed(seed)
-  rng = np.random.default_rng(seed)
   if pitches:
     pitches = parse_pitches(pitches, lo, hi)
 
@@ -373,7 +351,8 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
 
   if timbre_sweep or interpolate:
     if timbre_sweep:
-      pitches = np.arange(lo, hi + 1) if pitches is None else pitches
+      if pitches is None:
+        pitches = np.array(model.pitches, np.int32)
       z_one = (load_z_file(z_file, size, count=1) if z_file
                else model.generate_z(1, seed=seed))
       z = np.repeat(z_one, len(pitches), axis=0)
@@ -416,7 +395,8 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     n = n or (len(pitches) if pitches is not None else batch_size)
     z = model.generate_z(n, seed=seed)
   if pitches is None:
-    pitches = sample_pitches(model, n, rng)
+    # As model.generate_samples(n, seed=seed) draws them.
+    pitches = model.sample_pitches(n, seed=seed)
   else:
     pitches = np.resize(pitches, n)
   audio = synthesize(model, z, pitches, batch_size, progress)
