@@ -92,6 +92,17 @@ class _ProgressiveNetwork(keras.Model):
     self.normalizer = (normalizer if normalizer is not None else
                        normalizers.PrespecifiedNormalizer())
 
+  def _add_block(self, block_id, block):
+    # One attribute per block: Keras' list wrapper is not a TF trackable, so
+    # blocks kept only in a list would be left out of tf.train.Checkpoint.
+    setattr(self, block_name(block_id), block)
+
+  @property
+  def blocks(self):
+    """The blocks 1..num_blocks, in order."""
+    return [getattr(self, block_name(i))
+            for i in range(1, self.num_blocks + 1)]
+
   def num_filters(self, block_id):
     return num_filters(block_id, self.fmap_base, self.fmap_decay,
                        self.fmap_max)
@@ -206,12 +217,11 @@ class Generator(_ProgressiveNetwork):
     self.colors = colors
     self.to_rgb_activation = to_rgb_activation
     rs = self.resolution_schedule
-    self.blocks = [
-        _GeneratorBlock(block_id, self.num_filters(block_id), self.kernel_size,
-                        rs.start_resolutions, colors,
-                        TO_RGB_ACTIVATIONS[to_rgb_activation],
-                        self.simple_arch, rs.strides)
-        for block_id in range(1, self.num_blocks + 1)]
+    for block_id in range(1, self.num_blocks + 1):
+      self._add_block(block_id, _GeneratorBlock(
+          block_id, self.num_filters(block_id), self.kernel_size,
+          rs.start_resolutions, colors, TO_RGB_ACTIVATIONS[to_rgb_activation],
+          self.simple_arch, rs.strides))
     self.build()
 
   def build(self, input_shape=None):
@@ -360,11 +370,11 @@ class Discriminator(_ProgressiveNetwork):
     self.num_tokens = num_tokens
     self.colors = colors
     rs = self.resolution_schedule
-    self.blocks = [
-        _DiscriminatorBlock(block_id, self.num_filters(block_id),
-                            self.num_filters(block_id - 1), self.kernel_size,
-                            rs.start_resolutions, self.simple_arch, rs.strides)
-        for block_id in range(1, self.num_blocks + 1)]
+    for block_id in range(1, self.num_blocks + 1):
+      self._add_block(block_id, _DiscriminatorBlock(
+          block_id, self.num_filters(block_id), self.num_filters(block_id - 1),
+          self.kernel_size, rs.start_resolutions, self.simple_arch,
+          rs.strides))
     # Magenta: `discriminator_cond/classification_logits`, a custom_dense on
     # the flattened last conv.
     self.classification_logits = layers.EqualizedDense(

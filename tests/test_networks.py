@@ -168,3 +168,22 @@ def test_full_size_structure_matches_magenta():
   assert np.all(np.isfinite(images))
   logits, cls_logits = d(images)
   assert logits.shape == (2, 1) and cls_logits.shape == (2, 61)
+
+
+def test_checkpoint_holds_every_weight(tmp_path):
+  """tf.train.Checkpoint must reach every block (Keras lists are not tracked)."""
+  g = networks.Generator(num_blocks=3, **SMALL)
+  d = networks.Discriminator(num_blocks=3, **SMALL)
+  prefix = tf.train.Checkpoint(generator=g, discriminator=d).write(
+      str(tmp_path / 'ckpt'))
+  names = [n for n, _ in tf.train.list_variables(prefix)]
+  for net, key in ((g, 'generator/'), (d, 'discriminator/')):
+    saved = [n for n in names if n.startswith(key)]
+    assert len(saved) == len(net.weights), saved
+  assert 'generator/progressive_gan_block_3/conv1/kernel/.ATTRIBUTES/' \
+         'VARIABLE_VALUE' in names
+  # A bigger next-stage network restores the first blocks (make_scaffold).
+  g4 = networks.Generator(num_blocks=4, **SMALL)
+  tf.train.Checkpoint(generator=g4).read(prefix).expect_partial()
+  np.testing.assert_array_equal(g4.blocks[2].conv1.kernel.numpy(),
+                                g.blocks[2].conv1.kernel.numpy())
