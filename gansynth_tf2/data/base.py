@@ -9,11 +9,10 @@ import collections
 import numpy as np
 import tensorflow as tf
 
-from gansynth_tf2.data import records
+from gansynth_tf2.data import schema
 
-# The model's pitch range (the paper's NSynth subset).
-MIN_PITCH = 24
-MAX_PITCH = 84
+MIN_PITCH = schema.MIN_PITCH
+MAX_PITCH = schema.MAX_PITCH
 
 
 class NotesDataset:
@@ -26,7 +25,7 @@ class NotesDataset:
   """
 
   def __init__(self, min_pitch=MIN_PITCH, max_pitch=MAX_PITCH,
-               audio_length=records.AUDIO_LENGTH):
+               audio_length=schema.AUDIO_LENGTH):
     if not 0 <= min_pitch <= max_pitch <= 127:
       raise ValueError('Need 0 <= min_pitch <= max_pitch <= 127, got '
                        f'min_pitch={min_pitch}, max_pitch={max_pitch}.')

@@ -15,6 +15,7 @@ import gin
 from gansynth_tf2.data import base
 from gansynth_tf2.data import nsynth
 from gansynth_tf2.data import records
+from gansynth_tf2.data import schema
 from gansynth_tf2.data import soundfont
 from gansynth_tf2.data import synth
 
@@ -51,7 +52,7 @@ def _synthesize_into(folder):
     inst = f'{timbre}_synthetic_000'
     for pitch in PITCHES:
       wave = synth.synthesize(timbre, pitch, VELOCITY)
-      entry = dict(note_str=records.note_str(inst, pitch, VELOCITY),
+      entry = dict(note_str=schema.note_str(inst, pitch, VELOCITY),
                    timbre=timbre, pitch=pitch, velocity=VELOCITY,
                    instrument_family=family,
                    instrument_source=synth.SYNTHETIC)

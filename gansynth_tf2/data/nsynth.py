@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from gansynth_tf2.data import base
 from gansynth_tf2.data import records
+from gansynth_tf2.data import schema
 
 # Notes per pitch in TFDS nsynth/gansynth_subset (train split), as listed in
 # Magenta's lib/datasets.py; used to sample fake labels for NSynth training.
@@ -85,7 +86,7 @@ class NSynthTFRecordDataset(base.NotesDataset):
   def __init__(self, file_pattern, min_pitch=base.MIN_PITCH,
                max_pitch=base.MAX_PITCH, instrument_sources=(0,),
                pitch_counts='gansynth_subset',
-               audio_length=records.AUDIO_LENGTH):
+               audio_length=schema.AUDIO_LENGTH):
     super().__init__(min_pitch, max_pitch, audio_length)
     self.files = _resolve_files(file_pattern, type(self).__name__)
     self.instrument_sources = (None if instrument_sources is None else
@@ -172,7 +173,7 @@ class PreparedDataset(NSynthTFRecordDataset):
   """
 
   def __init__(self, data_dir, min_pitch=base.MIN_PITCH,
-               max_pitch=base.MAX_PITCH, audio_length=records.AUDIO_LENGTH):
+               max_pitch=base.MAX_PITCH, audio_length=schema.AUDIO_LENGTH):
     if not os.path.isdir(data_dir):
       raise FileNotFoundError(
           f'PreparedDataset: data_dir={data_dir!r} is not a folder; make one '
@@ -202,7 +203,7 @@ class NSynthTfdsDataset(base.NotesDataset):
 
   def __init__(self, tfds_data_dir, split='train', min_pitch=base.MIN_PITCH,
                max_pitch=base.MAX_PITCH, pitch_counts=None,
-               audio_length=records.AUDIO_LENGTH):
+               audio_length=schema.AUDIO_LENGTH):
     super().__init__(min_pitch, max_pitch, audio_length)
     self.tfds_data_dir = tfds_data_dir
     self.split = split

@@ -13,13 +13,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-SAMPLE_RATE = 16000
-AUDIO_LENGTH = 64000  # 4 s at 16 kHz.
-NUM_QUALITIES = 10
-
-INSTRUMENT_FAMILIES = ('bass', 'brass', 'flute', 'guitar', 'keyboard', 'mallet',
-                       'organ', 'reed', 'string', 'synth_lead', 'vocal')
-INSTRUMENT_SOURCES = ('acoustic', 'electronic', 'synthetic')
+from gansynth_tf2.data import schema
 
 # What the readers need from a record; the other NSynth features are ignored.
 FEATURE_SPEC = {
@@ -28,7 +22,7 @@ FEATURE_SPEC = {
     'velocity': tf.io.FixedLenFeature([1], tf.int64),
     'instrument_source': tf.io.FixedLenFeature([1], tf.int64),
     'instrument_family': tf.io.FixedLenFeature([1], tf.int64),
-    'qualities': tf.io.FixedLenFeature([NUM_QUALITIES], tf.int64),
+    'qualities': tf.io.FixedLenFeature([schema.NUM_QUALITIES], tf.int64),
     # Variable length so that clips that are not exactly 4 s still parse; the
     # dataset crops or pads them.
     'audio': tf.io.VarLenFeature(tf.float32),
@@ -43,14 +37,9 @@ def _bytes(value):
   return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
 
 
-def note_str(instrument_str, pitch, velocity):
-  """NSynth's note name, e.g. 'guitar_acoustic_001-060-100'."""
-  return f'{instrument_str}-{int(pitch):03d}-{int(velocity):03d}'
-
-
 def make_example(audio, pitch, velocity, instrument_str, instrument=0,
                  instrument_family=-1, instrument_source=-1, qualities=None,
-                 sample_rate=SAMPLE_RATE):
+                 sample_rate=schema.SAMPLE_RATE):
   """Encodes one note with all the features of the NSynth release files.
 
   Args:
@@ -69,13 +58,14 @@ def make_example(audio, pitch, velocity, instrument_str, instrument=0,
     A tf.train.Example.
   """
   audio = np.asarray(audio, np.float32).reshape([-1])
-  qualities = ([0] * NUM_QUALITIES if qualities is None else
+  qualities = ([0] * schema.NUM_QUALITIES if qualities is None else
                [int(q) for q in qualities])
-  family_str = (INSTRUMENT_FAMILIES[instrument_family]
-                if 0 <= instrument_family < len(INSTRUMENT_FAMILIES) else '')
-  source_str = (INSTRUMENT_SOURCES[instrument_source]
-                if 0 <= instrument_source < len(INSTRUMENT_SOURCES) else '')
-  name = note_str(instrument_str, pitch, velocity)
+  families, sources = schema.INSTRUMENT_FAMILIES, schema.INSTRUMENT_SOURCES
+  family_str = (families[instrument_family]
+                if 0 <= instrument_family < len(families) else '')
+  source_str = (sources[instrument_source]
+                if 0 <= instrument_source < len(sources) else '')
+  name = schema.note_str(instrument_str, pitch, velocity)
   feature = {
       # A stable id derived from the name (Python's hash() is salted per run).
       'note': _int64([zlib.crc32(name.encode()) & 0x7fffffff]),
@@ -159,10 +149,12 @@ def write_dataset(output_dir, accepted, rejected, prefix='train', num_shards=1,
 
   Args:
     output_dir: destination folder.
-    accepted: list of (entry, example): `entry` a JSON-able dict with at least
-      'pitch' (and 'instrument_source' where known), `example` its
-      tf.train.Example.
-    rejected: list of JSON-able dicts, each with a 'reason'.
+    accepted: iterable of (entry, example), consumed once while the shards
+      are written (so a generator keeps memory flat): `entry` a JSON-able dict
+      with at least 'pitch' (and 'instrument_source' where known), `example`
+      its tf.train.Example.
+    rejected: list of JSON-able dicts, each with a 'reason'; read after
+      `accepted` is consumed, so a generator may still append to it.
     prefix: shard file prefix.
     num_shards: number of shards.
     **manifest_fields: extra manifest entries (source, config, ...).
@@ -170,9 +162,14 @@ def write_dataset(output_dir, accepted, rejected, prefix='train', num_shards=1,
   Returns:
     The manifest dict.
   """
-  shards = write_shards((ex for _, ex in accepted), output_dir, prefix,
-                        num_shards)
-  entries = [entry for entry, _ in accepted]
+  entries = []
+
+  def examples():
+    for entry, example in accepted:
+      entries.append(entry)
+      yield example
+
+  shards = write_shards(examples(), output_dir, prefix, num_shards)
   manifest = dict(
       manifest_fields,
       shards=[os.path.basename(s) for s in shards],

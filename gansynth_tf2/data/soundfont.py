@@ -23,6 +23,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from gansynth_tf2.data import records
+from gansynth_tf2.data import schema
 
 INSTALL_HINT = (
     'Install fluidsynth and a General MIDI soundfont, e.g. on Debian/Ubuntu:\n'
@@ -42,7 +43,7 @@ SOUNDFONT_SEARCH_PATHS = (
     '/opt/homebrew/share/soundfonts/default.sf2',
 )
 
-_F = {name: i for i, name in enumerate(records.INSTRUMENT_FAMILIES)}
+_F = {name: i for i, name in enumerate(schema.INSTRUMENT_FAMILIES)}
 _ACOUSTIC, _ELECTRONIC, _SYNTHETIC = 0, 1, 2
 
 # General MIDI program -> (name, NSynth instrument family, instrument source).
@@ -233,12 +234,12 @@ def fluidsynth_available():
 def instrument_str(program):
   """NSynth-style instrument name of a GM program, e.g. 'string_acoustic_040'."""
   _, family, source = GM_PROGRAMS[program]
-  return (f'{records.INSTRUMENT_FAMILIES[family]}_'
-          f'{records.INSTRUMENT_SOURCES[source]}_{program:03d}')
+  return (f'{schema.INSTRUMENT_FAMILIES[family]}_'
+          f'{schema.INSTRUMENT_SOURCES[source]}_{program:03d}')
 
 
-def render_notes(sf2, program, pitches, velocity, sample_rate=records.SAMPLE_RATE,
-                 audio_length=records.AUDIO_LENGTH, note_seconds=3.0, gain=1.0,
+def render_notes(sf2, program, pitches, velocity, sample_rate=schema.SAMPLE_RATE,
+                 audio_length=schema.AUDIO_LENGTH, note_seconds=3.0, gain=1.0,
                  fluidsynth=None):
   """Renders one program at one velocity for several pitches.
 
@@ -315,8 +316,8 @@ def _chunk_path(cache_dir, job):
 
 def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
                      num_shards=1, num_workers=None, gain=1.0, prefix='train',
-                     sample_rate=records.SAMPLE_RATE,
-                     audio_length=records.AUDIO_LENGTH, progress=True):
+                     sample_rate=schema.SAMPLE_RATE,
+                     audio_length=schema.AUDIO_LENGTH, progress=True):
   """Renders programs x pitches x velocities into NSynth-schema TFRecords.
 
   Resumable: each (program, velocity) chunk is kept in
@@ -393,7 +394,7 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
     name, family, source = GM_PROGRAMS[job.program]
     inst = instrument_str(job.program)
     for pitch, wave in zip(pitches, rendered[job]):
-      entry = dict(note_str=records.note_str(inst, pitch, job.velocity),
+      entry = dict(note_str=schema.note_str(inst, pitch, job.velocity),
                    program=job.program, program_name=name, pitch=pitch,
                    velocity=job.velocity, instrument_family=family,
                    instrument_source=source)

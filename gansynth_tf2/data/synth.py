@@ -6,10 +6,10 @@ instruments without any download.
 """
 import numpy as np
 
-from gansynth_tf2.data import records
+from gansynth_tf2.data import schema
 
-_FAMILY = {name: i for i, name in enumerate(records.INSTRUMENT_FAMILIES)}
-SYNTHETIC = records.INSTRUMENT_SOURCES.index('synthetic')
+_FAMILY = {name: i for i, name in enumerate(schema.INSTRUMENT_FAMILIES)}
+SYNTHETIC = schema.INSTRUMENT_SOURCES.index('synthetic')
 
 # name -> NSynth instrument family.
 TIMBRES = {
@@ -29,7 +29,7 @@ def _envelope(n, sample_rate, note_seconds, attack=0.01, release=0.25):
                   env)
 
 
-def _harmonics(freq, t, amps, decays=None, sample_rate=records.SAMPLE_RATE):
+def _harmonics(freq, t, amps, decays=None, sample_rate=schema.SAMPLE_RATE):
   """Sum of harmonics k*freq (k = 1..len(amps)) kept below 0.45 * sample_rate."""
   out = np.zeros_like(t)
   for k, amp in enumerate(amps, start=1):
@@ -42,8 +42,8 @@ def _harmonics(freq, t, amps, decays=None, sample_rate=records.SAMPLE_RATE):
   return out
 
 
-def synthesize(timbre, pitch, velocity=100, sample_rate=records.SAMPLE_RATE,
-               audio_length=records.AUDIO_LENGTH, note_seconds=3.0):
+def synthesize(timbre, pitch, velocity=100, sample_rate=schema.SAMPLE_RATE,
+               audio_length=schema.AUDIO_LENGTH, note_seconds=3.0):
   """One note of a TIMBRES instrument.
 
   Args:

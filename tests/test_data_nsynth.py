@@ -1,0 +1,167 @@
+"""NSynth readers on records written in the original release's schema."""
+import json
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gansynth_tf2.data import nsynth
+from gansynth_tf2.data import records
+
+# The feature keys of the NSynth release files (nsynth-*.tfrecord).
+NSYNTH_KEYS = {'note', 'note_str', 'instrument', 'instrument_str', 'pitch',
+               'velocity', 'sample_rate', 'audio', 'qualities',
+               'qualities_str', 'instrument_family', 'instrument_family_str',
+               'instrument_source', 'instrument_source_str'}
+
+
+def _nsynth_example(pitch, source, audio, velocity=75, family=3):
+  """Built field by field here, independent of records.make_example."""
+  def ints(v):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=v))
+
+  def strs(v):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(
+        value=[s.encode() for s in v]))
+  name = f'guitar_acoustic_{source:03d}-{pitch:03d}-{velocity:03d}'
+  feature = {
+      'note': ints([pitch * 10 + source]), 'note_str': strs([name]),
+      'instrument': ints([source]), 'instrument_str': strs(['guitar']),
+      'pitch': ints([pitch]), 'velocity': ints([velocity]),
+      'sample_rate': ints([16000]),
+      'audio': tf.train.Feature(float_list=tf.train.FloatList(value=audio)),
+      'qualities': ints([0, 1, 0, 0, 0, 0, 0, 0, 1, 0]),
+      'qualities_str': strs(['bright', 'percussive']),
+      'instrument_family': ints([family]),
+      'instrument_family_str': strs(['guitar']),
+      'instrument_source': ints([source]),
+      'instrument_source_str': strs(['acoustic']),
+  }
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+# (pitch, source, num_samples): in range, out of range, other sources, and
+# clips shorter and longer than 4 s.
+NOTES = [(24, 0, 64000), (60, 0, 1000), (84, 0, 70000), (23, 0, 64000),
+         (85, 0, 64000), (60, 1, 64000), (61, 2, 64000), (40, 0, 64000)]
+
+
+def _audio(i, n):
+  return (np.sin(np.arange(n) * 0.01 * (i + 1)) * 0.5).astype(np.float32)
+
+
+@pytest.fixture(scope='module')
+def nsynth_file(tmp_path_factory):
+  path = tmp_path_factory.mktemp('nsynth') / 'nsynth-train.tfrecord'
+  with tf.io.TFRecordWriter(str(path)) as w:
+    for i, (pitch, source, n) in enumerate(NOTES):
+      w.write(_nsynth_example(pitch, source, _audio(i, n)).SerializeToString())
+  return path
+
+
+def _read(dataset):
+  waves, labels = [], []
+  for w, l in dataset.provide_dataset():
+    waves.append(w.numpy())
+    labels.append(l.numpy())
+  return np.array(waves), np.array(labels)
+
+
+def test_reads_paper_subset_with_padding_and_labels(nsynth_file):
+  ds = nsynth.NSynthTFRecordDataset(str(nsynth_file))
+  waves, labels = _read(ds)
+  kept = [i for i, (p, s, _) in enumerate(NOTES) if s == 0 and 24 <= p <= 84]
+  assert waves.shape == (len(kept), 64000, 1)
+  assert labels.shape == (len(kept), 61)
+  np.testing.assert_array_equal(labels.sum(1), 1.0)
+  np.testing.assert_array_equal(labels.argmax(1),
+                                [NOTES[i][0] - 24 for i in kept])
+  for wave, i in zip(waves, kept):
+    n = NOTES[i][2]
+    src = _audio(i, n)
+    m = min(n, 64000)
+    np.testing.assert_array_equal(wave[:m, 0], src[:m])  # cropped at the end
+    np.testing.assert_array_equal(wave[m:, 0], 0.0)      # zero padded
+
+
+def test_source_filter_none_keeps_all_sources(nsynth_file):
+  ds = nsynth.NSynthTFRecordDataset(str(nsynth_file), instrument_sources=None,
+                                    min_pitch=30, max_pitch=70)
+  _, labels = _read(ds)
+  assert labels.shape[1] == 41
+  assert sorted(labels.argmax(1) + 30) == [40, 60, 60, 61]
+
+
+def test_pitch_counts(nsynth_file):
+  ds = nsynth.NSynthTFRecordDataset(str(nsynth_file))
+  counts = ds.get_pitch_counts()
+  assert list(counts) == list(range(24, 85))
+  assert counts == nsynth.GANSYNTH_SUBSET_PITCH_COUNTS
+  scanned = nsynth.NSynthTFRecordDataset(
+      str(nsynth_file), pitch_counts='scan').get_pitch_counts()
+  assert {p: c for p, c in scanned.items() if c} == {24: 1, 40: 1, 60: 1,
+                                                      84: 1}
+  with pytest.raises(FileNotFoundError, match='manifest.json'):
+    nsynth.NSynthTFRecordDataset(str(nsynth_file),
+                                 pitch_counts='manifest').get_pitch_counts()
+
+
+def test_fake_labels_follow_counts(nsynth_file):
+  ds = nsynth.NSynthTFRecordDataset(str(nsynth_file),
+                                    pitch_counts={30: 1, 40: 3})
+  labels = ds.provide_one_hot_labels(4000, seed=1).numpy()
+  assert labels.shape == (4000, 61)
+  pitches = labels.argmax(1) + 24
+  assert set(pitches) == {30, 40}  # zero-count pitches are never drawn
+  frac = np.mean(pitches == 40)
+  assert abs(frac - 0.75) < 0.04, frac
+  assert sum(ds.get_pitches(100, seed=0).values()) == 100
+
+
+def test_our_writer_matches_nsynth_schema(tmp_path):
+  example = records.make_example(np.zeros(64000), 60, 100, 'reed_acoustic_007',
+                                 instrument_family=7, instrument_source=0)
+  assert set(example.features.feature) == NSYNTH_KEYS
+  records.write_dataset(tmp_path, [({'pitch': 60, 'instrument_source': 0},
+                                    example)], [])
+  ds = nsynth.PreparedDataset(str(tmp_path))
+  parsed = next(iter(tf.data.TFRecordDataset(ds.files).map(
+      nsynth.parse_example)))
+  assert parsed['note_str'].numpy() == b'reed_acoustic_007-060-100'
+  assert int(parsed['instrument_family']) == 7
+  assert ds.get_pitch_counts()[60] == 1
+  manifest = json.loads((tmp_path / 'manifest.json').read_text())
+  assert manifest['pitch_counts'] == {'60': 1}
+
+
+def test_missing_files_error_names_the_pattern(tmp_path):
+  with pytest.raises(FileNotFoundError, match='file_pattern'):
+    nsynth.NSynthTFRecordDataset(str(tmp_path / 'nope-*.tfrecord'))
+  with pytest.raises(FileNotFoundError, match='render_soundfont'):
+    nsynth.PreparedDataset(str(tmp_path / 'absent'))
+
+
+def test_tfds_not_installed_message(monkeypatch, tmp_path):
+  # None in sys.modules makes `import tensorflow_datasets` raise ImportError.
+  monkeypatch.setitem(sys.modules, 'tensorflow_datasets', None)
+  ds = nsynth.NSynthTfdsDataset(str(tmp_path))
+  assert ds.get_pitch_counts() == nsynth.GANSYNTH_SUBSET_PITCH_COUNTS
+  with pytest.raises(ImportError, match=r'gansynth-tf2\[tfds\]'):
+    ds.provide_dataset()
+
+
+class _FakeTfds:
+  """Stands in for tensorflow_datasets with no prepared data."""
+
+  @staticmethod
+  def load(name, data_dir, split, download):
+    assert not download
+    raise AssertionError(f'Dataset {name} not found in {data_dir}.')
+
+
+def test_tfds_data_absent_message(monkeypatch, tmp_path):
+  monkeypatch.setitem(sys.modules, 'tensorflow_datasets', _FakeTfds)
+  ds = nsynth.NSynthTfdsDataset(str(tmp_path))
+  with pytest.raises(FileNotFoundError, match='download_and_prepare'):
+    ds.provide_dataset()

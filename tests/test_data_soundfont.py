@@ -1,0 +1,121 @@
+"""The soundfont renderer, run for real: fluidsynth on TimGM6mb.sf2."""
+import json
+import os
+import subprocess
+import sys
+
+import librosa
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gansynth_tf2.data import nsynth
+from gansynth_tf2.data import schema
+from gansynth_tf2.data import soundfont
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SF2 = '/usr/share/sounds/sf2/TimGM6mb.sf2'  # Debian's timgm6mb-soundfont.
+PROGRAMS = (0, 73)  # acoustic grand piano, flute
+PITCHES = (36, 60, 79)
+
+
+def _tool(args, **kwargs):
+  return subprocess.run([sys.executable,
+                         os.path.join(ROOT, 'tools', 'render_soundfont.py')]
+                        + args, capture_output=True, text=True, check=False,
+                        **kwargs)
+
+
+@pytest.fixture(scope='module')
+def rendered(tmp_path_factory):
+  out = tmp_path_factory.mktemp('render')
+  proc = _tool([f'--sf2={SF2}', '--programs=0,73', '--pitches=36,60,79',
+                '--velocities=100', f'--output_dir={out}', '--num_shards=2'])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return out, proc.stdout
+
+
+def test_writes_sharded_nsynth_records_and_manifest(rendered):
+  out, stdout = rendered
+  assert 'Rendered 6 notes' in stdout
+  assert sorted(os.listdir(out)) == ['manifest.json',
+                                     'train.tfrecord-00000-of-00002',
+                                     'train.tfrecord-00001-of-00002']
+  manifest = json.loads((out / 'manifest.json').read_text())
+  assert manifest['num_examples'] == 6 and not manifest['rejected']
+  assert manifest['pitch_counts'] == {'36': 2, '60': 2, '79': 2}
+  parsed = list(tf.data.TFRecordDataset(
+      sorted(str(p) for p in out.glob('*.tfrecord*'))).map(
+          nsynth.parse_example).as_numpy_iterator())
+  names = sorted(p['note_str'].decode() for p in parsed)
+  assert names[0] == 'flute_acoustic_073-036-100'
+  assert names[-1] == 'keyboard_acoustic_000-079-100'
+  for p in parsed:
+    assert p['audio'].shape == (64000,)
+    assert p['instrument_source'] == 0
+    family = schema.INSTRUMENT_FAMILIES[p['instrument_family']]
+    assert family in ('flute', 'keyboard')
+
+
+def test_rendered_pitch_matches_within_a_semitone(rendered):
+  out, _ = rendered
+  ds = nsynth.PreparedDataset(str(out))
+  count = 0
+  for wave, label in ds.provide_dataset().as_numpy_iterator():
+    pitch = int(label.argmax()) + 24
+    wave = wave[:, 0]
+    # Sounding during the note and faded by the end of the 4 s.
+    assert np.abs(wave[:16000]).max() > 0.01
+    assert np.abs(wave[:48000]).max() > 10 * np.abs(wave[-1600:]).max()
+    f0, voiced, _ = librosa.pyin(wave[:32000], fmin=librosa.midi_to_hz(24),
+                                 fmax=librosa.midi_to_hz(96), sr=16000,
+                                 frame_length=2048, resolution=0.25)
+    measured = librosa.hz_to_midi(np.median(f0[voiced]))
+    print(f'pitch {pitch}: pYIN {measured:.2f}')
+    assert abs(measured - pitch) <= 1.0, (pitch, measured)
+    count += 1
+  assert count == 6
+  assert ds.get_pitch_counts()[60] == 2
+
+
+def test_resumes_after_interruption(tmp_path, monkeypatch):
+  real = soundfont.render_notes
+  calls = []
+
+  def flaky(sf2, program, *args, **kwargs):
+    calls.append(program)
+    if program == 40:
+      raise KeyboardInterrupt  # as if the user stopped the run here
+    return real(sf2, program, *args, **kwargs)
+
+  monkeypatch.setattr(soundfont, 'render_notes', flaky)
+  with pytest.raises(KeyboardInterrupt):
+    soundfont.render_soundfont(tmp_path, [0, 40], [60], sf2=SF2, num_workers=1,
+                               progress=False)
+  assert not list(tmp_path.glob('*.tfrecord*'))  # nothing half written
+  assert os.listdir(tmp_path / '.render_cache') == ['p000_v100.npz']
+  monkeypatch.setattr(soundfont, 'render_notes', real)
+  manifest = soundfont.render_soundfont(tmp_path, [0, 40], [60], sf2=SF2,
+                                        num_workers=1, progress=False)
+  assert manifest['chunks_reused'] == 1 and manifest['num_examples'] == 2
+  assert not (tmp_path / '.render_cache').exists()
+
+
+def test_missing_fluidsynth_fails_with_install_instruction(tmp_path):
+  proc = _tool([f'--output_dir={tmp_path}'],
+               env=dict(os.environ, PATH=str(tmp_path)))
+  assert proc.returncode != 0
+  assert 'apt-get install fluidsynth' in proc.stderr
+  assert not list(tmp_path.iterdir())
+  with pytest.raises(soundfont.MissingToolError,
+                     match='(?s)/nonexistent.sf2 does not exist.*timgm6mb'):
+    soundfont.find_soundfont('/nonexistent.sf2')
+
+
+def test_gm_table():
+  assert len(soundfont.GM_PROGRAMS) == 128
+  assert soundfont.instrument_str(40) == 'string_acoustic_040'
+  assert soundfont.instrument_str(81) == 'synth_lead_synthetic_081'
+  for _, family, source in soundfont.GM_PROGRAMS:
+    assert 0 <= family < len(schema.INSTRUMENT_FAMILIES)
+    assert 0 <= source < len(schema.INSTRUMENT_SOURCES)
