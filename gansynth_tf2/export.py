@@ -38,16 +38,6 @@ import tensorflow as tf
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string('ckpt_dir', None, 'Checkpoint directory: ours or '
-                    'Magenta\'s (experiment.json + stage_000NN/).')
-flags.DEFINE_string('export_dir', None, 'Directory to create for the '
-                    'SavedModel; refused if it exists, unless --overwrite.')
-flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
-flags.DEFINE_enum('format', 'saved_model', ['saved_model', 'tflite'],
-                  'saved_model; or tflite: the SavedModel plus '
-                  'generate.tflite (TF Lite with select TF ops).')
-flags.DEFINE_boolean('use_ema', True, 'Export the exponential moving average '
-                     'weights of the generator (what Magenta generates with).')
 
 METADATA_FILE = 'gansynth_metadata.json'
 TFLITE_FILE = 'generate.tflite'
@@ -144,8 +134,8 @@ class ServingModule(tf.Module):
 
   def _generate(self, z, pitch):
     with tf.control_dependencies(self._check_inputs(z, pitch)):
-      labels = tf.gather(self._label_of_pitch,
-                         tf.clip_by_value(pitch - self._lo, 0, self._hi - self._lo))
+      offset = tf.clip_by_value(pitch - self._lo, 0, self._hi - self._lo)
+      labels = tf.gather(self._label_of_pitch, offset)
     with tf.control_dependencies([tf.debugging.assert_non_negative(
         labels, message='pitch is not one of the pitches this model was '
         'trained on')]):
@@ -205,8 +195,8 @@ def to_tflite(saved_model_dir, path):
     f.write(converter.convert())
 
 
-def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,
-           format='saved_model', model=None):  # pylint: disable=redefined-builtin
+def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: disable=redefined-builtin
+           format='saved_model', model=None):
   """Exports the generator of a checkpoint as a SavedModel (+ TF Lite).
 
   The export is built in a temporary folder beside `export_dir` and renamed
@@ -261,6 +251,26 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,
   return metadata
 
 
+
+def define_flags():
+  """The command-line flags; defined only by the CLI so that importing this
+  module beside another absl program does not clash."""
+  flags.DEFINE_string(
+      'ckpt_dir', None, "Checkpoint directory: ours or Magenta's "
+      '(experiment.json + stage_000NN/).')
+  flags.DEFINE_string(
+      'export_dir', None, 'Directory to create for the SavedModel; refused '
+      'if it exists, unless --overwrite.')
+  flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
+  flags.DEFINE_enum(
+      'format', 'saved_model', ['saved_model', 'tflite'], 'saved_model; or '
+      'tflite: the SavedModel plus generate.tflite (TF Lite with select TF '
+      'ops).')
+  flags.DEFINE_boolean(
+      'use_ema', True, 'Export the exponential moving average weights of the '
+      'generator (what Magenta generates with).')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -277,6 +287,7 @@ def main(argv):
 
 
 def console_entry_point():
+  define_flags()
   app.run(main)
 
 

@@ -34,40 +34,6 @@ from gansynth_tf2 import midi
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string('ckpt_dir', None, 'Checkpoint directory: ours (a training '
-                    'directory) or Magenta\'s (experiment.json + stage_000NN/).')
-flags.DEFINE_string('output_dir', None, 'Directory for the WAVs, PNGs and JSON; '
-                    'must not exist or be empty unless --overwrite.')
-flags.DEFINE_list('pitches', None, 'MIDI pitches (numbers or names like C4, '
-                  'F#3). Random notes: the notes\' pitches (cycled to --n; '
-                  'default: sampled from the training pitch distribution). '
-                  '--timbre_sweep: the pitches swept (default: the model\'s '
-                  'whole range). --interpolate: one pitch (default 60).')
-flags.DEFINE_integer('n', None, 'Number of random notes (default: '
-                     'len(--pitches), else --batch_size).')
-flags.DEFINE_integer('seed', None, 'Seed of the latent vectors and sampled '
-                     'pitches (default: drawn at random and written to '
-                     'generated.json).')
-flags.DEFINE_integer('batch_size', 8, 'Notes generated per forward pass.')
-flags.DEFINE_string('midi_file', None, 'A MIDI file to play: every pitched '
-                    'track, notes in the model\'s pitch range.')
-flags.DEFINE_float('secs_per_instrument', 6.0, 'With --midi_file: seconds '
-                   'between latent vectors; notes in between get a slerp of '
-                   'the two around them.')
-flags.DEFINE_string('z_file', None, 'A .npy of latent vectors [k, latent_size] '
-                    'to use instead of random ones (e.g. a z.npy written by an '
-                    'earlier run). --midi_file: the k instruments, spread over '
-                    'the clip; --timbre_sweep: 1 vector; --interpolate: 2 '
-                    'vectors; random notes: one per note.')
-flags.DEFINE_boolean('timbre_sweep', False, 'Play one latent vector across '
-                     'pitches (consistent timbre).')
-flags.DEFINE_integer('interpolate', 0, 'If > 1: this many slerp steps between '
-                     'two latent vectors at one pitch.')
-flags.DEFINE_boolean('use_ema', True, 'Use the generator\'s exponential '
-                     'moving average weights (what Magenta generates with).')
-flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
-flags.DEFINE_boolean('overwrite', False, 'Allow a non-empty --output_dir; '
-                     'files of the same name are replaced.')
 
 MIDDLE_C = 60
 # Spacing of the notes in the summary clip of a sweep / interpolation.
@@ -101,7 +67,7 @@ def synthesize(model, z, pitches, batch_size, progress=None):
 
 
 def parse_pitches(values, min_pitch, max_pitch, flag='--pitches'):
-  """MIDI numbers or note names -> int32 array, each checked against the range."""
+  """MIDI numbers or note names -> int32 array, each checked against range."""
   import pretty_midi  # pylint: disable=import-outside-toplevel
   pitches = []
   for value in values:
@@ -204,7 +170,7 @@ def write_wav(path, audio, sr):
 
 
 def log_magnitude(audio, nfft=1024, hop=256, floor_db=-80.0):
-  """Log-magnitude STFT for plotting: `[frames, nfft // 2 + 1]` in dB re peak."""
+  """Log-magnitude STFT for plots: `[frames, nfft // 2 + 1]`, dB re peak."""
   audio = np.asarray(audio, np.float64)
   audio = np.pad(audio, (0, max(0, nfft - len(audio))))
   frames = 1 + (len(audio) - nfft) // hop
@@ -215,7 +181,7 @@ def log_magnitude(audio, nfft=1024, hop=256, floor_db=-80.0):
 
 
 def write_png(path, audio, sr, title, notes=None):
-  """Spectrogram PNG; with `notes` (midi.Notes) a piano roll aligned above it."""
+  """Spectrogram PNG; with `notes` (midi.Notes), a piano roll above it."""
   import matplotlib  # pylint: disable=import-outside-toplevel
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
@@ -424,6 +390,55 @@ def _to_json(value):
   raise TypeError(f'{type(value).__name__} is not JSON serializable')
 
 
+
+def define_flags():
+  """The command-line flags; defined only by the CLI so that importing this
+  module beside another absl program does not clash."""
+  flags.DEFINE_string(
+      'ckpt_dir', None, 'Checkpoint directory: ours (a training directory) '
+      "or Magenta's (experiment.json + stage_000NN/).")
+  flags.DEFINE_string(
+      'output_dir', None, 'Directory for the WAVs, PNGs and JSON; must not '
+      'exist or be empty unless --overwrite.')
+  flags.DEFINE_list(
+      'pitches', None, 'MIDI pitches (numbers or names like C4, F#3). Random '
+      "notes: the notes' pitches (cycled to --n; default: sampled from the "
+      'training pitch distribution). --timbre_sweep: the pitches swept '
+      "(default: all the model's pitches). --interpolate: one pitch "
+      '(default 60).')
+  flags.DEFINE_integer(
+      'n', None, 'Number of random notes (default: len(--pitches), else '
+      '--batch_size).')
+  flags.DEFINE_integer(
+      'seed', None, 'Seed of the latent vectors and sampled pitches '
+      '(default: drawn at random and written to generated.json).')
+  flags.DEFINE_integer('batch_size', 8, 'Notes generated per forward pass.')
+  flags.DEFINE_string(
+      'midi_file', None, "A MIDI file to play: every pitched track, notes in "
+      "the model's pitch range.")
+  flags.DEFINE_float(
+      'secs_per_instrument', 6.0, 'With --midi_file: seconds between latent '
+      'vectors; notes in between get a slerp of the two around them.')
+  flags.DEFINE_string(
+      'z_file', None, 'A .npy of latent vectors [k, latent_size] to use '
+      'instead of random ones (e.g. the z.npy of an earlier run). '
+      '--midi_file: the k instruments, spread over the clip; --timbre_sweep: '
+      '1 vector; --interpolate: 2 vectors; random notes: one per note.')
+  flags.DEFINE_boolean(
+      'timbre_sweep', False, 'Play one latent vector across pitches '
+      '(consistent timbre).')
+  flags.DEFINE_integer(
+      'interpolate', 0, 'If > 1: this many slerp steps between two latent '
+      'vectors at one pitch.')
+  flags.DEFINE_boolean(
+      'use_ema', True, "Use the generator's exponential moving average "
+      'weights (what Magenta generates with).')
+  flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
+  flags.DEFINE_boolean(
+      'overwrite', False, 'Allow a non-empty --output_dir; files of the same '
+      'name are replaced.')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -446,6 +461,7 @@ def main(argv):
 
 
 def console_entry_point():
+  define_flags()
   app.run(main)
 
 
