@@ -9,6 +9,7 @@ half-written behind.
 import os
 import shutil
 import tempfile
+import time
 
 import gin
 
@@ -64,6 +65,15 @@ def _synthesize_into(folder):
                                     pitches=list(PITCHES), velocity=VELOCITY))
 
 
+def _remove_stale_builds(root, name, max_age_s=3600):
+  """Deletes temp folders of builds that were killed (SIGKILL skips `finally`)."""
+  for entry in os.listdir(root):
+    path = os.path.join(root, entry)
+    if (entry.startswith(name + '.tmp-') and
+        time.time() - os.path.getmtime(path) > max_age_s):
+      shutil.rmtree(path, ignore_errors=True)
+
+
 def build_default_dataset(cache_dir=None, backend='auto', progress=False):
   """Makes the default dataset unless cached; returns its folder.
 
@@ -86,6 +96,7 @@ def build_default_dataset(cache_dir=None, backend='auto', progress=False):
   if os.path.exists(os.path.join(final, 'manifest.json')):
     return final
   os.makedirs(root, exist_ok=True)
+  _remove_stale_builds(root, name)
   tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=root)
   try:
     if backend == 'fluidsynth':
