@@ -1,0 +1,249 @@
+"""Generation from a checkpoint, ours or Magenta's: `load_model(path)`.
+
+Counterpart of Magenta's `lib/model.py` generate path (`Model.load_from_path`,
+`generate_z`, `generate_samples`, `generate_samples_from_z`) without its
+training graph or dataset. Which kind of checkpoint a folder holds is told by
+`_CHECKPOINTABLE_OBJECT_GRAPH`, a key only TF2 object-based checkpoints have.
+
+Both kinds share the layout `<path>/experiment.json` + `<path>/stage_000NN/`;
+the last stage is loaded, with the generator's exponential-moving-average
+weights by default (what Magenta generates with).
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from gansynth_tf2 import magenta_checkpoint
+from gansynth_tf2 import networks
+from gansynth_tf2 import normalizers
+from gansynth_tf2 import schedule
+from gansynth_tf2 import specgrams
+
+CheckpointError = magenta_checkpoint.CheckpointError
+
+# Magenta generates in batches of the last stage's training batch size.
+DEFAULT_BATCH_SIZE = 8
+
+
+class GANSynthModel:
+  """A generator ready to make notes.
+
+  Attributes:
+    config: the experiment.json dict (Magenta's keys, defaults filled in).
+    generator: the Keras `networks.Generator` (EMA weights by default).
+    data_helper: `specgrams.DataHelper` of the model's data_type.
+    pitch_counts: {MIDI pitch: count} of the training data.
+    pitches: sorted MIDI pitches; label i is pitches[i].
+    min_pitch, max_pitch: the pitch range, inclusive.
+    latent_size, sample_rate, audio_length: as in config.
+    progress: the training progress the generator is run at.
+    batch_size: notes per generator call (inputs are padded to it).
+    source: 'magenta' or 'gansynth_tf2'.
+    checkpoint_path: the checkpoint prefix loaded.
+  """
+
+  def __init__(self, generator, config, pitch_counts, progress,
+               batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
+               checkpoint_path=None):
+    self.generator = generator
+    self.config = config
+    self.pitch_counts = dict(pitch_counts)
+    self.pitches = sorted(self.pitch_counts)
+    self.min_pitch, self.max_pitch = self.pitches[0], self.pitches[-1]
+    self._label_of_pitch = {p: i for i, p in enumerate(self.pitches)}
+    self.latent_size = int(config['latent_vector_size'])
+    self.sample_rate = int(config['sample_rate'])
+    self.audio_length = int(config['audio_length'])
+    self.progress = float(progress)
+    self.batch_size = int(batch_size)
+    self.source = source
+    self.checkpoint_path = checkpoint_path
+    self.data_helper = specgrams.make_data_helper(
+        config['data_type'], self.audio_length, self.sample_rate,
+        generator.image_shape)
+    if tuple(self.data_helper.data_shape[:2]) != tuple(generator.image_shape):
+      raise CheckpointError(
+          f'{checkpoint_path}: the networks make {generator.image_shape} '
+          f'images but data_type {config["data_type"]!r} needs '
+          f'{self.data_helper.data_shape[:2]}')
+    # One graph per model: fixed batch, generator + inverse transform.
+    spec = [tf.TensorSpec([self.batch_size, self.latent_size], tf.float32),
+            tf.TensorSpec([self.batch_size], tf.int32)]
+    self._images_fn = tf.function(self.images_from_z, input_signature=spec)
+    self._waves_fn = tf.function(self._waves_from_z, input_signature=spec)
+
+  def images_from_z(self, z, labels):
+    """Denormalized generator images; traceable.
+
+    Args:
+      z: `[b, latent_size]` float32.
+      labels: `[b]` int, indices into `pitches` (pitch - min_pitch for a
+        contiguous range).
+
+    Returns:
+      `[b, H, W, 2]` (e.g. `[b, 128, 1024, 2]` IF-Mel spectrograms).
+    """
+    one_hot = tf.one_hot(labels, len(self.pitches))
+    return self.generator(z, one_hot, progress=self.progress)
+
+  def _waves_from_z(self, z, labels):
+    waves = self.data_helper.data_to_waves(self.images_from_z(z, labels))
+    return waves[:, :self.audio_length, 0]
+
+  # Input checks.
+
+  def labels_of(self, pitches):
+    """MIDI pitches -> label indices; raises for pitches outside the model's."""
+    pitches = np.asarray(pitches).reshape(-1)
+    bad = sorted({int(p) for p in pitches if int(p) not in self._label_of_pitch})
+    if pitches.size and not np.all(np.equal(np.mod(pitches, 1), 0)):
+      raise ValueError(f'pitches must be integer MIDI numbers, got {pitches}')
+    if bad:
+      raise ValueError(
+          f'pitches {bad} are outside the pitches this model was trained on '
+          f'(MIDI {self.min_pitch}..{self.max_pitch})')
+    return np.array([self._label_of_pitch[int(p)] for p in pitches], np.int32)
+
+  def _check_z(self, z, pitches):
+    z = np.asarray(z, dtype=np.float32)
+    if z.ndim != 2 or z.shape[1] != self.latent_size:
+      raise ValueError(f'z must have shape [n, {self.latent_size}] '
+                       f'(latent_vector_size), got {list(z.shape)}')
+    if not np.all(np.isfinite(z)):
+      raise ValueError('z contains NaN or Inf values')
+    labels = self.labels_of(pitches)
+    if len(labels) != len(z):
+      raise ValueError(f'z has {len(z)} rows but {len(labels)} pitches were '
+                       'given; pass one pitch per latent vector')
+    return z, labels
+
+  def _batched(self, fn, z, pitches, empty_shape):
+    """Runs fn over fixed-size batches, zero-padding the last (as Magenta)."""
+    z, labels = self._check_z(z, pitches)
+    n = len(z)
+    if n == 0:
+      return np.zeros((0,) + tuple(empty_shape), np.float32)
+    pad = -n % self.batch_size
+    z = np.concatenate([z, np.zeros([pad, self.latent_size], np.float32)])
+    labels = np.concatenate([labels, np.zeros([pad], np.int32)])
+    outputs = [fn(z[i:i + self.batch_size], labels[i:i + self.batch_size])
+               for i in range(0, n + pad, self.batch_size)]
+    return np.concatenate([o.numpy() for o in outputs])[:n]
+
+  # Magenta's generate API.
+
+  def specgrams_from_z(self, z, pitches):
+    """`[n, H, W, 2]` denormalized images for latents `[n, latent]` and MIDI pitches `[n]`."""
+    return self._batched(self._images_fn, z, pitches,
+                         tuple(self.generator.image_shape) + (2,))
+
+  def generate_from_z(self, z, pitches, max_audio_length=None):
+    """`[n, audio_length]` float32 audio for latents `[n, latent]` and MIDI pitches `[n]`."""
+    waves = self._batched(self._waves_fn, z, pitches, (self.audio_length,))
+    if max_audio_length is not None:
+      waves = waves[:, :max_audio_length]
+    return waves
+
+  # Magenta's name.
+  generate_samples_from_z = generate_from_z
+
+  def generate_z(self, n, seed=None):
+    """`[n, latent_size]` float32 standard-normal latents (seeded if `seed`)."""
+    rng = np.random.RandomState(seed)
+    return rng.standard_normal([n, self.latent_size]).astype(np.float32)
+
+  def sample_pitches(self, n, seed=None):
+    """`[n]` MIDI pitches drawn from the training pitch distribution."""
+    rng = np.random.RandomState(seed)
+    counts = np.array([self.pitch_counts[p] for p in self.pitches], np.float64)
+    return rng.choice(self.pitches, size=n, p=counts / counts.sum())
+
+  def generate_samples(self, n_samples, pitch=None, seed=None,
+                       max_audio_length=None):
+    """`[n_samples, audio_length]` audio of random notes.
+
+    Args:
+      n_samples: number of notes.
+      pitch: one MIDI pitch for all notes; None samples pitches from the
+        training distribution, as Magenta does.
+      seed: seeds pitches and latents.
+      max_audio_length: trim to this many samples.
+    """
+    if pitch is None:
+      pitches = self.sample_pitches(n_samples, seed)
+    else:
+      pitches = [pitch] * n_samples
+    z = self.generate_z(n_samples, seed)
+    return self.generate_from_z(z, pitches, max_audio_length)
+
+
+def _load_magenta(path, use_ema, batch_size):
+  ckpt = magenta_checkpoint.MagentaCheckpoint(path)
+  return GANSynthModel(ckpt.build_generator(use_ema=use_ema), ckpt.hparams,
+                       ckpt.pitch_counts(), ckpt.progress, batch_size,
+                       'magenta', ckpt.prefix)
+
+
+def _load_ours(path, hparams, stage_id, prefix, use_ema, batch_size):
+  pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hparams)
+  training_schedule = schedule.TrainingSchedule.from_hparams(**hparams)
+  if not 0 <= stage_id < training_schedule.num_stages:
+    raise CheckpointError(f'{prefix}: stage {stage_id} does not exist with '
+                          f'num_resolutions={hparams["num_resolutions"]}')
+  generator = networks.Generator.from_hparams(
+      hparams, num_blocks=training_schedule.num_blocks(stage_id),
+      num_tokens=len(pitch_counts),
+      normalizer=normalizers.make_normalizer(hparams['data_normalizer'],
+                                             path, **hparams))
+  reader = magenta_checkpoint.open_reader(prefix)
+  name = 'ema_generator' if use_ema else 'generator'
+  root = tf.train.Checkpoint(**{name: generator})
+  try:
+    status = root.read(prefix)
+    status.assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise CheckpointError(
+        f'checkpoint {prefix} does not match the {name} built from its '
+        f'experiment.json: {str(e).splitlines()[0]}') from e
+  # Matching goes by the object graph (a variable's key may sit under an
+  # optimizer's path); the assertion above proved every weight was found.
+  status.expect_partial()
+  shapes = reader.get_variable_to_shape_map()
+
+  def scalar(key, default):
+    full = f'{key}/.ATTRIBUTES/VARIABLE_VALUE'
+    return reader.get_tensor(full) if full in shapes else default
+
+  progress = training_schedule.progress(
+      stage_id, scalar('image_id', 0), scalar('train_time', 0.0))
+  return GANSynthModel(generator, hparams, pitch_counts, float(progress),
+                       batch_size, 'gansynth_tf2', prefix)
+
+
+def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE):
+  """Loads the last stage of a checkpoint directory, ours or Magenta's.
+
+  Args:
+    path: the folder holding experiment.json and stage_000NN/ folders.
+    use_ema: use the generator's moving-average weights (as Magenta does);
+      False loads the raw training weights.
+    batch_size: notes per generator call.
+
+  Returns:
+    A `GANSynthModel`.
+
+  Raises:
+    CheckpointError: not a checkpoint directory, bad experiment.json, a
+      truncated checkpoint, or weights that do not fit the configuration.
+  """
+  path = os.fspath(path).rstrip('/')
+  if int(batch_size) < 1:
+    raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+  hparams = magenta_checkpoint.read_experiment_json(path)
+  stage_id, prefix = magenta_checkpoint.last_stage(path)
+  magenta_checkpoint.open_reader(prefix)  # clear error for broken files
+  if magenta_checkpoint.is_magenta_checkpoint(prefix):
+    return _load_magenta(path, use_ema, batch_size)
+  return _load_ours(path, hparams, stage_id, prefix, use_ema, batch_size)

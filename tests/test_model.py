@@ -1,0 +1,143 @@
+"""load_model: waves parity with Magenta, the generation API, ours vs Magenta, bad input."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import gansynth_tf2
+from gansynth_tf2 import magenta_checkpoint
+from gansynth_tf2 import model as model_lib
+
+
+def _snapshot(path):
+  return {os.path.join(r, f): os.stat(os.path.join(r, f)).st_mtime_ns
+          for r, _, files in os.walk(path) for f in files}
+
+
+@pytest.fixture(scope='module')
+def magenta_model(oracle_ckpt_dir):
+  before = _snapshot(oracle_ckpt_dir)
+  # Batch 3 = the oracle's reference batch (Magenta's kernels depend on it).
+  yield gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=3)
+  assert _snapshot(oracle_ckpt_dir) == before, 'load_model wrote into the source'
+
+
+@pytest.fixture(scope='module')
+def converted_dir(oracle_ckpt_dir, tmp_path_factory):
+  out = tmp_path_factory.mktemp('ours') / 'ckpt'
+  magenta_checkpoint.convert(oracle_ckpt_dir, out)
+  return out
+
+
+def test_magenta_checkpoint_detected(magenta_model):
+  assert magenta_model.source == 'magenta'
+  assert magenta_model.progress == 6.0
+  assert (magenta_model.min_pitch, magenta_model.max_pitch) == (24, 84)
+  assert len(magenta_model.pitch_counts) == 61
+  assert magenta_model.latent_size == 256
+  assert magenta_model.config['data_type'] == 'mel'
+
+
+def test_waves_and_specgrams_parity(magenta_model, oracle):
+  waves = magenta_model.generate_from_z(oracle['z'], oracle['pitches'])
+  assert waves.shape == (4, 64000) and waves.dtype == np.float32
+  peak = np.abs(oracle['gen_waves']).max()
+  err = float(np.abs(waves - oracle['gen_waves']).max() / peak)
+  images = magenta_model.specgrams_from_z(oracle['z'], oracle['pitches'])
+  assert images.shape == (4, 128, 1024, 2)
+  err_images = float(np.abs(images - oracle['gen_images']).max() /
+                     np.abs(oracle['gen_images']).max())
+  print(f'load_model: max |error| / Magenta peak: waves {err:.2e}, '
+        f'specgrams {err_images:.2e}')
+  assert err <= 1e-3, f'waves off by {err:.2e} of peak'
+  assert err_images <= 1e-3, f'specgrams off by {err_images:.2e} of peak'
+
+
+def test_ours_loads_the_same_weights(magenta_model, converted_dir, oracle):
+  ours = gansynth_tf2.load_model(converted_dir, batch_size=3)
+  assert ours.source == 'gansynth_tf2'
+  assert ours.progress == 6.0
+  z, pitches = oracle['z'][:3], oracle['pitches'][:3]
+  np.testing.assert_array_equal(ours.specgrams_from_z(z, pitches),
+                                magenta_model.specgrams_from_z(z, pitches))
+  raw = gansynth_tf2.load_model(converted_dir, use_ema=False, batch_size=3)
+  assert np.abs(raw.specgrams_from_z(z, pitches) -
+                ours.specgrams_from_z(z, pitches)).max() > 1.0
+
+
+def test_any_number_of_notes(magenta_model, oracle, oracle_ckpt_dir):
+  z, pitches = oracle['z'], oracle['pitches']
+  # One note padded to a batch of 8 or of 3 gives the same image up to
+  # kernel-choice noise.
+  default = gansynth_tf2.load_model(oracle_ckpt_dir)
+  assert default.batch_size == 8
+  np.testing.assert_allclose(default.specgrams_from_z(z[:1], pitches[:1]),
+                             magenta_model.specgrams_from_z(z[:1], pitches[:1]),
+                             atol=0.05)
+  assert magenta_model.generate_from_z(z[:0], []).shape == (0, 64000)
+
+
+def test_generate_z_and_samples(magenta_model):
+  z = magenta_model.generate_z(5, seed=3)
+  assert z.shape == (5, 256) and z.dtype == np.float32
+  np.testing.assert_array_equal(z, magenta_model.generate_z(5, seed=3))
+  assert not np.array_equal(z, magenta_model.generate_z(5, seed=4))
+  pitches = magenta_model.sample_pitches(2000, seed=0)
+  assert pitches.min() >= 24 and pitches.max() <= 84
+  # NSynth's counts: pitch 60 (1349 notes) is about 2.5x pitch 24 (551).
+  assert np.mean(pitches == 60) > 1.5 * np.mean(pitches == 24)
+  audio = magenta_model.generate_samples(2, pitch=60, seed=1)
+  assert audio.shape == (2, 64000) and np.all(np.isfinite(audio))
+
+
+@pytest.mark.parametrize('pitch', [23, 85, 200])
+def test_pitch_out_of_range(magenta_model, pitch):
+  with pytest.raises(ValueError, match=r'outside .* \(MIDI 24\.\.84\)'):
+    magenta_model.generate_from_z(np.zeros([1, 256], np.float32), [pitch])
+
+
+def test_bad_z(magenta_model):
+  with pytest.raises(ValueError, match=r'z must have shape \[n, 256\]'):
+    magenta_model.generate_from_z(np.zeros([2, 128], np.float32), [60, 60])
+  with pytest.raises(ValueError, match=r'z must have shape \[n, 256\]'):
+    magenta_model.specgrams_from_z(np.zeros([256], np.float32), [60])
+  z = np.zeros([2, 256], np.float32)
+  z[1, 5] = np.nan
+  with pytest.raises(ValueError, match='NaN'):
+    magenta_model.generate_from_z(z, [60, 60])
+  with pytest.raises(ValueError, match='one pitch per latent'):
+    magenta_model.generate_from_z(np.zeros([2, 256], np.float32), [60])
+
+
+def _copy(src, dest, **changes):
+  shutil.copytree(src, dest)
+  if changes:
+    hparams = json.loads((dest / 'experiment.json').read_text())
+    hparams.update(changes)
+    (dest / 'experiment.json').write_text(json.dumps(hparams))
+  return dest
+
+
+def test_bad_checkpoint_directories(oracle_ckpt_dir, converted_dir, tmp_path):
+  with pytest.raises(model_lib.CheckpointError, match='no experiment.json'):
+    gansynth_tf2.load_model(tmp_path)
+  # A Magenta checkpoint for the waveform model has other image shapes.
+  wave = _copy(oracle_ckpt_dir, tmp_path / 'wave', data_type='wave')
+  with pytest.raises(model_lib.CheckpointError, match="data_type 'wave'"):
+    gansynth_tf2.load_model(wave)
+  # Ours, with a resolution its weights do not have.
+  res = _copy(converted_dir, tmp_path / 'res', start_height=4, start_width=8)
+  before = _snapshot(res)
+  with pytest.raises(model_lib.CheckpointError, match='does not match'):
+    gansynth_tf2.load_model(res)
+  # Ours, truncated.
+  trunc = _copy(converted_dir, tmp_path / 'trunc')
+  data = next((trunc / 'stage_00012').glob('ckpt-1.data-*'))
+  data.write_bytes(data.read_bytes()[:1000])
+  with pytest.raises(model_lib.CheckpointError, match='truncated or corrupt'):
+    gansynth_tf2.load_model(trunc)
+  assert _snapshot(res) == before
+  with pytest.raises(ValueError, match='batch_size'):
+    gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=0)
