@@ -243,29 +243,30 @@ class MinibatchStddev(keras.layers.Layer):
     return scalar_concat(x, minibatch_mean_stddev(x))
 
 
+class _BoxScaling(keras.layers.Layer):
+  """Shared arguments of BoxUpscale / BoxDownscale."""
+  _both_axes = None
+  _height = None
+
+  def __init__(self, scale, height_only=False, **kwargs):
+    super().__init__(**kwargs)
+    self.scale = _validated_scale(scale)
+    self.height_only = height_only
+
+  def call(self, x):
+    fn = self._height if self.height_only else self._both_axes
+    return fn(x, self.scale)
+
+
 @gin_keras.configurable
-class BoxUpscale(keras.layers.Layer):
+class BoxUpscale(_BoxScaling):
   """Nearest-neighbour upscaling by `scale` along H and W, or H only."""
-
-  def __init__(self, scale, height_only=False, **kwargs):
-    super().__init__(**kwargs)
-    self.scale = _validated_scale(scale)
-    self.height_only = height_only
-
-  def call(self, x):
-    fn = upscale_height if self.height_only else upscale
-    return fn(x, self.scale)
+  _both_axes = staticmethod(upscale)
+  _height = staticmethod(upscale_height)
 
 
 @gin_keras.configurable
-class BoxDownscale(keras.layers.Layer):
+class BoxDownscale(_BoxScaling):
   """Average-pool downscaling by `scale` along H and W, or H only."""
-
-  def __init__(self, scale, height_only=False, **kwargs):
-    super().__init__(**kwargs)
-    self.scale = _validated_scale(scale)
-    self.height_only = height_only
-
-  def call(self, x):
-    fn = downscale_height if self.height_only else downscale
-    return fn(x, self.scale)
+  _both_axes = staticmethod(downscale)
+  _height = staticmethod(downscale_height)

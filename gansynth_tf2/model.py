@@ -42,11 +42,14 @@ class GANSynthModel:
     batch_size: notes per generator call (inputs are padded to it).
     source: 'magenta' or 'gansynth_tf2'.
     checkpoint_path: the checkpoint prefix loaded.
+
+  The generator and the inverse transform run as one `tf.function` traced
+  once for `[batch_size, latent_size]` (XLA-compiled with `jit_compile`).
   """
 
   def __init__(self, generator, config, pitch_counts, progress,
                batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
-               checkpoint_path=None):
+               checkpoint_path=None, jit_compile=False):
     self.generator = generator
     self.config = config
     self.pitch_counts = dict(pitch_counts)
@@ -71,8 +74,10 @@ class GANSynthModel:
     # One graph per model: fixed batch, generator + inverse transform.
     spec = [tf.TensorSpec([self.batch_size, self.latent_size], tf.float32),
             tf.TensorSpec([self.batch_size], tf.int32)]
-    self._images_fn = tf.function(self.images_from_z, input_signature=spec)
-    self._waves_fn = tf.function(self._waves_from_z, input_signature=spec)
+    self._images_fn = tf.function(self.images_from_z, input_signature=spec,
+                                  jit_compile=jit_compile)
+    self._waves_fn = tf.function(self._waves_from_z, input_signature=spec,
+                                 jit_compile=jit_compile)
 
   def images_from_z(self, z, labels):
     """Denormalized generator images; traceable.
@@ -179,14 +184,14 @@ class GANSynthModel:
     return self.generate_from_z(z, pitches, max_audio_length)
 
 
-def _load_magenta(path, use_ema, batch_size):
+def _load_magenta(path, use_ema, **kwargs):
   ckpt = magenta_checkpoint.MagentaCheckpoint(path)
   return GANSynthModel(ckpt.build_generator(use_ema=use_ema), ckpt.hparams,
-                       ckpt.pitch_counts(), ckpt.progress, batch_size,
-                       'magenta', ckpt.prefix)
+                       ckpt.pitch_counts(), ckpt.progress, source='magenta',
+                       checkpoint_path=ckpt.prefix, **kwargs)
 
 
-def _load_ours(path, hparams, stage_id, prefix, use_ema, batch_size):
+def _load_ours(path, hparams, stage_id, prefix, use_ema, **kwargs):
   pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hparams)
   training_schedule = schedule.TrainingSchedule.from_hparams(**hparams)
   if not 0 <= stage_id < training_schedule.num_stages:
@@ -219,10 +224,11 @@ def _load_ours(path, hparams, stage_id, prefix, use_ema, batch_size):
   progress = training_schedule.progress(
       stage_id, scalar('image_id', 0), scalar('train_time', 0.0))
   return GANSynthModel(generator, hparams, pitch_counts, float(progress),
-                       batch_size, 'gansynth_tf2', prefix)
+                       source='gansynth_tf2', checkpoint_path=prefix, **kwargs)
 
 
-def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE):
+def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
+               jit_compile=False):
   """Loads the last stage of a checkpoint directory, ours or Magenta's.
 
   Args:
@@ -230,6 +236,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE):
     use_ema: use the generator's moving-average weights (as Magenta does);
       False loads the raw training weights.
     batch_size: notes per generator call.
+    jit_compile: compile generator + inverse transform with XLA.
 
   Returns:
     A `GANSynthModel`.
@@ -244,6 +251,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE):
   hparams = magenta_checkpoint.read_experiment_json(path)
   stage_id, prefix = magenta_checkpoint.last_stage(path)
   magenta_checkpoint.open_reader(prefix)  # clear error for broken files
+  kwargs = dict(batch_size=batch_size, jit_compile=jit_compile)
   if magenta_checkpoint.is_magenta_checkpoint(prefix):
-    return _load_magenta(path, use_ema, batch_size)
-  return _load_ours(path, hparams, stage_id, prefix, use_ema, batch_size)
+    return _load_magenta(path, use_ema, **kwargs)
+  return _load_ours(path, hparams, stage_id, prefix, use_ema, **kwargs)

@@ -236,3 +236,30 @@ def test_convert(ckpt, oracle_ckpt_dir, tmp_path):
   with pytest.raises(mc.CheckpointError, match='no experiment.json'):
     mc.convert(tmp_path, tmp_path.parent / 'never_written')
   assert not (tmp_path.parent / 'never_written').exists()
+
+
+def test_simple_arch_variable_names():
+  """Names Magenta's simple_arch tf.layers calls create (read off networks.py)."""
+  hp = dict(fmap_base=64, fmap_max=8, start_height=2, start_width=8,
+            num_resolutions=3, simple_arch=True)
+  g = networks.Generator(**hp)
+  d = networks.Discriminator(**hp)
+  gen = {k: v.shape.as_list() for k, v in mc.generator_variable_map(g).items()}
+  dis = {k: v.shape.as_list()
+         for k, v in mc.discriminator_variable_map(d).items()}
+  g1 = 'Generator/progressive_gan_generator/progressive_gan_block_1/'
+  g2 = 'Generator/progressive_gan_generator/progressive_gan_block_2/'
+  assert gen[g1 + 'dense/kernel'] == [317, 2 * 8 * 8]
+  assert gen[g1 + 'to_rgb/bias'] == [2]
+  # conv2d_transpose kernels are [kh, kw, out, in].
+  assert gen[g2 + 'conv2d_transpose/kernel'] == [3, 3, 8, 8]
+  assert len(gen) == 3 * 4
+  d1 = 'Discriminator/progressive_gan_discriminator/progressive_gan_block_1/'
+  d3 = 'Discriminator/progressive_gan_discriminator/progressive_gan_block_3/'
+  assert dis[d1 + 'last_conv/kernel'] == [2 * 8 * 9, 8]
+  assert dis[d1 + 'logits/kernel'] == [8, 1]
+  assert dis[d3 + 'conv/kernel'] == [3, 3, 8, 8]
+  assert dis[d3 + 'from_rgb/kernel'] == [1, 1, 2, 8]
+  assert dis[mc.CLASSIFIER_SCOPE + 'dense/kernel'] == [8, 61]
+  # Block 1: from_rgb, last_conv, logits; blocks 2, 3: from_rgb, conv.
+  assert len(dis) == 2 * (3 + 2 + 2) + 2
