@@ -22,6 +22,7 @@ import tensorflow as tf
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
 from gansynth_tf2 import schedule
+from gansynth_tf2 import specgrams
 from gansynth_tf2.data import nsynth
 
 EXPERIMENT_JSON = 'experiment.json'
@@ -50,7 +51,6 @@ DEFAULTS = {'simple_arch': False, 'to_rgb_activation': 'tanh',
             'mag_normalizer_b': 0.113718730221,
             'p_normalizer_a': 0.8, 'p_normalizer_b': 0.0,
             'normalizer_margin': 0.8, 'normalizer_num_examples': 1000}
-SPECGRAM_DATA_TYPES = ('linear', 'phase', 'mel')
 
 
 class CheckpointError(ValueError):
@@ -81,10 +81,10 @@ def read_experiment_json(path):
                           f'{", ".join(missing)}')
   for key, value in DEFAULTS.items():
     hparams.setdefault(key, value)
-  if hparams['data_type'] not in SPECGRAM_DATA_TYPES:
+  if hparams['data_type'] not in specgrams.DATA_TYPES:
     raise CheckpointError(
-        f'{json_path}: data_type {hparams["data_type"]!r} is not supported; '
-        f'GANSynth networks generate spectrograms of {SPECGRAM_DATA_TYPES}')
+        f'{json_path}: data_type {hparams["data_type"]!r} is not one of '
+        f'{specgrams.DATA_TYPES}')
   return hparams
 
 
@@ -304,8 +304,7 @@ class MagentaCheckpoint:
     hp = self.hparams
     return dict(num_blocks=self.num_blocks,
                 num_tokens=len(self.pitch_counts()),
-                normalizer=normalizers.make_normalizer(
-                    hp['data_normalizer'], self.path, **hp))
+                normalizer=make_normalizer(self.path, hp))
 
   def build_generator(self, use_ema=True, name='generator'):
     """A `networks.Generator` holding this checkpoint's (EMA) weights."""
@@ -348,6 +347,22 @@ class MagentaCheckpoint:
                     np.log(beta2)) - 1
       optimizer.iterations.assign(max(0, int(steps)))
     return optimizer
+
+
+def make_normalizer(path, hparams):
+  """The train dir's normalizer; computed ones must have their asset there.
+
+  Raises:
+    CheckpointError: a data-computed normalizer whose `assets/` file is
+      missing from `path`.
+  """
+  normalizer = normalizers.make_normalizer(hparams['data_normalizer'], path,
+                                           **hparams)
+  if hasattr(normalizer, 'exists') and not normalizer.exists():
+    raise CheckpointError(
+        f'{path}: data_normalizer {hparams["data_normalizer"]!r} needs '
+        f'{normalizer.path}, which is missing')
+  return normalizer
 
 
 def pitch_counts_from_hparams(hparams):
@@ -449,6 +464,10 @@ def convert(magenta_dir, output_dir, overwrite=False, known_keys=None):
       json.dump(hparams, f, indent=1, sort_keys=True)
     with open(os.path.join(scratch, 'hparams.gin'), 'w') as f:
       f.write(hparams_gin(hparams, known_keys))
+    # Normalizers computed from data live in assets/ and come along.
+    assets = os.path.join(source, 'assets')
+    if os.path.isdir(assets):
+      shutil.copytree(assets, os.path.join(scratch, 'assets'))
     if os.path.exists(target):
       shutil.rmtree(target)
     os.replace(scratch, target)

@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import networks
-from gansynth_tf2 import normalizers
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 
@@ -200,8 +199,7 @@ def _load_ours(path, hparams, stage_id, prefix, use_ema, **kwargs):
   generator = networks.Generator.from_hparams(
       hparams, num_blocks=training_schedule.num_blocks(stage_id),
       num_tokens=len(pitch_counts),
-      normalizer=normalizers.make_normalizer(hparams['data_normalizer'],
-                                             path, **hparams))
+      normalizer=magenta_checkpoint.make_normalizer(path, hparams))
   reader = magenta_checkpoint.open_reader(prefix)
   name = 'ema_generator' if use_ema else 'generator'
   root = tf.train.Checkpoint(**{name: generator})

@@ -263,3 +263,26 @@ def test_simple_arch_variable_names():
   assert dis[mc.CLASSIFIER_SCOPE + 'dense/kernel'] == [8, 61]
   # Block 1: from_rgb, last_conv, logits; blocks 2, 3: from_rgb, conv.
   assert len(dis) == 2 * (3 + 2 + 2) + 2
+
+
+def test_normalizer_computed_from_data(ckpt, oracle_ckpt_dir, tmp_path):
+  """A simple normalizer's asset is read from the train dir and converted along."""
+  dest = _copy_ckpt(oracle_ckpt_dir, tmp_path / 'simple',
+                    data_normalizer='specgrams_simple_normalizer')
+  with pytest.raises(mc.CheckpointError,
+                     match='specgrams_simple_normalizer.npz, which is missing'):
+    mc.MagentaCheckpoint(dest).build_generator()
+  # Magenta's asset format: [mag_a, mag_b, p_a, p_b]; here the prespecified
+  # constants, so the images must equal those of the original checkpoint.
+  hp = ckpt.hparams
+  (dest / 'assets').mkdir()
+  np.savez(dest / 'assets' / 'specgrams_simple_normalizer.npz',
+           normalizer=np.array([hp['mag_normalizer_a'], hp['mag_normalizer_b'],
+                                hp['p_normalizer_a'], hp['p_normalizer_b']]))
+  z, one_hot = tf.zeros([1, 256]), tf.one_hot([3], 61)
+  np.testing.assert_allclose(
+      mc.MagentaCheckpoint(dest).build_generator()(z, one_hot),
+      ckpt.build_generator()(z, one_hot), rtol=1e-6, atol=1e-5)
+  out = tmp_path / 'converted'
+  mc.convert(dest, out)
+  assert (out / 'assets' / 'specgrams_simple_normalizer.npz').exists()
