@@ -238,3 +238,59 @@ def discriminator_losses(d_real_outputs, d_gen_outputs, gp_loss,
       'wx_real_ac_loss': wx_real_ac,
       'discriminator_loss': total,
   }
+
+
+def compute_discriminator_losses(discriminator, real_data, real_one_hot_labels,
+                                 generated_data, alpha, progress, weights):
+  """All discriminator loss terms for one batch (Magenta's D graph).
+
+  D is applied to real and generated data separately and to the interpolates
+  (each call has its own minibatch stddev, as Magenta's separate calls).
+
+  Args:
+    discriminator: `networks.Discriminator`; `(images, progress) ->
+      (logits [b, 1], classification_logits [b, num_pitches])`.
+    real_data: [b, H, W, C] real images (blended by progress), data space.
+    real_one_hot_labels: [b, num_pitches].
+    generated_data: [b, H, W, C] generator output, data space.
+    alpha: [b, 1, 1, 1] interpolation coefficients of the gradient penalty.
+    progress: float scalar.
+    weights: `LossWeights`.
+
+  Returns:
+    `discriminator_losses` dict plus 'd_real_outputs' / 'd_gen_outputs'
+    ([b, 1] scores).
+  """
+  d_real, d_real_cls = discriminator(real_data, progress)
+  d_gen, _ = discriminator(generated_data, progress)
+  gp = gradient_penalty(
+      lambda images: discriminator(images, progress)[0],
+      interpolate(real_data, generated_data, alpha),
+      target=weights.gradient_penalty_target)
+  terms = discriminator_losses(d_real, d_gen, gp, d_real_cls,
+                               real_one_hot_labels, weights)
+  terms.update(d_real_outputs=d_real, d_gen_outputs=d_gen)
+  return terms
+
+
+def compute_generator_losses(discriminator, generated_data, gen_one_hot_labels,
+                             progress, weights, gl_loss_fn=None):
+  """All generator loss terms for one batch of generated data.
+
+  Args:
+    discriminator: as in `compute_discriminator_losses`.
+    generated_data: [b, H, W, C] generator output for `gen_one_hot_labels`.
+    gen_one_hot_labels: [b, num_pitches] pitches given to the generator.
+    progress: float scalar.
+    weights: `LossWeights`.
+    gl_loss_fn: optional data -> scalar G&L consistency loss.
+
+  Returns:
+    `generator_losses` dict plus 'd_gen_outputs'.
+  """
+  d_gen, d_gen_cls = discriminator(generated_data, progress)
+  gl = gl_loss_fn(generated_data) if gl_loss_fn is not None else None
+  terms = generator_losses(d_gen, d_gen_cls, gen_one_hot_labels, weights,
+                           gl_loss=gl)
+  terms['d_gen_outputs'] = d_gen
+  return terms

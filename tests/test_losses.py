@@ -1,6 +1,7 @@
 """Tests for gansynth_tf2.losses: each term against independent math and
 against Magenta's own loss values (tests/data/oracle/reference.npz)."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import losses
@@ -161,3 +162,66 @@ def test_loss_weights_keep_magenta_names():
       'gradient_penalty_target', 'gradient_penalty_weight',
       'real_score_penalty_weight', 'generator_ac_loss_weight',
       'discriminator_ac_loss_weight', 'gen_gl_consistency_loss_weight'}
+
+
+@pytest.fixture(scope='module')
+def oracle_networks(oracle_ckpt_dir):
+  """Magenta's tiny checkpoint: RAW generator weights (as in training) and D."""
+  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
+  ckpt = magenta_checkpoint.MagentaCheckpoint(oracle_ckpt_dir)
+  return (ckpt, ckpt.build_generator(use_ema=False),
+          ckpt.build_discriminator())
+
+
+def test_losses_match_magenta_on_its_checkpoint(oracle, oracle_networks):
+  """Every loss term from Magenta's weights and fixed batch, <= 1e-3 relative.
+
+  The oracle fed its loss graph the real batch, z = loss_z, the pitches
+  loss_gen_pitches and the penalty's interpolation coefficients
+  loss_gp_alpha, at progress 6 (blending is the identity there).
+  """
+  ckpt, generator, discriminator = oracle_networks
+  progress = tf.constant(float(oracle['progress']))
+  assert ckpt.progress == float(oracle['progress'])
+  labels = oracle['loss_gen_pitches'] - 24
+  gen_one_hot = tf.one_hot(labels, 61)
+  fake = generator(tf.constant(oracle['loss_z']), gen_one_hot, progress)
+  weights = losses.LossWeights(
+      **{k: ckpt.hparams[k] for k in losses.LossWeights().as_dict()})
+  d = losses.compute_discriminator_losses(
+      discriminator, tf.constant(oracle['real_images']),
+      tf.constant(oracle['real_one_hot']), fake,
+      tf.constant(oracle['loss_gp_alpha']), progress, weights)
+  g = losses.compute_generator_losses(discriminator, fake, gen_one_hot,
+                                      progress, weights)
+  summary = 'loss_summary_'
+  dwl = summary + 'discriminator_wasserstein_loss_'
+  pairs = [
+      ('generator_loss', g['generator_loss'], 'loss_generator_loss'),
+      ('discriminator_loss', d['discriminator_loss'],
+       'loss_discriminator_loss'),
+      ('generator_wass_loss', g['generator_wass_loss'],
+       summary + 'generator_wasserstein_loss_generator_wass_loss'),
+      ('discriminator_wass_loss', d['discriminator_wass_loss'],
+       dwl + 'discriminator_wass_loss'),
+      ('discriminator_gen_wass_loss', d['discriminator_gen_wass_loss'],
+       dwl + 'discriminator_gen_wass_loss'),
+      ('discriminator_real_wass_loss', d['discriminator_real_wass_loss'],
+       dwl + 'discriminator_real_wass_loss'),
+      ('gradient_penalty_loss', d['gradient_penalty_loss'],
+       summary + 'wasserstein_gradient_penalty_gradient_penalty_loss'),
+      ('real_score_penalty', d['real_score_penalty'],
+       summary + 'real_score_penalty'),
+      ('fake_ac_loss', g['fake_ac_loss'], 'loss_fake_ac_loss'),
+      ('real_ac_loss', d['real_ac_loss'], 'loss_real_ac_loss'),
+      ('d_real_outputs', d['d_real_outputs'], 'loss_d_real_outputs'),
+      ('d_gen_outputs', d['d_gen_outputs'], 'loss_d_gen_outputs'),
+  ]
+  errors = {}
+  for name, ours, key in pairs:
+    errors[name] = _rel(ours.numpy(), oracle[key])
+    print(f'{name:30s} ours {np.ravel(ours.numpy())[0]: .7g} magenta '
+          f'{np.ravel(oracle[key])[0]: .7g} rel err {errors[name]:.2e}')
+  worst = max(errors, key=errors.get)
+  assert errors[worst] <= 1e-3, (
+      f'{worst}: relative error {errors[worst]:.2e} > 1e-3 ({errors})')
