@@ -30,11 +30,16 @@ import os
 import shutil
 import sys
 import tempfile
+from unittest import mock
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
+# Freezing weights into constants for TF Lite has no public TF2 API.
+from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
+
+from gansynth_tf2 import layers
 
 FLAGS = flags.FLAGS
 
@@ -183,14 +188,127 @@ def _save(model, out_dir):
   return metadata
 
 
-def to_tflite(saved_model_dir, path):
-  """Converts the `generate` signature to TF Lite (select TF ops allowed)."""
-  converter = tf.lite.TFLiteConverter.from_saved_model(
-      saved_model_dir, signature_keys=['generate'])
-  # The inverse STFT needs complex ops and IRFFT, which have no TF Lite
-  # builtins; the Flex delegate runs them from the TF kernels.
-  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
-                                         tf.lite.OpsSet.SELECT_TF_OPS]
+class RealInverseTransform:
+  """Data images -> audio with real-valued ops only (for TF Lite).
+
+  TF Lite has no builtin complex tensors or inverse real FFT, so this redoes
+  the data helper's `data_to_waves` (specgrams -> polar -> complex ->
+  `tf.signal.inverse_stft`) as: real and imaginary parts from magnitude and
+  phase, the inverse real DFT of each frame as two matmuls with a cosine and
+  a sine basis (2 x 1024 x 2048 multiply-adds per frame, ~4% of the
+  generator's FLOPs), the inverse-STFT window, and overlap-add by padding and
+  summing the frame quarters. Matches `data_to_waves` to float32 rounding.
+
+  Args:
+    data_helper: the model's `specgrams.DataHelper` ('mel', 'linear' or
+      'phase'; the specgrams helper's default DC handling).
+  """
+
+  def __init__(self, data_helper):
+    if data_helper.data_type not in ('mel', 'linear', 'phase'):
+      raise ValueError('--format=tflite supports the spectrogram data types '
+                       f'mel, linear and phase, not {data_helper.data_type!r}')
+    self._data_helper = data_helper
+    helper = data_helper.specgrams_helper
+    self._ifreq = data_helper.data_type != 'phase'
+    self._nfft, self._hop = helper.nfft, helper.nhop
+    frames, bins = helper.spec_shape
+    if self._nfft % self._hop:
+      raise ValueError(f'--format=tflite needs nfft ({self._nfft}) to be a '
+                       f'multiple of the hop ({self._hop})')
+    self._audio_length = data_helper.audio_length
+    # The forward STFT pads only in front, up to what the frames cover.
+    self._pad_l = self._hop * (frames - 1) + self._nfft - self._audio_length
+    # irfft of the half spectrum with a zero DC bin: bins k = 1..nfft/2.
+    # x[n] = 1/N (sum_k c_k (Re X_k cos(2 pi k n / N) - Im X_k sin(...)))
+    # with c_k = 2, except 1 at Nyquist (whose sine row is zero).
+    k = np.arange(1, bins + 1)[:, None]
+    n = np.arange(self._nfft)[None, :]
+    angle = 2.0 * np.pi * k * n / self._nfft
+    scale = np.where(k == self._nfft // 2, 1.0, 2.0) / self._nfft
+    window = tf.signal.inverse_stft_window_fn(self._hop)(self._nfft,
+                                                          tf.float64).numpy()
+    # The synthesis window folds into the bases (a per-column scale).
+    self._cos = tf.constant(scale * np.cos(angle) * window, tf.float32)
+    self._sin = tf.constant(scale * np.sin(angle) * window, tf.float32)
+
+  def __call__(self, data):
+    """`[b, time, freq, 2]` data -> `[b, audio_length]` audio."""
+    helper = self._data_helper.specgrams_helper
+    if self._data_helper.data_type == 'mel':
+      data = helper.melspecgrams_to_specgrams(data)
+    mag = tf.exp(data[..., 0])
+    phase = data[..., 1] * np.pi
+    if self._ifreq:
+      phase = tf.cumsum(phase, axis=-2)
+    frames = (tf.tensordot(mag * tf.cos(phase), self._cos, 1)
+              - tf.tensordot(mag * tf.sin(phase), self._sin, 1))
+    # Overlap-add: frame t's q-th hop-long quarter lands on output hop t + q.
+    parts = self._nfft // self._hop
+    num_frames = frames.shape[1]
+    quarters = tf.reshape(frames, [-1, num_frames, parts, self._hop])
+    waves = tf.add_n([
+        tf.pad(quarters[:, :, q], [[0, 0], [q, parts - 1 - q], [0, 0]])
+        for q in range(parts)])
+    waves = tf.reshape(waves, [-1, (num_frames + parts - 1) * self._hop])
+    return waves[:, self._pad_l:self._pad_l + self._audio_length]
+
+
+def _upscale_5d(images, scale):
+  """layers.upscale (nearest neighbour along H and W) with tensors of rank
+  <= 5: TF Lite's StridedSlice and Tile kernels stop at 5-D, and
+  layers.upscale tiles a 6-D view. Copies only, so the numbers are equal."""
+  if scale == 1:
+    return images
+  _, h, w, c = images.shape
+  # Width first ([b, h, w, 1, c] -> [b, h, w*s, c]), then height.
+  x = tf.tile(tf.reshape(images, [-1, h, w, 1, c]), [1, 1, 1, scale, 1])
+  x = tf.tile(tf.reshape(x, [-1, h, 1, w * scale, c]), [1, 1, scale, 1, 1])
+  return tf.reshape(x, [-1, h * scale, w * scale, c])
+
+
+def to_tflite(model, path):
+  """Writes the `generate` function as a TF Lite model with builtin ops only.
+
+  Its one signature ('serving_default') takes `z` `[n, latent_size]` float32
+  and `pitch` `[n]` int32 (MIDI numbers, assumed in range: TF Lite drops
+  the graph's assertions) and returns `audio` and `specgram`.
+  """
+  lo = int(model.min_pitch)
+  inverse = RealInverseTransform(model.data_helper)
+  label_of = np.full(int(model.max_pitch) - lo + 1, 0, np.int32)
+  label_of[np.array(model.pitches) - lo] = np.arange(len(model.pitches))
+  label_of = tf.constant(label_of)
+
+  signature = [tf.TensorSpec([None, model.latent_size], tf.float32, name='z'),
+               tf.TensorSpec([None], tf.int32, name='pitch')]
+
+  def generate(z, pitch):
+    specgram = model.images_from_z(z, tf.gather(label_of, pitch - lo))
+    return {'audio': inverse(specgram), 'specgram': specgram}
+
+  # Trace with the <= 5-D upscale (see _upscale_5d); the SavedModel keeps
+  # layers.upscale.
+  with mock.patch.object(layers, 'upscale', _upscale_5d):
+    concrete = tf.function(generate, input_signature=signature)
+    concrete = concrete.get_concrete_function()
+  # Weights become constants (TF Lite resource variables would need an
+  # initialization call from every user); freezing flattens the outputs,
+  # which come back in sorted key order and are named again here.
+  frozen = convert_to_constants.convert_variables_to_constants_v2(concrete)
+
+  @tf.function(input_signature=signature)
+  def serve(z, pitch):
+    audio, specgram = frozen(z, pitch)
+    return {'audio': audio, 'specgram': specgram}
+
+  # With a trackable object the converter goes through a SavedModel and
+  # keeps the signature (input and output names).
+  holder = tf.Module()
+  holder.serve = serve
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [serve.get_concrete_function()], holder)
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
   with open(path, 'wb') as f:
     f.write(converter.convert())
 
@@ -232,7 +350,7 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
   try:
     metadata = _save(model, tmp)
     if format == 'tflite':
-      to_tflite(tmp, os.path.join(tmp, TFLITE_FILE))
+      to_tflite(model, os.path.join(tmp, TFLITE_FILE))
     if os.path.exists(export_dir):
       # Move the old export aside first so export_dir is never half-written.
       old = tempfile.mkdtemp(prefix=f'.{base}.old-', dir=parent)

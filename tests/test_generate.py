@@ -9,6 +9,7 @@ import pretty_midi
 import pytest
 import soundfile
 
+import gansynth_tf2 as gansynth
 from gansynth_tf2 import generate
 
 SR = 16000
@@ -19,6 +20,7 @@ class StandInModel:
   amplitude and phase come from z. Lets the file handling be tested fast."""
   min_pitch, max_pitch, latent_size, sample_rate = 24, 84, 256, SR
   pitch_counts = {p: (p % 5) + 1 for p in range(24, 85)}
+  pitches = list(range(24, 85))
 
   def __init__(self):
     self.calls = []
@@ -26,6 +28,9 @@ class StandInModel:
   def generate_z(self, n, seed=None):
     return np.random.RandomState(seed).standard_normal(
         (n, self.latent_size)).astype(np.float32)
+
+  def sample_pitches(self, n, seed=None):
+    return np.random.RandomState(seed).choice(sorted(self.pitch_counts), n)
 
   def generate_from_z(self, z, pitches):
     z, pitches = np.asarray(z), np.asarray(pitches)
@@ -231,3 +236,71 @@ def test_failure_while_writing_removes_the_staging_dir(tmp_path, model,
   with pytest.raises(OSError, match='disk full'):
     generate.run('ckpt', str(tmp_path / 'out'), model=model, n=2)
   assert os.listdir(tmp_path) == []
+
+
+# The real thing: the tiny Magenta oracle checkpoint through load_model and
+# the command line.
+
+
+@pytest.fixture(scope='module')
+def oracle_model(oracle_ckpt_dir):
+  return gansynth.load_model(oracle_ckpt_dir, batch_size=2)
+
+
+def run_cli(args, cwd):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  return subprocess.run([sys.executable, '-m', 'gansynth_tf2.generate'] + args,
+                        cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=300)
+
+
+def test_cli_random_batch_matches_load_model(oracle_ckpt_dir, oracle_model,
+                                             tmp_path):
+  out = tmp_path / 'out'
+  result = run_cli([f'--ckpt_dir={oracle_ckpt_dir}', f'--output_dir={out}',
+                    '--seed=3', '--batch_size=2', '--n=3'], cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'wrote 3 clips' in result.stdout
+  meta = read_meta(out)
+  assert meta['checkpoint'] == str(oracle_ckpt_dir)
+  # Same seed and batch size: the notes Magenta's generate_samples API gives.
+  expected = oracle_model.generate_samples(3, seed=3)
+  assert meta['pitches'] == [int(p) for p in oracle_model.sample_pitches(3, 3)]
+  peak = np.abs(expected).max()
+  for i in range(3):
+    audio, sr = soundfile.read(out / f'generated_{i}.wav', dtype='float32')
+    assert sr == SR and audio.shape == (64000,)
+    err = np.abs(audio - expected[i]).max() / peak
+    assert err <= 1e-5, f'note {i}: max error {err:.2e} of peak'
+    assert (out / f'generated_{i}.png').stat().st_size > 1000
+
+
+def test_cli_bad_input_is_one_clear_line(oracle_ckpt_dir, tmp_path):
+  garbled = tmp_path / 'song.mid'
+  garbled.write_bytes(b'MThd garbage')
+  out = tmp_path / 'out'
+  result = run_cli([f'--ckpt_dir={oracle_ckpt_dir}', f'--output_dir={out}',
+                    f'--midi_file={garbled}'], cwd=tmp_path)
+  assert result.returncode == 1
+  assert 'gansynth_tf2.generate: error: --midi_file:' in result.stderr
+  assert 'not a readable MIDI file' in result.stderr
+  assert 'Traceback' not in result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['song.mid']
+
+
+def test_midi_with_the_oracle_checkpoint(oracle_ckpt_dir, oracle_model,
+                                         tmp_path):
+  path = write_midi(tmp_path / 'song.mid', [(48, 100, 0.0, 0.4),
+                                             (60, 80, 0.2, 0.6),
+                                             (72, 60, 0.5, 5.0)])
+  out = tmp_path / 'out'
+  meta = generate.run(str(oracle_ckpt_dir), str(out), model=oracle_model,
+                      midi_file=path, seed=0, batch_size=2)
+  assert meta['notes'] == 3
+  clip, _ = soundfile.read(out / 'generated_clip.wav', dtype='float32')
+  assert len(clip) == int(0.5 * SR) + 64000
+  assert np.all(np.isfinite(clip))
+  assert np.abs(clip).max() == pytest.approx(0.5, rel=1e-5)
+  # Sound where the notes are, the 5 s note cut at the model's 4 s.
+  assert np.abs(clip[:int(0.4 * SR)]).max() > 0.01
+  assert np.abs(clip[-100:]).max() < 0.01

@@ -1,0 +1,232 @@
+"""Tests for export.py: the SavedModel serves without gansynth_tf2 and matches load_model."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import gansynth_tf2
+from gansynth_tf2 import export
+from gansynth_tf2 import magenta_checkpoint
+
+# Runs in a fresh interpreter where `import gansynth_tf2` raises, so the
+# SavedModel must carry everything (weights, generator graph, inverse STFT).
+SERVE_WITHOUT_PACKAGE = textwrap.dedent('''
+    import importlib.abc, sys
+
+    class BlockGansynth(importlib.abc.MetaPathFinder):
+      def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'gansynth_tf2':
+          raise ImportError('gansynth_tf2 is blocked in this process')
+
+    sys.meta_path.insert(0, BlockGansynth())
+    try:
+      import gansynth_tf2
+    except ImportError:
+      pass
+    else:
+      raise SystemExit('the import block did not work')
+
+    import numpy as np
+    import tensorflow as tf
+    export_dir, inputs, outputs = sys.argv[1:]
+    loaded = tf.saved_model.load(export_dir)
+    with np.load(inputs) as f:
+      z, pitch = f['z'], f['pitch']
+    out = loaded.signatures['generate'](z=tf.constant(z),
+                                        pitch=tf.constant(pitch))
+    meta = {k: v.numpy() for k, v in loaded.signatures['metadata']().items()}
+    rnd = loaded.generate_random(tf.constant(2), tf.constant(5))
+    np.savez(outputs, audio=out['audio'].numpy(),
+             specgram=out['specgram'].numpy(), random_audio=rnd['audio'].numpy(),
+             random_pitch=rnd['pitch'].numpy(), min_pitch=meta['min_pitch'],
+             max_pitch=meta['max_pitch'], config=meta['config'],
+             blocked=[m for m in sys.modules if m.startswith('gansynth_tf2')])
+''')
+
+
+@pytest.fixture(scope='module')
+def model(oracle_ckpt_dir):
+  # Batch 3 = the batch the exported graph is run at below: the tiny oracle
+  # model's oneDNN kernels change with the batch size (~5e-4, oracle README).
+  return gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=3)
+
+
+@pytest.fixture(scope='module')
+def export_dir(model, oracle_ckpt_dir, tmp_path_factory):
+  path = tmp_path_factory.mktemp('export') / 'saved'
+  export.export(oracle_ckpt_dir, str(path), model=model)
+  return path
+
+
+@pytest.fixture(scope='module')
+def inputs():
+  rng = np.random.RandomState(0)
+  return (rng.standard_normal((3, 256)).astype(np.float32),
+          np.array([24, 60, 84], np.int32))
+
+
+def run_subprocess(args, cwd):
+  env = dict(os.environ)
+  env.pop('PYTHONPATH', None)
+  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=300)
+
+
+def test_export_serves_without_the_package_and_matches_load_model(
+    model, export_dir, inputs, tmp_path):
+  z, pitch = inputs
+  np.savez(tmp_path / 'inputs.npz', z=z, pitch=pitch)
+  script = tmp_path / 'serve.py'
+  script.write_text(SERVE_WITHOUT_PACKAGE)
+  result = run_subprocess([sys.executable, str(script), str(export_dir),
+                           str(tmp_path / 'inputs.npz'),
+                           str(tmp_path / 'out.npz')], cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with np.load(tmp_path / 'out.npz') as f:
+    served = {k: f[k] for k in f.files}
+  assert served['blocked'].size == 0
+
+  expected = model.generate_from_z(z, pitch)
+  assert served['audio'].shape == expected.shape == (3, 64000)
+  peak = np.abs(expected).max()
+  err = np.abs(served['audio'] - expected).max() / peak
+  print(f'exported vs load_model audio: max abs error {err:.2e} of peak '
+        f'({peak:.3f})')
+  assert err <= 1e-4, f'max abs error {err:.2e} of peak'
+  images = model.specgrams_from_z(z, pitch)
+  err_img = np.abs(served['specgram'] - images).max() / np.abs(images).max()
+  print(f'exported vs load_model specgram: max error {err_img:.2e} of peak')
+  assert err_img <= 1e-4, f'specgram error {err_img:.2e} of peak'
+
+  assert served['random_audio'].shape == (2, 64000)
+  assert np.all((served['random_pitch'] >= 24) & (served['random_pitch'] <= 84))
+  assert (int(served['min_pitch']), int(served['max_pitch'])) == (24, 84)
+  assert json.loads(served['config'].item())['data_type'] == 'mel'
+
+
+def test_export_from_our_checkpoint_format(export_dir, oracle_ckpt_dir,
+                                           inputs, tmp_path):
+  """The oracle converted to our layout exports to the same generator."""
+  ours = tmp_path / 'ours'
+  magenta_checkpoint.convert(oracle_ckpt_dir, ours)
+  export.export(str(ours), str(tmp_path / 'saved'))  # through load_model
+  z, pitch = inputs
+  # Keep the loaded objects alive while their functions run.
+  ours_loaded = tf.saved_model.load(str(tmp_path / 'saved'))
+  magentas_loaded = tf.saved_model.load(str(export_dir))
+  a = ours_loaded.generate(z, pitch)['audio']
+  b = magentas_loaded.generate(z, pitch)['audio']
+  err = np.abs(a.numpy() - b.numpy()).max() / np.abs(b.numpy()).max()
+  print(f'export from our checkpoint vs from Magenta\'s: {err:.2e} of peak')
+  assert err <= 1e-6, f'{err:.2e} of peak'
+
+
+def test_metadata_asset(export_dir):
+  with open(export_dir / 'assets' / export.METADATA_FILE) as f:
+    meta = json.load(f)
+  assert meta['min_pitch'] == 24 and meta['max_pitch'] == 84
+  assert meta['sample_rate'] == 16000 and meta['audio_length'] == 64000
+  assert meta['data_type'] == 'mel' and meta['latent_size'] == 256
+  assert len(meta['pitch_counts']) == 61
+  assert meta['config']['fmap_max'] == 8
+
+
+def test_graph_rejects_bad_pitch_and_z(export_dir):
+  loaded = tf.saved_model.load(str(export_dir))
+  z = tf.zeros([2, 256])
+  for bad in ([23, 60], [60, 85]):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r'pitch must be MIDI numbers in \[24, 84\]'):
+      loaded.generate(z, tf.constant(bad, tf.int32))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='same batch size'):
+    loaded.generate(z, tf.constant([60], tf.int32))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='NaN or Inf'):
+    loaded.generate(tf.fill([1, 256], np.nan), tf.constant([60], tf.int32))
+
+
+def test_generate_random_is_seeded(export_dir):
+  loaded = tf.saved_model.load(str(export_dir))
+  a = loaded.generate_random(tf.constant(3), tf.constant(1))
+  b = loaded.generate_random(tf.constant(3), tf.constant(1))
+  c = loaded.generate_random(tf.constant(3), tf.constant(2))
+  np.testing.assert_array_equal(a['audio'], b['audio'])
+  assert not np.array_equal(a['z'], c['z'])
+  # Its audio is the generate signature's for the z and pitch it drew.
+  again = loaded.generate(a['z'], a['pitch'])['audio']
+  np.testing.assert_allclose(again, a['audio'], atol=1e-5)
+
+
+def test_saved_model_cli_run(export_dir, inputs, tmp_path):
+  z, pitch = inputs
+  np.save(tmp_path / 'z.npy', z[:1])
+  np.save(tmp_path / 'pitch.npy', pitch[1:2])
+  cli = os.path.join(os.path.dirname(sys.executable), 'saved_model_cli')
+  result = run_subprocess(
+      [cli, 'run', '--dir', str(export_dir), '--tag_set', 'serve',
+       '--signature_def', 'generate',
+       '--inputs', f'z={tmp_path / "z.npy"};pitch={tmp_path / "pitch.npy"}',
+       '--outdir', str(tmp_path / 'cli')], cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  audio = np.load(tmp_path / 'cli' / 'audio.npy')
+  loaded = tf.saved_model.load(str(export_dir))
+  expected = loaded.generate(z[:1], pitch[1:2])['audio'].numpy()
+  np.testing.assert_allclose(audio, expected, atol=1e-5 * np.abs(expected).max())
+
+
+
+def test_existing_export_dir_needs_overwrite(model, oracle_ckpt_dir, tmp_path,
+                                             monkeypatch):
+  target = tmp_path / 'saved'
+  target.mkdir()
+  (target / 'old.txt').write_text('previous export')
+  with pytest.raises(FileExistsError, match='--overwrite'):
+    export.export(oracle_ckpt_dir, str(target), model=model)
+  assert os.listdir(target) == ['old.txt']
+
+  # A failure half-way leaves the old export and no temporary folders.
+  def broken(*args):
+    raise RuntimeError('interrupted')
+  monkeypatch.setattr(export, '_save', broken)
+  with pytest.raises(RuntimeError, match='interrupted'):
+    export.export(oracle_ckpt_dir, str(target), model=model, overwrite=True)
+  assert os.listdir(tmp_path) == ['saved']
+  assert os.listdir(target) == ['old.txt']
+  monkeypatch.undo()
+
+  export.export(oracle_ckpt_dir, str(target), model=model, overwrite=True)
+  assert os.listdir(tmp_path) == ['saved']
+  assert 'saved_model.pb' in os.listdir(target)
+  assert 'old.txt' not in os.listdir(target)
+
+
+def test_real_ops_inverse_transform_matches_data_to_waves(model, inputs):
+  z, pitch = inputs
+  images = model.specgrams_from_z(z, pitch)
+  expected = model.generate_from_z(z, pitch)
+  audio = export.RealInverseTransform(model.data_helper)(images).numpy()
+  err = np.abs(audio - expected).max() / np.abs(expected).max()
+  print(f'real-ops inverse vs data_to_waves: {err:.2e} of peak')
+  assert err <= 1e-5, f'{err:.2e} of peak'
+
+
+def test_tflite_export_runs_with_builtin_ops(model, oracle_ckpt_dir, inputs,
+                                             tmp_path):
+  path = tmp_path / 'saved'
+  export.export(oracle_ckpt_dir, str(path), model=model, format='tflite')
+  with pytest.warns(UserWarning, match='deprecated'):
+    interpreter = tf.lite.Interpreter(
+        model_path=str(path / export.TFLITE_FILE))
+  z, pitch = inputs
+  out = interpreter.get_signature_runner()(z=z, pitch=pitch)
+  expected = model.generate_from_z(z, pitch)
+  err = np.abs(out['audio'] - expected).max() / np.abs(expected).max()
+  print(f'TF Lite vs load_model audio: {err:.2e} of peak')
+  # TF Lite's own conv kernels: the tiny oracle model's pixel norm turns
+  # their rounding into ~5e-4 of peak (like Magenta's batch-size noise).
+  assert err <= 1e-3, f'{err:.2e} of peak'
