@@ -1,8 +1,8 @@
 """The training input pipeline: notes -> shuffled batches in the model's representation.
 
-Waves are batched first and converted batch-wise (one STFT call per batch is
-cheaper than one per note), in parallel with the training step, then
-prefetched. The output is in data space (not normalized), as the
+Waves are batched first and converted batch-wise (one STFT call per batch),
+in parallel with the training step, then prefetched; tools/bench_data.py
+measures it against what a training step consumes. The output is in data space (not normalized), as the
 discriminator normalizes its inputs itself, like Magenta's.
 """
 import gin
