@@ -230,3 +230,23 @@ def test_tflite_export_runs_with_builtin_ops(model, oracle_ckpt_dir, inputs,
   # TF Lite's own conv kernels: the tiny oracle model's pixel norm turns
   # their rounding into ~5e-4 of peak (like Magenta's batch-size noise).
   assert err <= 1e-3, f'{err:.2e} of peak'
+
+
+def test_cli_refuses_an_existing_export_dir_and_a_non_checkpoint(
+    oracle_ckpt_dir, tmp_path):
+  existing = tmp_path / 'saved'
+  existing.mkdir()
+  result = run_subprocess(
+      [sys.executable, '-m', 'gansynth_tf2.export',
+       f'--ckpt_dir={oracle_ckpt_dir}', f'--export_dir={existing}'],
+      cwd=tmp_path)
+  assert result.returncode == 1
+  assert ('gansynth_tf2.export: error: --export_dir: '
+          f'{existing} already exists') in result.stderr
+  assert '--overwrite' in result.stderr and 'Traceback' not in result.stderr
+  result = run_subprocess(
+      [sys.executable, '-m', 'gansynth_tf2.export', f'--ckpt_dir={tmp_path}',
+       f'--export_dir={tmp_path / "new"}'], cwd=tmp_path)
+  assert result.returncode == 1
+  assert 'is not a GANSynth checkpoint directory' in result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['saved']
