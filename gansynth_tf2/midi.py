@@ -73,16 +73,16 @@ class MidiReport:
     """One-line human-readable account of the skipped notes."""
     parts = []
     if self.drum_notes:
-      parts.append(f"{self.drum_notes} drum-track notes")
+      parts.append(f'{self.drum_notes} drum-track notes')
     if self.out_of_range_notes:
       parts.append(f"{self.out_of_range_notes} notes outside the model's "
-                   f"pitch range {min_pitch}..{max_pitch}")
+                   f'pitch range {min_pitch}..{max_pitch}')
     if self.zero_length_notes:
-      parts.append(f"{self.zero_length_notes} zero-length or unreleased "
-                   "notes")
-    skipped = ", ".join(parts) if parts else "nothing"
-    return (f"{self.path}: {self.kept} notes from {len(self.tracks)} tracks; "
-            f"skipped {skipped}")
+      parts.append(f'{self.zero_length_notes} zero-length or unreleased '
+                   'notes')
+    skipped = ', '.join(parts) if parts else 'nothing'
+    return (f'{self.path}: {self.kept} notes from {len(self.tracks)} tracks; '
+            f'skipped {skipped}')
 
 
 def load_midi(path, min_pitch, max_pitch):
@@ -106,12 +106,12 @@ def load_midi(path, min_pitch, max_pitch):
 
   path = os.fspath(path)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"--midi_file: no such file: {path}")
+    raise FileNotFoundError(f'--midi_file: no such file: {path}')
   try:
     pm = pretty_midi.PrettyMIDI(path)
   except Exception as e:  # mido raises a zoo of types for garbage input.
-    raise ValueError(f"--midi_file: {path} is not a readable MIDI file "
-                     f"({type(e).__name__}: {e})") from e
+    raise ValueError(f'--midi_file: {path} is not a readable MIDI file '
+                     f'({type(e).__name__}: {e})') from e
 
   report = MidiReport(path=path)
   # pretty_midi silently drops a note whose note-off falls on its note-on's
@@ -119,7 +119,7 @@ def load_midi(path, min_pitch, max_pitch):
   # events so the report can say so.
   parsed = sum(len(inst.notes) for inst in pm.instruments)
   report.zero_length_notes = max(0, _count_note_ons(path) - parsed)
-  columns = {k: [] for k in ("pitch", "velocity", "start", "end", "track")}
+  columns = {k: [] for k in ('pitch', 'velocity', 'start', 'end', 'track')}
   for track_id, inst in enumerate(pm.instruments):
     if inst.is_drum:
       report.drum_notes += len(inst.notes)
@@ -131,32 +131,32 @@ def load_midi(path, min_pitch, max_pitch):
       elif note.end <= note.start:
         report.zero_length_notes += 1
       else:
-        columns["pitch"].append(note.pitch)
-        columns["velocity"].append(note.velocity)
-        columns["start"].append(note.start)
-        columns["end"].append(note.end)
-        columns["track"].append(track_id)
+        columns['pitch'].append(note.pitch)
+        columns['velocity'].append(note.velocity)
+        columns['start'].append(note.start)
+        columns['end'].append(note.end)
+        columns['track'].append(track_id)
         kept_here += 1
     if kept_here:
-      report.tracks.append({"track": track_id, "name": inst.name,
-                            "program": inst.program, "notes": kept_here})
-  report.kept = len(columns["pitch"])
+      report.tracks.append({'track': track_id, 'name': inst.name,
+                            'program': inst.program, 'notes': kept_here})
+  report.kept = len(columns['pitch'])
 
   if report.kept == 0:
     if report.skipped == 0:
-      raise ValueError(f"--midi_file: {path} contains no notes")
+      raise ValueError(f'--midi_file: {path} contains no notes')
     raise ValueError(
-        f"--midi_file: {path} has no notes the model can play: "
-        + report.summary(min_pitch, max_pitch).split("; ", 1)[1])
+        f'--midi_file: {path} has no notes the model can play: '
+        + report.summary(min_pitch, max_pitch).split('; ', 1)[1])
 
   # Stable sort keeps the file's order for simultaneous notes.
-  order = np.argsort(np.asarray(columns["start"]), kind="stable")
+  order = np.argsort(np.asarray(columns['start']), kind='stable')
   notes = Notes(
-      pitches=np.asarray(columns["pitch"], np.int32)[order],
-      velocities=np.asarray(columns["velocity"], np.int32)[order],
-      start_times=np.asarray(columns["start"], np.float64)[order],
-      end_times=np.asarray(columns["end"], np.float64)[order],
-      tracks=np.asarray(columns["track"], np.int32)[order])
+      pitches=np.asarray(columns['pitch'], np.int32)[order],
+      velocities=np.asarray(columns['velocity'], np.int32)[order],
+      start_times=np.asarray(columns['start'], np.float64)[order],
+      end_times=np.asarray(columns['end'], np.float64)[order],
+      tracks=np.asarray(columns['track'], np.int32)[order])
   return notes, report
 
 
@@ -164,7 +164,7 @@ def _count_note_ons(path):
   """Number of note-on events (velocity > 0) in a MIDI file, all tracks."""
   import mido  # pylint: disable=import-outside-toplevel
   return sum(1 for track in mido.MidiFile(path).tracks for msg in track
-             if msg.type == "note_on" and msg.velocity > 0)
+             if msg.type == 'note_on' and msg.velocity > 0)
 
 
 def slerp(p0, p1, t):
@@ -202,8 +202,8 @@ def instrument_times(total_time, secs_per_instrument, num_instruments=None):
   """
   if num_instruments is None:
     if secs_per_instrument <= 0:
-      raise ValueError(f"--secs_per_instrument must be > 0, got "
-                       f"{secs_per_instrument}")
+      raise ValueError(f'--secs_per_instrument must be > 0, got '
+                       f'{secs_per_instrument}')
     num_instruments = int(round(total_time / secs_per_instrument)) + 1
   return np.linspace(0.0, max(total_time, 1e-3), max(num_instruments, 2))
 
@@ -225,7 +225,7 @@ def z_for_notes(start_times, z_instruments, t_instruments):
     return np.repeat(z_instruments, len(start_times), axis=0).astype(np.float32)
   t_instruments = np.asarray(t_instruments, np.float64)
   # Segment i spans [t_i, t_{i+1}]; clip so onsets at either end stay inside.
-  idx = np.searchsorted(t_instruments, start_times, side="right") - 1
+  idx = np.searchsorted(t_instruments, start_times, side='right') - 1
   idx = np.clip(idx, 0, len(t_instruments) - 2)
   left, right = t_instruments[idx], t_instruments[idx + 1]
   frac = np.clip((start_times - left) / (right - left), 0.0, 1.0)
@@ -275,8 +275,8 @@ def mix_notes(audio_notes, notes, sample_rate=16000, attack=0.010,
   """
   audio_notes = np.asarray(audio_notes)
   if len(audio_notes) != len(notes):
-    raise ValueError(f"mix_notes: {len(audio_notes)} audio notes for "
-                     f"{len(notes)} notes")
+    raise ValueError(f'mix_notes: {len(audio_notes)} audio notes for '
+                     f'{len(notes)} notes')
   audio_length = audio_notes.shape[1]
   shaped, starts = [], []
   for audio, t0, t1, vel in zip(audio_notes, notes.start_times,

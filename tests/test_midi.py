@@ -15,7 +15,7 @@ def write_midi(path, tracks):
   pm = pretty_midi.PrettyMIDI()
   for program, is_drum, notes in tracks:
     inst = pretty_midi.Instrument(program=program, is_drum=is_drum,
-                                  name=f"prog{program}")
+                                  name=f'prog{program}')
     for pitch, vel, start, end in notes:
       inst.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch,
                                          start=start, end=end))
@@ -28,11 +28,11 @@ def write_zero_length_midi(path, extra_note=True):
   """A MIDI file (written with mido: pretty_midi cannot write one) holding a
   zero-length note at pitch 64 and, optionally, a normal note at pitch 60."""
   track = mido.MidiTrack()
-  track.append(mido.Message("note_on", note=64, velocity=90, time=0))
-  track.append(mido.Message("note_off", note=64, velocity=0, time=0))
+  track.append(mido.Message('note_on', note=64, velocity=90, time=0))
+  track.append(mido.Message('note_off', note=64, velocity=0, time=0))
   if extra_note:
-    track.append(mido.Message("note_on", note=60, velocity=90, time=10))
-    track.append(mido.Message("note_off", note=60, velocity=0, time=480))
+    track.append(mido.Message('note_on', note=60, velocity=90, time=10))
+    track.append(mido.Message('note_off', note=60, velocity=0, time=480))
   f = mido.MidiFile()
   f.tracks.append(track)
   f.save(str(path))
@@ -40,7 +40,7 @@ def write_zero_length_midi(path, extra_note=True):
 
 
 def test_load_midi_keeps_pitched_in_range_notes_and_reports_the_rest(tmp_path):
-  path = write_midi(tmp_path / "song.mid", [
+  path = write_midi(tmp_path / 'song.mid', [
       (0, False, [(60, 100, 1.0, 2.0), (20, 90, 0.5, 1.0), (72, 80, 0.0, 0.5)]),
       (40, False, [(84, 50, 0.25, 3.0), (90, 60, 0.0, 1.0)]),
       (0, True, [(36, 127, 0.0, 0.1), (38, 127, 0.5, 0.6)]),
@@ -55,55 +55,55 @@ def test_load_midi_keeps_pitched_in_range_notes_and_reports_the_rest(tmp_path):
   assert notes.total_time == pytest.approx(3.0, abs=1e-3)
   assert (report.kept, report.drum_notes, report.out_of_range_notes,
           report.zero_length_notes) == (3, 2, 2, 0)
-  assert [t["notes"] for t in report.tracks] == [2, 1]
+  assert [t['notes'] for t in report.tracks] == [2, 1]
   summary = report.summary(24, 84)
-  assert "2 drum-track notes" in summary and "24..84" in summary
+  assert '2 drum-track notes' in summary and '24..84' in summary
 
 
 def test_zero_length_notes_are_skipped_and_reported(tmp_path):
-  notes, report = midi.load_midi(write_zero_length_midi(tmp_path / "z.mid"),
+  notes, report = midi.load_midi(write_zero_length_midi(tmp_path / 'z.mid'),
                                  24, 84)
   np.testing.assert_array_equal(notes.pitches, [60])
   assert report.zero_length_notes == 1
-  assert "1 zero-length or unreleased notes" in report.summary(24, 84)
-  only = write_zero_length_midi(tmp_path / "only.mid", extra_note=False)
-  with pytest.raises(ValueError, match="no notes the model can play: .*"
-                     "1 zero-length"):
+  assert '1 zero-length or unreleased notes' in report.summary(24, 84)
+  only = write_zero_length_midi(tmp_path / 'only.mid', extra_note=False)
+  with pytest.raises(ValueError, match='no notes the model can play: .*'
+                     '1 zero-length'):
     midi.load_midi(only, 24, 84)
 
 
-@pytest.mark.parametrize("tracks, message", [
-    ([], "contains no notes"),
-    ([(0, False, [])], "contains no notes"),
-    ([(0, True, [(36, 100, 0.0, 1.0)])], "1 drum-track notes"),
+@pytest.mark.parametrize('tracks, message', [
+    ([], 'contains no notes'),
+    ([(0, False, [])], 'contains no notes'),
+    ([(0, True, [(36, 100, 0.0, 1.0)])], '1 drum-track notes'),
     ([(0, False, [(10, 100, 0.0, 1.0), (100, 100, 0.0, 1.0)])],
      "2 notes outside the model's pitch range 24..84"),
 ])
 def test_load_midi_with_nothing_playable_is_a_clear_error(tmp_path, tracks,
                                                           message):
-  path = write_midi(tmp_path / "bad.mid", tracks)
-  with pytest.raises(ValueError, match="--midi_file") as e:
+  path = write_midi(tmp_path / 'bad.mid', tracks)
+  with pytest.raises(ValueError, match='--midi_file') as e:
     midi.load_midi(path, 24, 84)
   assert message in str(e.value)
   assert str(path) in str(e.value)
 
 
 def test_load_midi_missing_garbled_and_empty_files(tmp_path):
-  with pytest.raises(FileNotFoundError, match="no such file"):
-    midi.load_midi(tmp_path / "nope.mid", 24, 84)
-  garbled = tmp_path / "garbled.mid"
+  with pytest.raises(FileNotFoundError, match='no such file'):
+    midi.load_midi(tmp_path / 'nope.mid', 24, 84)
+  garbled = tmp_path / 'garbled.mid'
   garbled.write_bytes(np.random.default_rng(0).bytes(300))
-  with pytest.raises(ValueError, match="not a readable MIDI file"):
+  with pytest.raises(ValueError, match='not a readable MIDI file'):
     midi.load_midi(garbled, 24, 84)
-  empty = tmp_path / "empty.mid"
-  empty.write_bytes(b"")
-  with pytest.raises(ValueError, match="not a readable MIDI file"):
+  empty = tmp_path / 'empty.mid'
+  empty.write_bytes(b'')
+  with pytest.raises(ValueError, match='not a readable MIDI file'):
     midi.load_midi(empty, 24, 84)
   # A real MIDI header cut short mid-track.
-  good = write_midi(tmp_path / "good.mid", [(0, False, [(60, 100, 0.0, 1.0)])])
-  truncated = tmp_path / "truncated.mid"
+  good = write_midi(tmp_path / 'good.mid', [(0, False, [(60, 100, 0.0, 1.0)])])
+  truncated = tmp_path / 'truncated.mid'
   truncated.write_bytes(good.read_bytes()[:20])
-  with pytest.raises(ValueError, match="not a readable MIDI file"):
+  with pytest.raises(ValueError, match='not a readable MIDI file'):
     midi.load_midi(truncated, 24, 84)
 
 
@@ -137,7 +137,7 @@ def test_instrument_times_always_bracket_the_clip():
   t = midi.instrument_times(12.0, secs_per_instrument=3.0)
   np.testing.assert_allclose(t, [0, 3, 6, 9, 12])
   np.testing.assert_allclose(midi.instrument_times(10.0, 3.0, 3), [0, 5, 10])
-  with pytest.raises(ValueError, match="secs_per_instrument"):
+  with pytest.raises(ValueError, match='secs_per_instrument'):
     midi.instrument_times(10.0, 0.0)
 
 
@@ -215,7 +215,7 @@ def test_mix_notes_overlapping_same_pitch_notes_add_up():
   single = midi.mix_notes(tone[None], make_notes([57], [100], [0.0], [1.0]),
                           SR, peak=0.5)
   np.testing.assert_allclose(clip, single, atol=1e-6)
-  with pytest.raises(ValueError, match="2 audio notes for 1 notes"):
+  with pytest.raises(ValueError, match='2 audio notes for 1 notes'):
     midi.mix_notes(np.stack([tone, tone]), notes.__class__(
         *(getattr(notes, f)[:1] for f in
-          ("pitches", "velocities", "start_times", "end_times", "tracks"))), SR)
+          ('pitches', 'velocities', 'start_times', 'end_times', 'tracks'))), SR)
