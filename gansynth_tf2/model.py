@@ -164,16 +164,16 @@ class GANSynthModel:
     counts = np.array([self.pitch_counts[p] for p in self.pitches], np.float64)
     return rng.choice(self.pitches, size=n, p=counts / counts.sum())
 
-  def generate_samples(self, n_samples, pitch=None, seed=None,
-                       max_audio_length=None):
+  def generate_samples(self, n_samples, pitch=None, max_audio_length=None,
+                       seed=None):
     """`[n_samples, audio_length]` audio of random notes.
 
     Args:
       n_samples: number of notes.
       pitch: one MIDI pitch for all notes; None samples pitches from the
         training distribution, as Magenta does.
+      max_audio_length: trim to this many samples (Magenta's argument order).
       seed: seeds pitches and latents.
-      max_audio_length: trim to this many samples.
     """
     if pitch is None:
       pitches = self.sample_pitches(n_samples, seed)

@@ -286,3 +286,23 @@ def test_normalizer_computed_from_data(ckpt, oracle_ckpt_dir, tmp_path):
   out = tmp_path / 'converted'
   mc.convert(dest, out)
   assert (out / 'assets' / 'specgrams_simple_normalizer.npz').exists()
+
+
+def test_convert_tool(oracle_ckpt_dir, tmp_path):
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  tool = os.path.join(os.path.dirname(__file__), '..', 'tools',
+                      'convert_magenta_checkpoint.py')
+  run = lambda *args: subprocess.run(  # pylint: disable=unnecessary-lambda-assignment
+      [sys.executable, tool, *args], capture_output=True, text=True,
+      check=False)
+  out = tmp_path / 'out'
+  done = run(f'--magenta_dir={oracle_ckpt_dir}', f'--output_dir={out}')
+  assert done.returncode == 0, done.stderr
+  assert 'wrote ' in done.stdout
+  assert (out / 'stage_00012' / 'checkpoint').exists()
+  failed = run(f'--magenta_dir={tmp_path / "nothing"}',
+               f'--output_dir={tmp_path / "out2"}')
+  assert failed.returncode == 1
+  assert 'nothing' in failed.stderr and 'experiment.json' in failed.stderr
+  assert not (tmp_path / 'out2').exists()
