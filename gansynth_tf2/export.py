@@ -18,6 +18,11 @@ A pitch outside the model's range, a NaN z or mismatched batch sizes fail
 inside the graph with an InvalidArgumentError that says what was expected.
 The same metadata is in assets/gansynth_metadata.json.
 
+--format=tflite also writes generate.tflite: builtin TF Lite ops only (the
+inverse STFT as real-valued matmuls, weights frozen in), one signature
+`serving_default(z, pitch) -> {audio, specgram}`; TF Lite has no assertion
+ops, so there the caller keeps pitches in range.
+
 Serving:
   m = tf.saved_model.load(OUT)
   audio = m.signatures['generate'](z=z, pitch=pitch)['audio']
@@ -382,19 +387,17 @@ def define_flags():
   flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
   flags.DEFINE_enum(
       'format', 'saved_model', ['saved_model', 'tflite'], 'saved_model; or '
-      'tflite: the SavedModel plus generate.tflite (TF Lite with select TF '
-      'ops).')
+      'tflite: the SavedModel plus generate.tflite (TF Lite, builtin ops '
+      'only).')
   flags.DEFINE_boolean(
       'use_ema', True, 'Export the exponential moving average weights of the '
       'generator (what Magenta generates with).')
+  flags.mark_flags_as_required(['ckpt_dir', 'export_dir'])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  for name in ('ckpt_dir', 'export_dir'):
-    if not getattr(FLAGS, name):
-      raise app.UsageError(f'--{name} is required')
   try:
     meta = export(FLAGS.ckpt_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
                   use_ema=FLAGS.use_ema, format=FLAGS.format)

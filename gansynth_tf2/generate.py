@@ -437,14 +437,12 @@ def define_flags():
   flags.DEFINE_boolean(
       'overwrite', False, 'Allow a non-empty --output_dir; files of the same '
       'name are replaced.')
+  flags.mark_flags_as_required(['ckpt_dir', 'output_dir'])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  for name in ('ckpt_dir', 'output_dir'):
-    if not getattr(FLAGS, name):
-      raise app.UsageError(f'--{name} is required')
   try:
     meta = run(FLAGS.ckpt_dir, FLAGS.output_dir, n=FLAGS.n,
                pitches=FLAGS.pitches, seed=FLAGS.seed,
