@@ -163,5 +163,30 @@ class _FakeTfds:
 def test_tfds_data_absent_message(monkeypatch, tmp_path):
   monkeypatch.setitem(sys.modules, 'tensorflow_datasets', _FakeTfds)
   ds = nsynth.NSynthTfdsDataset(str(tmp_path))
-  with pytest.raises(FileNotFoundError, match='download_and_prepare'):
+  with pytest.raises(FileNotFoundError, match='tfds build nsynth'):
     ds.provide_dataset()
+
+
+def test_tfds_reading_path(tmp_path):
+  """tfds.load for real (name, version, split), serving our notes in TFDS's layout."""
+  tfds = pytest.importorskip(
+      'tensorflow_datasets',
+      reason="optional extra: pip install 'gansynth-tf2[tfds]'")
+  notes = [(24, 64000), (60, 1000), (84, 70000), (23, 64000), (90, 64000)]
+
+  def as_dataset(builder, split, **unused_kwargs):
+    assert builder.name == 'nsynth'
+    assert builder.builder_config.name == 'gansynth_subset'
+    assert str(split) == 'train'
+    return tf.data.Dataset.from_generator(
+        lambda: ({'pitch': np.int64(p), 'audio': _audio(i, n)}
+                 for i, (p, n) in enumerate(notes)),
+        output_signature={'pitch': tf.TensorSpec([], tf.int64),
+                          'audio': tf.TensorSpec([None], tf.float32)})
+
+  with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+    waves, labels = _read(nsynth.NSynthTfdsDataset(str(tmp_path)))
+  np.testing.assert_array_equal(labels.argmax(1), [0, 36, 60])
+  assert waves.shape == (3, 64000, 1)
+  np.testing.assert_array_equal(waves[1, :1000, 0], _audio(1, 1000))
+  np.testing.assert_array_equal(waves[1, 1000:], 0.0)

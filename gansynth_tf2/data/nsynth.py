@@ -33,10 +33,11 @@ TFDS_INSTALL_HINT = (
     "NSynth from TFDS needs the optional extra: pip install "
     "'gansynth-tf2[tfds]' (or pip install tensorflow-datasets).")
 TFDS_DOWNLOAD_HINT = (
-    'Download and prepare it once with:\n'
-    '  python -m tensorflow_datasets.scripts.download_and_prepare '
-    '--datasets=nsynth/gansynth_subset --data_dir={dir}\n'
-    'or use the original NSynth TFRecord files with NSynthTFRecordDataset.')
+    'Download and prepare it once (TFDS builds NSynth with Apache Beam):\n'
+    '  pip install apache-beam && '
+    'tfds build nsynth/gansynth_subset --data_dir={dir}\n'
+    'or use the original NSynth TFRecord files with NSynthTFRecordDataset '
+    '(gin/datasets/nsynth_tfrecord.gin).')
 
 
 def parse_example(serialized):
