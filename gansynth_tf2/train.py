@@ -37,6 +37,7 @@ from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
+from gansynth_tf2.data import pipeline
 
 # Magenta's `model.set_flags` defaults, keyed by Magenta's names; these are
 # exactly the keys of experiment.json. gin files override them through
@@ -145,24 +146,6 @@ def update_ema(model, ema_model, decay=EMA_DECAY):
   for var, ema_var in zip(model.trainable_variables,
                           ema_model.trainable_variables):
     ema_var.assign_sub((1.0 - decay) * (ema_var - var))
-
-
-def make_real_batches(dataset, data_helper, batch_size, seed=None):
-  """Magenta's `DataHelper.provide_data` as a tf.data pipeline.
-
-  Returns:
-    Infinite `tf.data.Dataset` of (data [batch, H, W, 2], one_hot [batch, P]),
-    static batch size so that each stage traces once.
-  """
-  ds = dataset.provide_dataset().repeat()
-  ds = ds.shuffle(1000, seed=seed)
-
-  def to_data(wave, one_hot):
-    return data_helper.waves_to_data(wave[tf.newaxis])[0], one_hot
-
-  ds = ds.map(to_data, num_parallel_calls=tf.data.AUTOTUNE)
-  ds = ds.batch(batch_size, drop_remainder=True)
-  return ds.prefetch(1)
 
 
 def ordered_one_hot(num, num_pitches):
@@ -344,9 +327,25 @@ class StageTrainer:
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
             for k, v in per_replica.items()}
 
+  def run_step(self, real_data, real_one_hot):
+    """Runs the compiled step and adds its duration to `train_time`.
+
+    Returns:
+      (dict of Python floats: every scalar loss term, progress, mean real and
+      fake scores; the step's duration in seconds).
+    """
+    start = time.time()
+    values = {k: float(v) for k, v in self.step(real_data,
+                                                real_one_hot).items()}
+    duration = time.time() - start
+    # Magenta's TrainTimeHook: wall time spent in training steps.
+    self.train_time.assign_add(duration)
+    return values, duration
+
   def real_batches(self):
-    return iter(make_real_batches(self.dataset, self.data_helper,
-                                  self.batch_size))
+    """Infinite iterator of (data [b, H, W, 2], one_hot [b, P]) batches."""
+    return iter(pipeline.provide_batches(self.dataset, self.batch_size,
+                                         data_helper=self.data_helper))
 
 
 class ProgressLine:
@@ -486,8 +485,9 @@ def init_normalizer(hp, train_dir, dataset):
     helper = specgrams.make_data_helper(
         hp['data_type'], hp['audio_length'], hp['sample_rate'],
         schedule.ResolutionSchedule.from_hparams(**hp).final_resolutions)
-    batch = next(iter(make_real_batches(dataset, helper, 10)))[0]
-    normalizer.fit(batch)
+    # Magenta reads batches of 10 until normalizer_num_examples are seen.
+    batches = pipeline.provide_batches(dataset, 10, data_helper=helper)
+    normalizer.fit(data.numpy() for data, _ in batches)
   return normalizer
 
 
@@ -560,11 +560,7 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
   real_data = None
   while not trainer.done():
     real_data, real_one_hot = next(batches)
-    start = time.time()
-    values = {k: float(v) for k, v in trainer.step(real_data,
-                                                   real_one_hot).items()}
-    duration = time.time() - start
-    trainer.train_time.assign_add(duration)
+    values, duration = trainer.run_step(real_data, real_one_hot)
     _check_finite(values, trainer, step_in_run)
     step_in_run += 1
     if not wrote_config:

@@ -1,0 +1,169 @@
+"""Tests for gansynth_tf2.checkpoints: experiment.json conflicts, atomic
+writes, and the stage-to-stage restore of the real training networks."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gansynth_tf2 import checkpoints
+from gansynth_tf2 import schedule
+from gansynth_tf2 import train
+from gansynth_tf2.data import default
+
+# The quickstart's shape (IF-Mel, 2x16 -> 128x1024) with the smallest widths
+# and a few images per stage.
+TINY = dict(data_type='mel', num_resolutions=7, start_height=2,
+            start_width=16, fmap_base=512, fmap_max=8,
+            stable_stage_num_images=4, transition_stage_num_images=4,
+            total_num_images=64, batch_size_schedule=[2],
+            generator_ac_loss_weight=10.0, discriminator_ac_loss_weight=10.0,
+            generator_learning_rate=8e-4, discriminator_learning_rate=8e-4)
+
+
+def test_experiment_json_written_then_accepted_again(tmp_path):
+  hp = train.hparams(**TINY)
+  checkpoints.write_or_check_experiment(str(tmp_path), hp)
+  with open(tmp_path / 'experiment.json') as f:
+    assert json.load(f) == hp
+  # Same config (tuples vs lists, ints vs floats do not matter), and keys
+  # that do not change the model (where the data lives) may differ.
+  again = dict(hp, batch_size_schedule=tuple(hp['batch_size_schedule']),
+               fmap_decay=1, train_data_path='/elsewhere')
+  checkpoints.write_or_check_experiment(str(tmp_path), again)
+  assert not [p for p in os.listdir(tmp_path) if '.tmp' in p]
+
+
+def test_conflicting_config_is_refused_with_a_diff(tmp_path):
+  hp = train.hparams(**TINY)
+  checkpoints.write_or_check_experiment(str(tmp_path), hp)
+  other = dict(hp, fmap_max=16, generator_learning_rate=1e-4)
+  with pytest.raises(checkpoints.ConfigConflictError) as err:
+    checkpoints.write_or_check_experiment(str(tmp_path), other)
+  message = str(err.value)
+  print(message)
+  assert 'fmap_max: 8 in train_dir, 16 now' in message
+  assert 'generator_learning_rate: 0.0008 in train_dir, 0.0001 now' in message
+  assert 'fmap_base' not in message
+  # The refused config did not overwrite the original.
+  assert checkpoints.read_experiment(str(tmp_path))['fmap_max'] == 8
+
+
+def test_write_atomic_replaces_whole_file(tmp_path):
+  path = str(tmp_path / 'x.gin')
+  checkpoints.write_atomic(path, 'a = 1\n')
+  checkpoints.write_atomic(path, 'b = 2\n')
+  with open(path) as f:
+    assert f.read() == 'b = 2\n'
+  assert os.listdir(tmp_path) == ['x.gin']
+
+
+@pytest.fixture(scope='module')
+def two_stages(tmp_path_factory):
+  """Trains stage 0 for one step, saves, then builds and restores stage 1."""
+  train_dir = str(tmp_path_factory.mktemp('train'))
+  hp = train.hparams(**TINY)
+  hp['train_root_dir'] = train_dir
+  checkpoints.write_or_check_experiment(train_dir, hp)
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  dataset = default.DefaultDataset()
+  strategy = tf.distribute.get_strategy()
+  stage0 = train.StageTrainer(0, hp, sched, train_dir, dataset, strategy)
+  assert stage0.restore() == 'fresh start'
+  batches = stage0.real_batches()
+  for _ in range(2):
+    stage0.run_step(*next(batches))
+  path0 = stage0.checkpoint.save()
+  stage1 = train.StageTrainer(1, hp, sched, train_dir, dataset, strategy)
+  origin = stage1.restore()
+  return stage0, stage1, path0, origin
+
+
+def _by_name(model):
+  return {v.path.split('/', 1)[1]: v.numpy() for v in model.variables}
+
+
+def test_new_stage_restores_old_blocks_and_keeps_new_block_fresh(two_stages):
+  stage0, stage1, path0, origin = two_stages
+  assert origin == f'started from {path0}'
+  assert int(stage1.image_id.numpy()) == int(stage0.image_id.numpy()) == 4
+  assert float(stage1.train_time.numpy()) == float(
+      stage0.train_time.numpy()) > 0
+  for name in ('generator', 'ema_generator', 'discriminator'):
+    old = _by_name(getattr(stage0, name))
+    new = _by_name(getattr(stage1, name))
+    restored = [k for k in old if k in new]
+    assert len(restored) == len(old), f'{name}: {set(old) - set(new)}'
+    for k in restored:
+      np.testing.assert_array_equal(new[k], old[k], err_msg=f'{name}/{k}')
+    fresh = [k for k in new if k not in old]
+    assert any('progressive_gan_block_2' in k for k in fresh), fresh
+    assert all('progressive_gan_block_2' in k for k in fresh), fresh
+
+
+def test_new_stage_ema_of_new_block_starts_at_raw_weights(two_stages):
+  _, stage1, _, _ = two_stages
+  raw = _by_name(stage1.generator)
+  ema = _by_name(stage1.ema_generator)
+  new_block = [k for k in raw if 'progressive_gan_block_2' in k]
+  assert new_block
+  for k in new_block:
+    np.testing.assert_array_equal(ema[k], raw[k])
+
+
+def test_new_stage_resets_optimizers(two_stages):
+  stage0, stage1, _, _ = two_stages
+  for name in ('generator_optimizer', 'discriminator_optimizer'):
+    assert int(getattr(stage0, name).iterations.numpy()) == 2
+    opt = getattr(stage1, name)
+    assert int(opt.iterations.numpy()) == 0
+    for v in opt.variables:
+      if 'momentum' in v.path or 'velocity' in v.path:
+        assert not np.any(v.numpy()), v.path
+
+
+def test_resume_restores_everything_of_the_stage(two_stages, tmp_path):
+  stage0, stage1, _, _ = two_stages
+  path1 = stage1.checkpoint.save()
+  hp = stage1.hp
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  again = train.StageTrainer(1, hp, sched, stage1.train_dir, stage1.dataset,
+                             tf.distribute.get_strategy())
+  assert again.restore() == f'resumed {path1}'
+  for name in ('generator', 'ema_generator', 'discriminator'):
+    a, b = _by_name(getattr(stage1, name)), _by_name(getattr(again, name))
+    assert a.keys() == b.keys()
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k])
+  assert checkpoints.stages_with_checkpoints(stage1.train_dir) == [0, 1]
+  assert checkpoints.read_scalar(path1, 'image_id') == 4
+  del stage0, tmp_path
+
+
+def test_checkpoint_layout_matches_contract(two_stages):
+  """Each root attribute of CONTRACTS restores on its own (as load_model does).
+
+  Variable keys are not checked: TF names each variable by its shortest path
+  in the object graph, which for trained weights runs through the optimizer
+  (`generator_optimizer/_trainable_variables/N`); restoring follows the
+  graph's edges, so `generator` still finds them.
+  """
+  stage0, _, path0, _ = two_stages
+  keys = {name.split('/')[0] for name, _ in tf.train.list_variables(path0)}
+  assert {'image_id', 'train_time', '_CHECKPOINTABLE_OBJECT_GRAPH'} <= keys
+  reader = tf.train.load_checkpoint(path0)
+  dtypes = reader.get_variable_to_dtype_map()
+  assert dtypes['image_id/.ATTRIBUTES/VARIABLE_VALUE'] == tf.int64
+  assert dtypes['train_time/.ATTRIBUTES/VARIABLE_VALUE'] == tf.float64
+  assert os.path.basename(os.path.dirname(path0)) == 'stage_00000'
+  hp = stage0.hp
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  fresh = train.StageTrainer(0, hp, sched, stage0.train_dir + '_other',
+                             stage0.dataset, tf.distribute.get_strategy())
+  for name in ('generator', 'ema_generator', 'discriminator'):
+    root = tf.train.Checkpoint(**{name: getattr(fresh, name)})
+    root.restore(path0).expect_partial().assert_existing_objects_matched()
+    a, b = _by_name(getattr(stage0, name)), _by_name(getattr(fresh, name))
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k], err_msg=f'{name}/{k}')
