@@ -144,12 +144,6 @@ def open_reader(prefix):
   return reader
 
 
-def is_magenta_checkpoint(prefix):
-  """True for a TF1 name-based checkpoint (Magenta's), False for ours."""
-  names = dict(tf.train.list_variables(prefix))
-  return OBJECT_GRAPH_KEY not in names
-
-
 def _equalized(scope, layer, inner):
   # custom_conv2d / custom_dense keep the kernel one scope deeper
   # (`conv0/conv2d/kernel`) than the bias (`conv0/bias`).
@@ -261,12 +255,13 @@ class MagentaCheckpoint:
     progress: Magenta's progress at that point (float).
   """
 
-  def __init__(self, path):
+  def __init__(self, path, reader=None):
     self.path = os.fspath(path).rstrip('/')
     self.hparams = read_experiment_json(self.path)
     self.stage_id, self.prefix = last_stage(self.path)
-    self.reader = open_reader(self.prefix)
-    if not is_magenta_checkpoint(self.prefix):
+    # `reader`: an `open_reader(prefix)` the caller already has.
+    self.reader = reader or open_reader(self.prefix)
+    if OBJECT_GRAPH_KEY in self.reader.get_variable_to_shape_map():
       raise CheckpointError(f'{self.prefix} is a TF2 object-based checkpoint '
                             '(gansynth_tf2), not Magenta\'s')
     self.training_schedule = schedule.TrainingSchedule.from_hparams(

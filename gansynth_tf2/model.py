@@ -41,6 +41,7 @@ class GANSynthModel:
     batch_size: notes per generator call (inputs are padded to it).
     source: 'magenta' or 'gansynth_tf2'.
     checkpoint_path: the checkpoint prefix loaded.
+    discriminator: the discriminator, loaded from the checkpoint on first use.
 
   The generator and the inverse transform run as one `tf.function` traced
   once for `[batch_size, latent_size]` (XLA-compiled with `jit_compile`).
@@ -48,7 +49,8 @@ class GANSynthModel:
 
   def __init__(self, generator, config, pitch_counts, progress,
                batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
-               checkpoint_path=None, jit_compile=False):
+               checkpoint_path=None, jit_compile=False,
+               discriminator_loader=None):
     self.generator = generator
     self.config = config
     self.pitch_counts = dict(pitch_counts)
@@ -62,6 +64,8 @@ class GANSynthModel:
     self.batch_size = int(batch_size)
     self.source = source
     self.checkpoint_path = checkpoint_path
+    self._discriminator_loader = discriminator_loader
+    self._discriminator = None
     self.data_helper = specgrams.make_data_helper(
         config['data_type'], self.audio_length, self.sample_rate,
         generator.image_shape)
@@ -77,6 +81,19 @@ class GANSynthModel:
                                   jit_compile=jit_compile)
     self._waves_fn = tf.function(self._waves_from_z, input_signature=spec,
                                  jit_compile=jit_compile)
+
+  @property
+  def discriminator(self):
+    """The checkpoint's `networks.Discriminator`, loaded on first use.
+
+    `discriminator(images, progress=model.progress)` -> (logits `[b, 1]`,
+    classification_logits `[b, num_pitches]`).
+    """
+    if self._discriminator is None:
+      if self._discriminator_loader is None:
+        raise ValueError('this model was built without a discriminator')
+      self._discriminator = self._discriminator_loader()
+    return self._discriminator
 
   def images_from_z(self, z, labels):
     """Denormalized generator images; traceable.
@@ -183,36 +200,42 @@ class GANSynthModel:
     return self.generate_from_z(z, pitches, max_audio_length)
 
 
-def _load_magenta(path, use_ema, **kwargs):
-  ckpt = magenta_checkpoint.MagentaCheckpoint(path)
+def _load_magenta(path, reader, use_ema, **kwargs):
+  ckpt = magenta_checkpoint.MagentaCheckpoint(path, reader=reader)
   return GANSynthModel(ckpt.build_generator(use_ema=use_ema), ckpt.hparams,
                        ckpt.pitch_counts(), ckpt.progress, source='magenta',
-                       checkpoint_path=ckpt.prefix, **kwargs)
+                       checkpoint_path=ckpt.prefix,
+                       discriminator_loader=ckpt.build_discriminator, **kwargs)
 
 
-def _load_ours(path, hparams, stage_id, prefix, use_ema, **kwargs):
-  pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hparams)
-  training_schedule = schedule.TrainingSchedule.from_hparams(**hparams)
-  if not 0 <= stage_id < training_schedule.num_stages:
-    raise CheckpointError(f'{prefix}: stage {stage_id} does not exist with '
-                          f'num_resolutions={hparams["num_resolutions"]}')
-  generator = networks.Generator.from_hparams(
-      hparams, num_blocks=training_schedule.num_blocks(stage_id),
-      num_tokens=len(pitch_counts),
-      normalizer=magenta_checkpoint.make_normalizer(path, hparams))
-  reader = magenta_checkpoint.open_reader(prefix)
-  name = 'ema_generator' if use_ema else 'generator'
-  root = tf.train.Checkpoint(**{name: generator})
+def _restore_ours(prefix, name, network):
+  """Restores root attribute `name` of our checkpoint into `network`."""
   try:
-    status = root.read(prefix)
+    status = tf.train.Checkpoint(**{name: network}).read(prefix)
+    # Matching goes by the object graph (a variable's key may sit under an
+    # optimizer's path): this proves every weight of `network` was found.
     status.assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise CheckpointError(
         f'checkpoint {prefix} does not match the {name} built from its '
         f'experiment.json: {str(e).splitlines()[0]}') from e
-  # Matching goes by the object graph (a variable's key may sit under an
-  # optimizer's path); the assertion above proved every weight was found.
   status.expect_partial()
+  return network
+
+
+def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
+  pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hparams)
+  training_schedule = schedule.TrainingSchedule.from_hparams(**hparams)
+  if not 0 <= stage_id < training_schedule.num_stages:
+    raise CheckpointError(f'{prefix}: stage {stage_id} does not exist with '
+                          f'num_resolutions={hparams["num_resolutions"]}')
+  network_kwargs = dict(
+      num_blocks=training_schedule.num_blocks(stage_id),
+      num_tokens=len(pitch_counts),
+      normalizer=magenta_checkpoint.make_normalizer(path, hparams))
+  name = 'ema_generator' if use_ema else 'generator'
+  generator = _restore_ours(prefix, name, networks.Generator.from_hparams(
+      hparams, **network_kwargs))
   shapes = reader.get_variable_to_shape_map()
 
   def scalar(key, default):
@@ -221,8 +244,12 @@ def _load_ours(path, hparams, stage_id, prefix, use_ema, **kwargs):
 
   progress = training_schedule.progress(
       stage_id, scalar('image_id', 0), scalar('train_time', 0.0))
+  load_discriminator = lambda: _restore_ours(  # pylint: disable=unnecessary-lambda-assignment
+      prefix, 'discriminator',
+      networks.Discriminator.from_hparams(hparams, **network_kwargs))
   return GANSynthModel(generator, hparams, pitch_counts, float(progress),
-                       source='gansynth_tf2', checkpoint_path=prefix, **kwargs)
+                       source='gansynth_tf2', checkpoint_path=prefix,
+                       discriminator_loader=load_discriminator, **kwargs)
 
 
 def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
@@ -248,8 +275,10 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
     raise ValueError(f'batch_size must be >= 1, got {batch_size}')
   hparams = magenta_checkpoint.read_experiment_json(path)
   stage_id, prefix = magenta_checkpoint.last_stage(path)
-  magenta_checkpoint.open_reader(prefix)  # clear error for broken files
+  reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile)
-  if magenta_checkpoint.is_magenta_checkpoint(prefix):
-    return _load_magenta(path, use_ema, **kwargs)
-  return _load_ours(path, hparams, stage_id, prefix, use_ema, **kwargs)
+  if magenta_checkpoint.OBJECT_GRAPH_KEY not in (
+      reader.get_variable_to_shape_map()):
+    return _load_magenta(path, reader, use_ema, **kwargs)
+  return _load_ours(path, reader, hparams, stage_id, prefix, use_ema,
+                    **kwargs)

@@ -5,10 +5,13 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import gansynth_tf2
 from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import model as model_lib
+
+REF_BATCH = 3  # the oracle's reference batch size
 
 
 def _snapshot(path):
@@ -19,8 +22,8 @@ def _snapshot(path):
 @pytest.fixture(scope='module')
 def magenta_model(oracle_ckpt_dir):
   before = _snapshot(oracle_ckpt_dir)
-  # Batch 3 = the oracle's reference batch (Magenta's kernels depend on it).
-  yield gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=3)
+  # Magenta's kernels (and so its last bits) depend on the batch size.
+  yield gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=REF_BATCH)
   assert _snapshot(oracle_ckpt_dir) == before, 'load_model wrote into the source'
 
 
@@ -49,10 +52,29 @@ def test_waves_and_specgrams_parity(magenta_model, oracle):
   assert images.shape == (4, 128, 1024, 2)
   err_images = float(np.abs(images - oracle['gen_images']).max() /
                      np.abs(oracle['gen_images']).max())
+  pre = np.concatenate([
+      magenta_model.generator(oracle['z'][i:i + REF_BATCH],
+                              tf.one_hot(oracle['labels'][i:i + REF_BATCH], 61),
+                              progress=6.0, denormalize=False)
+      for i in range(0, 4, REF_BATCH)])
+  err_pre = float(np.abs(pre - oracle['gen_images_pre_denorm']).max())
   print(f'load_model: max |error| / Magenta peak: waves {err:.2e}, '
-        f'specgrams {err_images:.2e}')
+        f'specgrams {err_images:.2e}, pre-denorm (peak 1) {err_pre:.2e}')
+  assert err_pre <= 1e-3, f'pre-denorm images off by {err_pre:.2e}'
   assert err <= 1e-3, f'waves off by {err:.2e} of peak'
   assert err_images <= 1e-3, f'specgrams off by {err_images:.2e} of peak'
+
+
+def test_discriminator_parity(magenta_model, oracle):
+  d = magenta_model.discriminator
+  for name, images in (('real', oracle['real_images']),
+                       ('gen', oracle['gen_images'][:REF_BATCH])):
+    logits, cls_logits = d(images, progress=magenta_model.progress)
+    for got, key in ((logits, f'd_{name}_logits'),
+                     (cls_logits, f'd_{name}_cls_logits')):
+      err = float(np.abs(got - oracle[key]).max() / np.abs(oracle[key]).max())
+      print(f'load_model discriminator: {key} max |error| / largest {err:.2e}')
+      assert err <= 1e-3, f'{key} off by {err:.2e}'
 
 
 def test_ours_loads_the_same_weights(magenta_model, converted_dir, oracle):
@@ -62,6 +84,10 @@ def test_ours_loads_the_same_weights(magenta_model, converted_dir, oracle):
   z, pitches = oracle['z'][:3], oracle['pitches'][:3]
   np.testing.assert_array_equal(ours.specgrams_from_z(z, pitches),
                                 magenta_model.specgrams_from_z(z, pitches))
+  images = oracle['real_images']
+  for got, want in zip(ours.discriminator(images, progress=6.0),
+                       magenta_model.discriminator(images, progress=6.0)):
+    np.testing.assert_array_equal(got, want)
   raw = gansynth_tf2.load_model(converted_dir, use_ema=False, batch_size=3)
   assert np.abs(raw.specgrams_from_z(z, pitches) -
                 ours.specgrams_from_z(z, pitches)).max() > 1.0
