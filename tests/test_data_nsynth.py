@@ -190,3 +190,13 @@ def test_tfds_reading_path(tmp_path):
   assert waves.shape == (3, 64000, 1)
   np.testing.assert_array_equal(waves[1, :1000, 0], _audio(1, 1000))
   np.testing.assert_array_equal(waves[1, 1000:], 0.0)
+
+
+def test_interrupted_shard_writing_leaves_nothing(tmp_path):
+  def examples():
+    yield records.make_example(np.zeros(10), 60, 100, 'x')
+    raise KeyboardInterrupt
+
+  with pytest.raises(KeyboardInterrupt):
+    records.write_shards(examples(), tmp_path, num_shards=2)
+  assert not list(tmp_path.iterdir())

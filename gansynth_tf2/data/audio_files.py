@@ -53,6 +53,17 @@ def find_audio_files(input_dir, extensions=AUDIO_EXTENSIONS):
   return found
 
 
+def check_pattern(pattern):
+  """Raises ValueError unless `pattern` compiles and has a pitch or note group."""
+  try:
+    groups = re.compile(pattern).groupindex
+  except re.error as e:
+    raise ValueError(f'--pitch_regex {pattern!r} is not a regex: {e}') from e
+  if 'pitch' not in groups and 'note' not in groups:
+    raise ValueError(f'--pitch_regex {pattern!r} needs a (?P<pitch>...) or '
+                     '(?P<note>...) group.')
+
+
 def parse_filename(path, pattern=NSYNTH_PATTERN):
   """Pitch, velocity and instrument name from a file name (without extension).
 
@@ -75,16 +86,13 @@ def parse_filename(path, pattern=NSYNTH_PATTERN):
     raise Rejected(f'file name {stem!r} does not match the pitch pattern '
                    f'{pattern!r} (set --pitch_regex or --estimate_pitch)')
   groups = match.groupdict()
-  if groups.get('pitch') is not None:
-    pitch = int(groups['pitch'])
-  elif groups.get('note') is not None:
-    try:
+  try:
+    if groups.get('pitch') is not None:
+      pitch = int(groups['pitch'])
+    else:
       pitch = int(librosa.note_to_midi(groups['note']))
-    except librosa.util.exceptions.ParameterError as e:
-      raise Rejected(f'bad note name {groups["note"]!r} in {stem!r}') from e
-  else:
-    raise ValueError(f'--pitch_regex {pattern!r} needs a (?P<pitch>...) or '
-                     '(?P<note>...) group.')
+  except (TypeError, ValueError, librosa.util.exceptions.ParameterError) as e:
+    raise Rejected(f'no pitch in {stem!r} with pattern {pattern!r}') from e
   velocity = int(groups.get('velocity') or DEFAULT_VELOCITY)
   name = groups.get('name') or os.path.basename(os.path.dirname(
       os.path.abspath(path)))
@@ -164,8 +172,7 @@ def process_file(path, input_dir, pitch_regex=NSYNTH_PATTERN,
                  audio_length=schema.AUDIO_LENGTH):
   """One file -> (entry, wave) or (entry with 'reason', None); never raises.
 
-  Except for a wrong --pitch_regex (ValueError), which is the user's to fix
-  before anything else.
+  `pitch_regex` must have passed check_pattern.
   """
   entry = dict(file=os.path.relpath(path, input_dir))
   try:
@@ -195,8 +202,6 @@ def process_file(path, input_dir, pitch_regex=NSYNTH_PATTERN,
     return entry, None
   except Exception as e:  # pylint: disable=broad-except
     # Anything unexpected from a decoder or librosa rejects only this file.
-    if isinstance(e, ValueError) and 'pitch_regex' in str(e):
-      raise
     entry['reason'] = f'error: {type(e).__name__}: {e}'
     return entry, None
 

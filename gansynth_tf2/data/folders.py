@@ -8,7 +8,6 @@ import concurrent.futures
 import functools
 import multiprocessing
 import os
-import re
 
 from tqdm.auto import tqdm
 
@@ -43,7 +42,7 @@ def prepare_folder(input_dir, output_dir, pitch_regex=audio_files.NSYNTH_PATTERN
     RuntimeError: every file was rejected (the manifest says why).
   """
   paths = audio_files.find_audio_files(input_dir)
-  re.compile(pitch_regex)  # A bad pattern fails here, before any work.
+  audio_files.check_pattern(pitch_regex)  # Fail before any work.
   work = functools.partial(
       audio_files.process_file, input_dir=input_dir, pitch_regex=pitch_regex,
       use_estimate=estimate_pitches, min_pitch=min_pitch, max_pitch=max_pitch)

@@ -119,10 +119,13 @@ def write_shards(examples, output_dir, prefix='train', num_shards=1):
   try:
     for i, example in enumerate(examples):
       writers[i % num_shards].write(example.SerializeToString())
-  finally:
-    for w in writers:
+  except BaseException:
+    for w, tmp in zip(writers, tmp_paths):
       w.close()
-  for tmp, path in zip(tmp_paths, paths):
+      os.remove(tmp)
+    raise
+  for w, tmp, path in zip(writers, tmp_paths, paths):
+    w.close()
     os.replace(tmp, path)
   return paths
 
