@@ -99,6 +99,14 @@ def test_resumes_after_interruption(tmp_path, monkeypatch):
                                         num_workers=1, progress=False)
   assert manifest['chunks_reused'] == 1 and manifest['num_examples'] == 2
   assert not (tmp_path / '.render_cache').exists()
+  # Once complete, a rerun renders nothing; other arguments render again.
+  monkeypatch.setattr(soundfont, 'render_notes', flaky)
+  again = soundfont.render_soundfont(tmp_path, [0, 40], [60], sf2=SF2,
+                                     progress=False)
+  assert again['accepted'] == manifest['accepted']
+  with pytest.raises(KeyboardInterrupt):
+    soundfont.render_soundfont(tmp_path, [0, 40], [61], sf2=SF2,
+                               num_workers=1, progress=False)
 
 
 def test_missing_fluidsynth_fails_with_install_instruction(tmp_path):

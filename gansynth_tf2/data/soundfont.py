@@ -11,6 +11,7 @@ the next note and one process start serves a whole pitch range.
 """
 import collections
 import concurrent.futures
+import json
 import os
 import shutil
 import subprocess
@@ -179,7 +180,6 @@ GM_PROGRAMS = (
     ('applause', _F['synth_lead'], _SYNTHETIC),
     ('gunshot', _F['synth_lead'], _SYNTHETIC),
 )
-assert len(GM_PROGRAMS) == 128
 
 # Peak below which a rendered note counts as silent (the soundfont has no
 # sample for that program/pitch).
@@ -314,6 +314,18 @@ def _chunk_path(cache_dir, job):
   return os.path.join(cache_dir, f'p{job.program:03d}_v{job.velocity:03d}.npz')
 
 
+def _finished_manifest(output_dir, config):
+  """The manifest of an earlier complete run with the same config, else None."""
+  path = os.path.join(output_dir, 'manifest.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    manifest = json.load(f)
+  complete = all(os.path.exists(os.path.join(output_dir, s))
+                 for s in manifest.get('shards', ()))
+  return manifest if complete and manifest.get('config') == config else None
+
+
 def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
                      num_shards=1, num_workers=None, gain=1.0, prefix='train',
                      sample_rate=schema.SAMPLE_RATE,
@@ -322,7 +334,7 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
 
   Resumable: each (program, velocity) chunk is kept in
   `<output_dir>/.render_cache/` as soon as it is rendered, and a rerun with
-  the same arguments renders only what is missing. The shards and
+  the same arguments renders only what is missing (nothing, once complete). The shards and
   `manifest.json` are written (atomically) once everything is rendered.
 
   Args:
@@ -358,6 +370,9 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
                 pitches=pitches, velocities=velocities, gain=float(gain),
                 sample_rate=sample_rate, audio_length=audio_length,
                 num_shards=num_shards, prefix=prefix)
+  done = _finished_manifest(output_dir, config)
+  if done:
+    return dict(done, chunks_reused=len(programs) * len(velocities))
   cache_dir = os.path.join(output_dir, '.render_cache')
   os.makedirs(cache_dir, exist_ok=True)
   jobs = [RenderJob(p, v) for p in programs for v in velocities]
