@@ -12,7 +12,8 @@ weights: speed does not depend on the weights. Prints two tables:
    (jit_compile=True), and through load_model's numpy API;
 2. the exported SavedModel (export.py) loaded with tf.saved_model.load only,
    at batch 1, 8 and 64: notes/s and real-time factor (seconds of audio made
-   per second).
+   per second);
+3. the TF Lite model of `export --format=tflite` (builtin ops, XNNPACK).
 
 and the FLOPs per note (TF profiler over the traced graph at batch 1; it
 counts convolutions and matmuls, not the FFTs, which are ~0.1% here).
@@ -23,6 +24,7 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -46,6 +48,9 @@ _SM_BATCHES = flags.DEFINE_list('saved_model_batches', ['1', '8', '64'],
                                 'Batch sizes for the SavedModel (table 2).')
 _SKIP_SM = flags.DEFINE_boolean('skip_saved_model', False,
                                 'Skip table 2 (export + SavedModel timing).')
+_TFLITE = flags.DEFINE_list('tflite_batches', ['1', '8'],
+                            'Batch sizes for the TF Lite model (table 3); '
+                            'empty to skip.')
 
 # The paper's full-size model; the rest comes from the tiny oracle's
 # experiment.json, which is mel_prog_hires with fmap_base/fmap_max lowered.
@@ -155,6 +160,28 @@ def main(argv):
       pitch = tf.constant(np.asarray(model.pitches)[labels_n], tf.int32)
       s = seconds_per_call(
           lambda: generate(z=tf.constant(z_n), pitch=pitch)['audio'],  # pylint: disable=cell-var-from-loop
+          _REPEATS.value)
+      print(f'{n:6d}{s:10.3f}{n / s:10.2f}{n / s * note_secs:8.1f}')
+
+    if not _TFLITE.value:
+      return
+    path = os.path.join(tmp, 'generate.tflite')
+    start = time.perf_counter()
+    export.to_tflite(model, path)
+    print(f'\n3. TF Lite, builtin ops (conversion took '
+          f'{time.perf_counter() - start:.1f} s, '
+          f'{os.path.getsize(path) / 2**20:.0f} MiB)')
+    print(f'{"batch":>6}{"s/batch":>10}{"notes/s":>10}{"RTF":>8}')
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore')  # tf.lite.Interpreter's deprecation
+      interpreter = tf.lite.Interpreter(model_path=path,
+                                        num_threads=os.cpu_count())
+    runner = interpreter.get_signature_runner()
+    for n in (int(b) for b in _TFLITE.value):
+      z_n, labels_n = inputs(model, n, seed=n)
+      pitch = np.asarray(model.pitches, np.int32)[labels_n]
+      s = seconds_per_call(
+          lambda: runner(z=z_n, pitch=pitch)['audio'],  # pylint: disable=cell-var-from-loop
           _REPEATS.value)
       print(f'{n:6d}{s:10.3f}{n / s:10.2f}{n / s * note_secs:8.1f}')
 
