@@ -42,47 +42,45 @@ def _static_or_dynamic_shape(x):
           for i, d in enumerate(x.shape.as_list())]
 
 
-def downscale(images, scale):
-  """Box (average) downscaling along H and W: `[b, h, w, c] -> [b, h/s, w/s, c]`."""
-  scale = _validated_scale(scale)
-  if scale == 1:
+def _box_down(images, scale_h, scale_w):
+  if scale_h == scale_w == 1:
     return images
-  return tf.nn.avg_pool2d(images, ksize=[scale, scale],
-                          strides=[scale, scale], padding='VALID')
+  return tf.nn.avg_pool2d(images, ksize=[scale_h, scale_w],
+                          strides=[scale_h, scale_w], padding='VALID')
 
 
-def downscale_height(images, scale):
-  """Box downscaling along H only: `[b, h, w, c] -> [b, h/s, w, c]`."""
-  scale = _validated_scale(scale)
-  if scale == 1:
-    return images
-  return tf.nn.avg_pool2d(images, ksize=[scale, 1], strides=[scale, 1],
-                          padding='VALID')
-
-
-def upscale(images, scale):
-  """Nearest-neighbour upscaling along H and W: `[b, h, w, c] -> [b, h*s, w*s, c]`."""
-  scale = _validated_scale(scale)
-  if scale == 1:
+def _box_up(images, scale_h, scale_w):
+  if scale_h == scale_w == 1:
     return images
   images = tf.convert_to_tensor(images)
   b, h, w, c = _static_or_dynamic_shape(images)
   # Copying values is exact, so a tile + reshape gives the same numbers as
   # Magenta's batch_to_space formulation with one cheap op.
   x = tf.tile(images[:, :, tf.newaxis, :, tf.newaxis, :],
-              [1, 1, scale, 1, scale, 1])
-  return tf.reshape(x, [b, h * scale, w * scale, c])
+              [1, 1, scale_h, 1, scale_w, 1])
+  return tf.reshape(x, [b, h * scale_h, w * scale_w, c])
+
+
+def downscale(images, scale):
+  """Box (average) downscaling along H and W: `[b, h, w, c] -> [b, h/s, w/s, c]`."""
+  scale = _validated_scale(scale)
+  return _box_down(images, scale, scale)
+
+
+def downscale_height(images, scale):
+  """Box downscaling along H only: `[b, h, w, c] -> [b, h/s, w, c]`."""
+  return _box_down(images, _validated_scale(scale), 1)
+
+
+def upscale(images, scale):
+  """Nearest-neighbour upscaling along H and W: `[b, h, w, c] -> [b, h*s, w*s, c]`."""
+  scale = _validated_scale(scale)
+  return _box_up(images, scale, scale)
 
 
 def upscale_height(images, scale):
   """Nearest-neighbour upscaling along H only: `[b, h, w, c] -> [b, h*s, w, c]`."""
-  scale = _validated_scale(scale)
-  if scale == 1:
-    return images
-  images = tf.convert_to_tensor(images)
-  b, h, w, c = _static_or_dynamic_shape(images)
-  x = tf.tile(images[:, :, tf.newaxis], [1, 1, scale, 1, 1])
-  return tf.reshape(x, [b, h * scale, w, c])
+  return _box_up(images, _validated_scale(scale), 1)
 
 
 def minibatch_mean_stddev(x):
