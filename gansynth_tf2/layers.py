@@ -54,11 +54,17 @@ def _box_up(images, scale_h, scale_w):
     return images
   images = tf.convert_to_tensor(images)
   b, h, w, c = _static_or_dynamic_shape(images)
-  # Copying values is exact, so a tile + reshape gives the same numbers as
-  # Magenta's batch_to_space formulation with one cheap op.
-  x = tf.tile(images[:, :, tf.newaxis, :, tf.newaxis, :],
-              [1, 1, scale_h, 1, scale_w, 1])
-  return tf.reshape(x, [b, h * scale_h, w * scale_w, c])
+  # Copying values is exact, so tile + reshape gives the numbers of Magenta's
+  # batch_to_space formulation. One axis at a time keeps every tensor at most
+  # 5-D, which TF Lite's Tile kernel needs.
+  x = images
+  if scale_w > 1:
+    x = tf.tile(x[:, :, :, tf.newaxis, :], [1, 1, 1, scale_w, 1])
+    x = tf.reshape(x, [b, h, w * scale_w, c])
+  if scale_h > 1:
+    x = tf.tile(x[:, :, tf.newaxis], [1, 1, scale_h, 1, 1])
+    x = tf.reshape(x, [b, h * scale_h, w * scale_w, c])
+  return x
 
 
 def downscale(images, scale):
