@@ -16,7 +16,8 @@ from gansynth_tf2.data import records
 from gansynth_tf2.data import schema
 
 
-def prepare_folder(input_dir, output_dir, pitch_regex=audio_files.NSYNTH_PATTERN,
+def prepare_folder(input_dir, output_dir,
+                   pitch_regex=audio_files.NSYNTH_PATTERN,
                    estimate_pitches=False, min_pitch=schema.MIN_PITCH,
                    max_pitch=schema.MAX_PITCH, num_shards=1, num_workers=1,
                    prefix='train', progress=True):

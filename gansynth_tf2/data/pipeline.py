@@ -2,8 +2,9 @@
 
 Waves are batched first and converted batch-wise (one STFT call per batch),
 in parallel with the training step, then prefetched; tools/bench_data.py
-measures it against what a training step consumes. The output is in data space (not normalized), as the
-discriminator normalizes its inputs itself, like Magenta's.
+measures it against what a training step consumes. The output is in data
+space (not normalized), as the discriminator normalizes its inputs itself,
+like Magenta's.
 """
 import gin
 import tensorflow as tf

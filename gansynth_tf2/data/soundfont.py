@@ -238,7 +238,8 @@ def instrument_str(program):
           f'{schema.INSTRUMENT_SOURCES[source]}_{program:03d}')
 
 
-def render_notes(sf2, program, pitches, velocity, sample_rate=schema.SAMPLE_RATE,
+def render_notes(sf2, program, pitches, velocity,
+                 sample_rate=schema.SAMPLE_RATE,
                  audio_length=schema.AUDIO_LENGTH, note_seconds=3.0, gain=1.0,
                  fluidsynth=None):
   """Renders one program at one velocity for several pitches.
@@ -334,8 +335,9 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
 
   Resumable: each (program, velocity) chunk is kept in
   `<output_dir>/.render_cache/` as soon as it is rendered, and a rerun with
-  the same arguments renders only what is missing (nothing, once complete). The shards and
-  `manifest.json` are written (atomically) once everything is rendered.
+  the same arguments renders only what is missing (nothing, once complete).
+  The shards and `manifest.json` are written (atomically) once everything is
+  rendered.
 
   Args:
     output_dir: destination folder.

@@ -25,8 +25,8 @@ def _envelope(n, sample_rate, note_seconds, attack=0.01, release=0.25):
   t = np.arange(n) / sample_rate
   env = np.minimum(t / attack, 1.0)
   after = t - note_seconds
-  return np.where(after > 0, env * np.exp(-np.maximum(after, 0) / (release / 5)),
-                  env)
+  decay = np.exp(-np.maximum(after, 0) / (release / 5))
+  return np.where(after > 0, env * decay, env)
 
 
 def _harmonics(freq, t, amps, decays=None, sample_rate=schema.SAMPLE_RATE):
