@@ -80,9 +80,13 @@ def test_reads_paper_subset_with_padding_and_labels(nsynth_file):
   for wave, i in zip(waves, kept):
     n = NOTES[i][2]
     src = _audio(i, n)
-    m = min(n, 64000)
-    np.testing.assert_array_equal(wave[:m, 0], src[:m])  # cropped at the end
-    np.testing.assert_array_equal(wave[m:, 0], 0.0)      # zero padded
+    if n >= 64000:  # long clips keep their start
+      np.testing.assert_array_equal(wave[:, 0], src[:64000])
+    else:  # short ones are centered, as Magenta's crop_or_pad
+      left = (64000 - n) - (64000 - n) // 2
+      np.testing.assert_array_equal(wave[left:left + n, 0], src)
+      np.testing.assert_array_equal(wave[:left, 0], 0.0)
+      np.testing.assert_array_equal(wave[left + n:, 0], 0.0)
 
 
 def test_source_filter_none_keeps_all_sources(nsynth_file):
@@ -188,8 +192,9 @@ def test_tfds_reading_path(tmp_path):
     waves, labels = _read(nsynth.NSynthTfdsDataset(str(tmp_path)))
   np.testing.assert_array_equal(labels.argmax(1), [0, 36, 60])
   assert waves.shape == (3, 64000, 1)
-  np.testing.assert_array_equal(waves[1, :1000, 0], _audio(1, 1000))
-  np.testing.assert_array_equal(waves[1, 1000:], 0.0)
+  np.testing.assert_array_equal(waves[1, 31500:32500, 0], _audio(1, 1000))
+  np.testing.assert_array_equal(waves[1, :31500], 0.0)
+  np.testing.assert_array_equal(waves[1, 32500:], 0.0)
 
 
 def test_interrupted_shard_writing_leaves_nothing(tmp_path):
@@ -200,3 +205,18 @@ def test_interrupted_shard_writing_leaves_nothing(tmp_path):
   with pytest.raises(KeyboardInterrupt):
     records.write_shards(examples(), tmp_path, num_shards=2)
   assert not list(tmp_path.iterdir())
+
+
+def test_minimal_records_with_only_pitch_and_audio(tmp_path):
+  path = str(tmp_path / 'minimal.tfrecord')
+  with tf.io.TFRecordWriter(path) as w:
+    w.write(tf.train.Example(features=tf.train.Features(feature={
+        'pitch': tf.train.Feature(int64_list=tf.train.Int64List(value=[50])),
+        'audio': tf.train.Feature(float_list=tf.train.FloatList(
+            value=_audio(0, 64000))),
+    })).SerializeToString())
+  assert not list(nsynth.NSynthTFRecordDataset(path).provide_dataset())
+  ds = nsynth.NSynthTFRecordDataset(path, instrument_sources=None)
+  (wave, label), = list(ds.provide_dataset().as_numpy_iterator())
+  assert label.argmax() == 26
+  np.testing.assert_array_equal(wave[:, 0], _audio(0, 64000))

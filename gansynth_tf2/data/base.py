@@ -9,6 +9,7 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf2 import spectral_ops
 from gansynth_tf2.data import schema
 
 MIN_PITCH = schema.MIN_PITCH
@@ -83,10 +84,14 @@ class NotesDataset:
     return collections.Counter(int(p) for p in draws)
 
   def _wave_and_label(self, audio, pitch):
-    """Crops or pads `audio` [n] to audio_length and one-hots `pitch`."""
-    audio = audio[:self.audio_length]
-    audio = tf.pad(audio, [[0, self.audio_length - tf.shape(audio)[0]]])
-    wave = tf.reshape(audio, [self.audio_length, 1])
+    """Crops or pads `audio` [n] to audio_length and one-hots `pitch`.
+
+    Magenta's crop_or_pad: short clips are padded on both sides. NSynth notes
+    and our tools' notes are exactly audio_length long, so it only matters
+    for other files.
+    """
+    wave = spectral_ops.crop_or_pad(audio[tf.newaxis, :, tf.newaxis],
+                                    self.audio_length, 1)[0]
     label = tf.one_hot(tf.cast(pitch, tf.int32) - self.min_pitch,
                        self.num_pitches, dtype=tf.float32)
     return wave, label

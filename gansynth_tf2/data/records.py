@@ -15,14 +15,20 @@ import tensorflow as tf
 
 from gansynth_tf2.data import schema
 
-# What the readers need from a record; the other NSynth features are ignored.
+# What the readers take from a record; the other NSynth features are ignored.
+# Only `pitch` and `audio` are required, so NSynth-like files from elsewhere
+# read too (a missing source is -1: kept only with instrument_sources=None).
 FEATURE_SPEC = {
-    'note_str': tf.io.FixedLenFeature([], tf.string),
+    'note_str': tf.io.FixedLenFeature([], tf.string, default_value=''),
     'pitch': tf.io.FixedLenFeature([1], tf.int64),
-    'velocity': tf.io.FixedLenFeature([1], tf.int64),
-    'instrument_source': tf.io.FixedLenFeature([1], tf.int64),
-    'instrument_family': tf.io.FixedLenFeature([1], tf.int64),
-    'qualities': tf.io.FixedLenFeature([schema.NUM_QUALITIES], tf.int64),
+    'velocity': tf.io.FixedLenFeature([1], tf.int64, default_value=[-1]),
+    'instrument_source': tf.io.FixedLenFeature([1], tf.int64,
+                                               default_value=[-1]),
+    'instrument_family': tf.io.FixedLenFeature([1], tf.int64,
+                                               default_value=[-1]),
+    'qualities': tf.io.FixedLenFeature(
+        [schema.NUM_QUALITIES], tf.int64,
+        default_value=[0] * schema.NUM_QUALITIES),
     # Variable length so that clips that are not exactly 4 s still parse; the
     # dataset crops or pads them.
     'audio': tf.io.VarLenFeature(tf.float32),
