@@ -146,7 +146,7 @@ class StageCheckpoint:
     path = self.latest
     if path:
       self.checkpoint.restore(path).assert_existing_objects_matched()
-      logging.info('Resumed %s', path)
+      logging.debug('Resumed %s', path)
     return path
 
   def restore_previous_stage(self, previous_path):
@@ -167,13 +167,13 @@ class StageCheckpoint:
     # expect_partial: the previous checkpoint also holds optimizer slots that
     # are deliberately not restored.
     root.restore(previous_path).expect_partial()
-    logging.info('Stage %d starts from %s (new block fresh, optimizers '
-                 'reset)', self.stage_id, previous_path)
+    logging.debug('Stage %d starts from %s (new block fresh, optimizers '
+                  'reset)', self.stage_id, previous_path)
 
   def save(self):
     """Saves a checkpoint; returns its path."""
     path = self.manager.save()
-    logging.info('Saved %s', path)
+    logging.debug('Saved %s', path)
     return path
 
 

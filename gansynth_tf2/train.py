@@ -238,6 +238,13 @@ class StageTrainer:
     self.generator_optimizer.build(self.generator.trainable_variables)
     self.discriminator_optimizer.build(self.discriminator.trainable_variables)
 
+  def save(self):
+    """Saves a checkpoint and says so on stdout; returns its path."""
+    path = self.checkpoint.save()
+    print(f'Saved {path} at image_id {int(self.image_id.numpy())}',
+          flush=True)
+    return path
+
   def restore(self):
     """Resumes this stage, or starts it from the previous one (make_scaffold).
 
@@ -526,6 +533,8 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   line = ProgressLine(log_every_secs, total_images)
   last_path = None
   for stage_id in stage_ids:
+    if last_path and _reached(last_path, stop_after_images):
+      break
     trainer = StageTrainer(stage_id, hp, training_schedule, train_dir,
                            dataset, strategy, jit_compile=jit_compile,
                            max_to_keep=max_to_keep)
@@ -537,13 +546,15 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
       last_path = trainer.checkpoint.latest
       continue
     if trainer.checkpoint.latest is None:
-      last_path = trainer.checkpoint.save()
+      last_path = trainer.save()
     last_path = _train_stage(trainer, line, save_checkpoint_secs,
                              media_summaries, stop_after_images) or last_path
-    if stop_after_images is not None and (
-        int(trainer.image_id.numpy()) >= stop_after_images):
-      break
   return last_path
+
+
+def _reached(checkpoint_path, stop_after_images):
+  return stop_after_images is not None and checkpoints.read_scalar(
+      checkpoint_path, 'image_id') >= stop_after_images
 
 
 def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
@@ -578,7 +589,7 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
     line.maybe_print(trainer, values)
     stop = stop_after_images is not None and image_id >= stop_after_images
     if time.time() - last_save >= save_checkpoint_secs or stop:
-      path = trainer.checkpoint.save()
+      path = trainer.save()
       last_save = time.time()
     if stop:
       return path
@@ -587,7 +598,7 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
     summaries.write_scalars(values, trainer.batch_size / max(duration, 1e-9))
     if media_summaries:
       summaries.write_media(real_data)
-  return trainer.checkpoint.save()
+  return trainer.save()
 
 
 FLAGS = flags.FLAGS

@@ -2,7 +2,9 @@
 writes, and the stage-to-stage restore of the real training networks."""
 import json
 import os
+import pathlib
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,18 +14,21 @@ from gansynth_tf2 import schedule
 from gansynth_tf2 import train
 from gansynth_tf2.data import default
 
-# The quickstart's shape (IF-Mel, 2x16 -> 128x1024) with the smallest widths
-# and a few images per stage.
-TINY = dict(data_type='mel', num_resolutions=7, start_height=2,
-            start_width=16, fmap_base=512, fmap_max=8,
-            stable_stage_num_images=4, transition_stage_num_images=4,
-            total_num_images=64, batch_size_schedule=[2],
-            generator_ac_loss_weight=10.0, discriminator_ac_loss_weight=10.0,
-            generator_learning_rate=8e-4, discriminator_learning_rate=8e-4)
+TINY_GIN = pathlib.Path(__file__).parent / 'data' / 'train_tiny.gin'
+
+
+def tiny_hparams():
+  """Magenta hparams of tests/data/train_tiny.gin, leaving gin clean."""
+  gin.clear_config()
+  train.parse_gin([str(TINY_GIN)], [])
+  try:
+    return train.hparams()
+  finally:
+    gin.clear_config()
 
 
 def test_experiment_json_written_then_accepted_again(tmp_path):
-  hp = train.hparams(**TINY)
+  hp = tiny_hparams()
   checkpoints.write_or_check_experiment(str(tmp_path), hp)
   with open(tmp_path / 'experiment.json') as f:
     assert json.load(f) == hp
@@ -36,7 +41,7 @@ def test_experiment_json_written_then_accepted_again(tmp_path):
 
 
 def test_conflicting_config_is_refused_with_a_diff(tmp_path):
-  hp = train.hparams(**TINY)
+  hp = tiny_hparams()
   checkpoints.write_or_check_experiment(str(tmp_path), hp)
   other = dict(hp, fmap_max=16, generator_learning_rate=1e-4)
   with pytest.raises(checkpoints.ConfigConflictError) as err:
@@ -63,7 +68,7 @@ def test_write_atomic_replaces_whole_file(tmp_path):
 def two_stages(tmp_path_factory):
   """Trains stage 0 for one step, saves, then builds and restores stage 1."""
   train_dir = str(tmp_path_factory.mktemp('train'))
-  hp = train.hparams(**TINY)
+  hp = tiny_hparams()
   hp['train_root_dir'] = train_dir
   checkpoints.write_or_check_experiment(train_dir, hp)
   sched = schedule.TrainingSchedule.from_hparams(**hp)

@@ -1,0 +1,257 @@
+"""Tests for gansynth_tf2.train: the compiled step, and the command line under
+kill -9, NaN losses and conflicting configs (tests/data/train_tiny.gin: the
+quickstart's 7-resolution IF-Mel structure with 4 images per stage)."""
+import json
+import os
+import pathlib
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gansynth_tf2 import checkpoints
+from gansynth_tf2 import schedule
+from gansynth_tf2 import train
+from gansynth_tf2.data import default
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DATA = pathlib.Path(__file__).parent / 'data'
+TINY_GIN = DATA / 'train_tiny.gin'
+# Stages 0..3 (the first transition, a new block, a stable stage) in the CLI
+# tests: 4 images per stage at batch 2.
+STOP_AFTER = 16
+
+
+def tiny_hparams():
+  gin.clear_config()
+  train.parse_gin([str(TINY_GIN)], [])
+  try:
+    return train.hparams()
+  finally:
+    gin.clear_config()
+
+
+def cli(train_dir, *gin_params):
+  return [sys.executable, '-m', 'gansynth_tf2.train',
+          f'--gin_file={TINY_GIN}', f'--train_dir={train_dir}',
+          f'--gin_param=train.stop_after_images={STOP_AFTER}'] + [
+              f'--gin_param={p}' for p in gin_params]
+
+
+def run_cli(train_dir, *gin_params, timeout=300):
+  return subprocess.run(cli(train_dir, *gin_params), cwd=REPO,
+                        capture_output=True, text=True, timeout=timeout,
+                        check=False)
+
+
+# In-process: the step function.
+
+
+@pytest.fixture(scope='module')
+def trainer(tmp_path_factory):
+  hp = tiny_hparams()
+  train_dir = str(tmp_path_factory.mktemp('inproc'))
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  t = train.StageTrainer(1, hp, sched, train_dir, default.DefaultDataset(),
+                         tf.distribute.get_strategy())
+  return t
+
+
+def test_fresh_stage_needs_previous_stage(trainer):
+  with pytest.raises(FileNotFoundError, match='no checkpoint of stage 0'):
+    trainer.restore()
+
+
+def test_one_trace_per_stage_and_ema_and_counter(trainer):
+  train.copy_weights(trainer.generator, trainer.ema_generator)
+  trainer.image_id.assign(4)  # where stage 1 (the first transition) starts
+  batches = trainer.real_batches()
+  progresses = []
+  for _ in range(3):
+    ema_before = [v.numpy() for v in trainer.ema_generator.trainable_variables]
+    image_id = int(trainer.image_id.numpy())
+    values, _ = trainer.run_step(*next(batches))
+    assert int(trainer.image_id.numpy()) == image_id + trainer.batch_size
+    progresses.append(values['progress'])
+    for before, raw, ema in zip(
+        ema_before, trainer.generator.trainable_variables,
+        trainer.ema_generator.trainable_variables):
+      np.testing.assert_allclose(ema.numpy(),
+                                 0.999 * before + 0.001 * raw.numpy(),
+                                 rtol=1e-5, atol=1e-7)
+  # Progress moved (a tensor, not a traced constant) within one trace.
+  assert progresses == [0.0, 0.5, 1.0]
+  assert trainer.step.experimental_get_tracing_count() == 1
+  assert float(trainer.train_time.numpy()) > 0
+  for key in ('discriminator_loss', 'generator_loss', 'gradient_penalty_loss',
+              'real_score_penalty', 'fake_ac_loss', 'real_ac_loss',
+              'd_real_score', 'd_fake_score'):
+    assert np.isfinite(values[key]), key
+
+
+def test_optimizers_are_magentas_adam(trainer):
+  for opt in (trainer.generator_optimizer, trainer.discriminator_optimizer):
+    assert isinstance(opt, tf.keras.optimizers.Adam) or (
+        type(opt).__name__ == 'Adam')
+    assert opt.beta_1 == 0.0 and opt.beta_2 == 0.99
+    np.testing.assert_allclose(float(opt.learning_rate.numpy()), 8e-4)
+
+
+def test_unknown_hyperparameter_names_the_key():
+  with pytest.raises(ValueError, match=r"\['fmap_bse'\]"):
+    train.hparams(fmap_bse=3)
+
+
+# The command line.
+
+
+def _stage_state(train_dir):
+  """(stage, image_id) of the newest checkpoint on disk; checks all readable."""
+  stages = checkpoints.stages_with_checkpoints(train_dir)
+  for stage in stages:
+    path = checkpoints.latest_checkpoint_of_stage(train_dir, stage)
+    reader = tf.train.load_checkpoint(path)
+    for name, dtype in reader.get_variable_to_dtype_map().items():
+      # (The NaN test's infinite learning rate is a setting, not a weight.)
+      if dtype.is_floating and 'learning_rate' not in name:
+        assert np.all(np.isfinite(reader.get_tensor(name))), (path, name)
+  if not stages:
+    return None
+  path = checkpoints.latest_checkpoint_of_stage(train_dir, stages[-1])
+  return stages[-1], int(checkpoints.read_scalar(path, 'image_id'))
+
+
+def _saved_image_ids(text):
+  return [int(m) for m in re.findall(r'^Saved \S+ at image_id (\d+)$', text,
+                                     re.M)]
+
+
+def _first_stage_line(text):
+  m = re.search(r'^Stage (\d+): .* image_id (\d+) -> \d+; (\w+)', text, re.M)
+  return int(m.group(1)), int(m.group(2)), m.group(3)
+
+
+@pytest.fixture(scope='module')
+def killed_and_resumed(tmp_path_factory):
+  """Starts training, kills it with SIGKILL at random moments >= 3 times,
+  restarts the same command each time, then lets it finish."""
+  train_dir = tmp_path_factory.mktemp('cli') / 'run'
+  rng = random.Random(1234)
+  kills = []
+  for _ in range(8):
+    if len(kills) >= 3:
+      break
+    log = train_dir.parent / f'log{len(kills)}.txt'
+    before = _stage_state(str(train_dir)) if train_dir.exists() else None
+    with open(log, 'w') as out:
+      proc = subprocess.Popen(cli(train_dir), cwd=REPO, stdout=out,
+                              stderr=subprocess.STDOUT, text=True)
+      # Wait for training to make progress (a save), then kill at a random
+      # moment: inside a step, a save, a stage switch or a trace.
+      deadline = time.time() + 240
+      while time.time() < deadline and proc.poll() is None:
+        if 'Saved ' in log.read_text():
+          break
+        time.sleep(0.2)
+      time.sleep(rng.uniform(0.0, 6.0))
+      alive = proc.poll() is None
+      if alive:
+        os.kill(proc.pid, signal.SIGKILL)
+      proc.wait(timeout=60)
+    text = log.read_text()
+    if alive:
+      kills.append(dict(before=before, after=_stage_state(str(train_dir)),
+                        saved=_saved_image_ids(text), log=text))
+    else:
+      break  # finished before the kill; the final run below checks it
+  final = run_cli(train_dir)
+  return train_dir, kills, final
+
+
+def test_kill_minus_9_then_resume(killed_and_resumed):
+  train_dir, kills, final = killed_and_resumed
+  assert len(kills) >= 3, [k['log'][-2000:] for k in kills]
+  runs = [k['log'] for k in kills[1:]] + [final.stdout]
+  for kill, next_log in zip(kills, runs):
+    stage, image_id = kill['after']
+    # Nothing newer than one checkpoint interval (here: one step) was lost.
+    if kill['saved']:
+      assert image_id >= kill['saved'][-1], kill['log'][-3000:]
+    if kill['before'] is not None:
+      assert (stage, image_id) >= kill['before']
+    # The next run starts exactly where the checkpoint on disk says.
+    next_stage, next_image_id, how = _first_stage_line(next_log)
+    print(f'killed at stage {stage} image_id {image_id} -> resumed at stage '
+          f'{next_stage} image_id {next_image_id} ({how})')
+    assert (next_stage, next_image_id, how) == (stage, image_id, 'resumed')
+  assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
+  assert 'Done: ' in final.stdout
+  assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
+
+
+def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
+  train_dir = killed_and_resumed[0]
+  with open(DATA / 'oracle' / 'ckpt' / 'experiment.json') as f:
+    magenta_keys = set(json.load(f))
+  ours = checkpoints.read_experiment(str(train_dir))
+  assert set(ours) == magenta_keys
+  assert ours['dataset_name'] == 'default'
+  assert (train_dir / 'operative_config.gin').exists()
+  assert 'hparams.fmap_max = 8' in (
+      train_dir / 'operative_config.gin').read_text()
+  import gansynth_tf2  # pylint: disable=import-outside-toplevel
+  model = gansynth_tf2.load_model(str(train_dir))
+  waves = model.generate_from_z(np.zeros([1, 256], np.float32), [60])
+  assert waves.shape == (1, 64000) and np.all(np.isfinite(waves))
+
+
+def test_summaries_hold_losses_and_audio(killed_and_resumed):
+  train_dir = killed_and_resumed[0]
+  tags = set()
+  for path in (train_dir / 'stage_00003').glob('events.out.tfevents.*'):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      tags.update(v.tag for v in event.summary.value)
+  for tag in ('losses/discriminator_loss', 'losses/generator_loss',
+              'losses/gradient_penalty_loss', 'losses/progress',
+              'losses/d_real_score', 'losses/d_fake_score', 'fake_waves',
+              'real_waves', 'fake_data_m', 'real_data_p'):
+    assert tag in tags, sorted(tags)
+
+
+def test_finished_run_does_nothing_more(killed_and_resumed):
+  train_dir = killed_and_resumed[0]
+  result = run_cli(train_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'Saved' not in result.stdout
+  assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
+
+
+def test_conflicting_config_is_refused(killed_and_resumed):
+  train_dir = killed_and_resumed[0]
+  before = sorted(p.name for p in train_dir.rglob('*'))
+  result = run_cli(train_dir, 'hparams.fmap_max=16')
+  print(result.stdout[-2000:])
+  assert result.returncode == 1
+  assert 'fmap_max: 8 in train_dir, 16 now' in result.stdout
+  assert sorted(p.name for p in train_dir.rglob('*')) == before
+
+
+def test_nan_loss_stops_without_saving_poison(tmp_path):
+  # An infinite learning rate blows the discriminator up on its first update,
+  # so the generator loss of the first step is not finite.
+  train_dir = tmp_path / 'nan'
+  result = run_cli(train_dir, 'hparams.discriminator_learning_rate=1e400')
+  print(result.stdout[-2000:])
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert re.search(r'Non-finite loss at stage 0, step 0 .*generator_loss',
+                   result.stdout), result.stdout[-3000:]
+  # Only the checkpoint written at the stage start exists, and it is finite.
+  assert _saved_image_ids(result.stdout) == [0]
+  assert _stage_state(str(train_dir)) == (0, 0)
