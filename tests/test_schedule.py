@@ -4,6 +4,8 @@ Expected values are worked out by hand from the formulas in Magenta's
 networks.py / train_util.py / model.py (noted beside each table), not computed
 with the code under test.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -227,7 +229,6 @@ def test_blend_images(mode):
 
 
 def test_training_schedule_from_experiment_json(oracle_ckpt_dir):
-  import json  # pylint: disable=import-outside-toplevel
   hparams = json.loads((oracle_ckpt_dir / 'experiment.json').read_text())
   ts = schedule.TrainingSchedule.from_hparams(**hparams)
   assert ts.num_stages == 13
