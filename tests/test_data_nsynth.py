@@ -215,7 +215,10 @@ def test_minimal_records_with_only_pitch_and_audio(tmp_path):
         'audio': tf.train.Feature(float_list=tf.train.FloatList(
             value=_audio(0, 64000))),
     })).SerializeToString())
-  assert not list(nsynth.NSynthTFRecordDataset(path).provide_dataset())
+  paper_subset = nsynth.NSynthTFRecordDataset(path, pitch_counts='scan')
+  assert not list(paper_subset.provide_dataset())  # no source: not acoustic
+  with pytest.raises(ValueError, match='no notes with pitch in 24..84'):
+    paper_subset.get_pitch_counts()
   ds = nsynth.NSynthTFRecordDataset(path, instrument_sources=None)
   (wave, label), = list(ds.provide_dataset().as_numpy_iterator())
   assert label.argmax() == 26

@@ -55,9 +55,19 @@ class NotesDataset:
     raise NotImplementedError
 
   def get_pitch_counts(self):
-    """Returns {pitch: count} for every model pitch (0 for absent ones)."""
+    """Returns {pitch: count} for every model pitch (0 for absent ones).
+
+    Raises:
+      ValueError: no note has a pitch in min_pitch..max_pitch.
+    """
     counts = self._count_pitches()
-    return {p: int(counts.get(p, 0)) for p in self.pitches}
+    counts = {p: int(counts.get(p, 0)) for p in self.pitches}
+    if not any(counts.values()):
+      raise ValueError(
+          f'{type(self).__name__} has no notes with pitch in '
+          f'{self.min_pitch}..{self.max_pitch} (after its filters); check '
+          'the files, min_pitch/max_pitch and instrument_sources.')
+    return counts
 
   def provide_one_hot_labels(self, batch_size, seed=None):
     """Samples labels with the data's pitch frequencies, as Magenta does.
