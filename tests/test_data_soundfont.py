@@ -127,3 +127,31 @@ def test_gm_table():
   for _, family, source in soundfont.GM_PROGRAMS:
     assert 0 <= family < len(schema.INSTRUMENT_FAMILIES)
     assert 0 <= source < len(schema.INSTRUMENT_SOURCES)
+
+
+def test_silent_notes_are_listed_and_all_silent_is_an_error(tmp_path,
+                                                            monkeypatch):
+  real = soundfont.render_notes
+
+  def half_silent(sf2, program, pitches, *args, **kwargs):
+    waves = real(sf2, program, pitches, *args, **kwargs)
+    waves[0] = 0.0  # as a soundfont with no sample for the lowest pitch
+    return waves
+
+  monkeypatch.setattr(soundfont, 'render_notes', half_silent)
+  manifest = soundfont.render_soundfont(tmp_path / 'a', [0], [40, 60],
+                                        sf2=SF2, progress=False)
+  assert manifest['num_examples'] == 1
+  assert manifest['rejected'][0]['pitch'] == 40
+  assert manifest['rejected'][0]['reason'].startswith('silent')
+
+  monkeypatch.setattr(soundfont, 'render_notes',
+                      lambda *a, **k: np.zeros([1, 64000], np.float32))
+  with pytest.raises(RuntimeError, match='Every rendered note was silent'):
+    soundfont.render_soundfont(tmp_path / 'b', [0], [60], sf2=SF2,
+                               progress=False)
+  assert sorted(os.listdir(tmp_path / 'b')) == ['.render_cache',
+                                                'manifest.json']
+  with pytest.raises(RuntimeError, match='silent'):  # not taken as finished
+    soundfont.render_soundfont(tmp_path / 'b', [0], [60], sf2=SF2,
+                               progress=False)

@@ -74,11 +74,7 @@ def prepare_folder(input_dir, output_dir,
         output_dir, accepted(map(work, paths)), rejected, prefix, num_shards,
         source='folder', config=config)
   if not manifest['num_examples']:
-    for shard in manifest['shards']:
-      os.remove(os.path.join(output_dir, shard))
-    manifest['shards'] = []
-    records.write_json_atomic(os.path.join(output_dir, 'manifest.json'),
-                              manifest)
+    records.discard_shards(output_dir, manifest)
     raise RuntimeError(
         f'All {len(paths)} audio files under {input_dir} were rejected; see '
         f'the reasons in {os.path.join(output_dir, "manifest.json")}.')

@@ -188,3 +188,15 @@ def write_dataset(output_dir, accepted, rejected, prefix='train', num_shards=1,
       accepted=entries, rejected=list(rejected))
   write_json_atomic(os.path.join(output_dir, 'manifest.json'), manifest)
   return manifest
+
+
+def discard_shards(output_dir, manifest):
+  """Deletes a manifest's shards and rewrites it listing none.
+
+  For a run that accepted nothing: the manifest keeps the reasons and no
+  empty shard is left to be mistaken for a dataset.
+  """
+  for shard in manifest['shards']:
+    os.remove(os.path.join(output_dir, shard))
+  manifest['shards'] = []
+  write_json_atomic(os.path.join(output_dir, 'manifest.json'), manifest)

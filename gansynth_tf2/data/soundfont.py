@@ -322,8 +322,8 @@ def _finished_manifest(output_dir, config):
     return None
   with open(path) as f:
     manifest = json.load(f)
-  complete = all(os.path.exists(os.path.join(output_dir, s))
-                 for s in manifest.get('shards', ()))
+  complete = manifest.get('shards') and all(
+      os.path.exists(os.path.join(output_dir, s)) for s in manifest['shards'])
   return manifest if complete and manifest.get('config') == config else None
 
 
@@ -380,55 +380,66 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
   jobs = [RenderJob(p, v) for p in programs for v in velocities]
   start = time.time()
 
+  # What a cached chunk must have been rendered with to be reused.
+  chunk_key = json.dumps(dict(config, programs=None, velocities=None,
+                              num_shards=None, prefix=None), sort_keys=True)
+
   def run(job):
+    """Renders a chunk into the cache unless it is there; True if it was."""
     path = _chunk_path(cache_dir, job)
     if os.path.exists(path):
       with np.load(path) as f:
-        if list(f['pitches']) == pitches and float(f['gain']) == gain and (
-            str(f['sf2']) == sf2):
-          return job, f['waves'], True
+        if str(f['key']) == chunk_key:
+          return True
     waves = render_notes(sf2, job.program, pitches, job.velocity,
                          sample_rate=sample_rate, audio_length=audio_length,
                          gain=gain, fluidsynth=fluidsynth)
     tmp = path + '.tmp.npz'
-    np.savez(tmp, waves=waves, pitches=np.array(pitches), gain=gain, sf2=sf2)
+    np.savez(tmp, waves=waves, key=chunk_key)
     os.replace(tmp, path)
-    return job, waves, False
+    return False
 
-  rendered = {}
-  reused = 0
   workers = num_workers or os.cpu_count() or 1
   with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool, \
       tqdm(total=len(jobs) * len(pitches), unit='note', disable=not progress,
            desc='rendering') as bar:
-    for job, waves, was_cached in pool.map(run, jobs):
-      rendered[job] = waves
+    reused = 0
+    for was_cached in pool.map(run, jobs):
       reused += int(was_cached)
       bar.update(len(pitches))
 
-  accepted, rejected = [], []
-  for job in jobs:
-    name, family, source = GM_PROGRAMS[job.program]
-    inst = instrument_str(job.program)
-    for pitch, wave in zip(pitches, rendered[job]):
-      entry = dict(note_str=schema.note_str(inst, pitch, job.velocity),
-                   program=job.program, program_name=name, pitch=pitch,
-                   velocity=job.velocity, instrument_family=family,
-                   instrument_source=source)
-      problem = note_problem(wave)
-      if problem:
-        rejected.append(dict(entry, reason=problem))
-        continue
-      accepted.append((entry, records.make_example(
-          wave, pitch, job.velocity, inst, instrument=job.program,
-          instrument_family=family, instrument_source=source,
-          sample_rate=sample_rate)))
-  if not accepted:
-    raise RuntimeError(f'Every rendered note was silent with soundfont {sf2}; '
-                       'does it hold the requested programs and pitches?')
+  rejected = []
+
+  def accepted():
+    # Chunks are read back one at a time: a large render never has to fit
+    # in memory.
+    for job in jobs:
+      name, family, source = GM_PROGRAMS[job.program]
+      inst = instrument_str(job.program)
+      with np.load(_chunk_path(cache_dir, job)) as f:
+        waves = f['waves']
+      for pitch, wave in zip(pitches, waves):
+        entry = dict(note_str=schema.note_str(inst, pitch, job.velocity),
+                     program=job.program, program_name=name, pitch=pitch,
+                     velocity=job.velocity, instrument_family=family,
+                     instrument_source=source)
+        problem = note_problem(wave)
+        if problem:
+          rejected.append(dict(entry, reason=problem))
+          continue
+        yield entry, records.make_example(
+            wave, pitch, job.velocity, inst, instrument=job.program,
+            instrument_family=family, instrument_source=source,
+            sample_rate=sample_rate)
+
   manifest = records.write_dataset(
-      output_dir, accepted, rejected, prefix, num_shards, source='soundfont',
+      output_dir, accepted(), rejected, prefix, num_shards, source='soundfont',
       config=config, seconds=round(time.time() - start, 2),
       chunks_reused=reused)
+  if not manifest['num_examples']:
+    records.discard_shards(output_dir, manifest)
+    raise RuntimeError(f'Every rendered note was silent with soundfont {sf2}; '
+                       'does it hold the requested programs and pitches? See '
+                       f'{os.path.join(output_dir, "manifest.json")}.')
   shutil.rmtree(cache_dir, ignore_errors=True)
   return manifest
