@@ -258,7 +258,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
   if n is not None and n < 1:
     raise ValueError(f'--n must be >= 1, got {n}')
-  if midi_file and pitches:
+  if midi_file and pitches is not None:
     raise ValueError('--pitches cannot be combined with --midi_file (the MIDI '
                      'file gives the pitches)')
   if midi_file and not os.path.isfile(midi_file):
@@ -271,110 +271,122 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
                                     batch_size=batch_size)
-  lo, hi = model.min_pitch, model.max_pitch
   size = model.latent_size
-  sr = model.sample_rate
   seed = resolve_seed(seed)
-  if pitches:
-    pitches = parse_pitches(pitches, lo, hi)
+  if pitches is not None:
+    pitches = parse_pitches(pitches, model.min_pitch, model.max_pitch)
 
   meta = {
       'checkpoint': os.path.abspath(ckpt_dir),
       'use_ema': use_ema,
       'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),
-      'sample_rate': sr,
+      'sample_rate': model.sample_rate,
       'seed': seed,
       'z_file': os.path.abspath(z_file) if z_file else None,
       'z': 'z.npy',
   }
 
   if midi_file:
-    notes, report = midi.load_midi(midi_file, lo, hi)
-    print(report.summary(lo, hi))
+    _render_midi(model, output_dir, meta, midi_file, z_file,
+                 secs_per_instrument, batch_size, progress, png)
+  elif timbre_sweep:
+    if pitches is None:
+      pitches = np.array(model.pitches, np.int32)
+    z_one = (load_z_file(z_file, size, count=1) if z_file
+             else model.generate_z(1, seed=seed))
+    z = np.repeat(z_one, len(pitches), axis=0)
+    meta['mode'] = 'timbre_sweep'
+    _render_series(model, output_dir, meta, 'timbre_sweep', z, pitches, z_one,
+                   batch_size, progress, png)
+  elif interpolate:
+    if pitches is None:
+      pitches = np.array([MIDDLE_C], np.int32)
+    if len(pitches) != 1:
+      raise ValueError('--interpolate plays one pitch; --pitches has '
+                       f'{len(pitches)}')
+    ends = (load_z_file(z_file, size, count=2) if z_file
+            else model.generate_z(2, seed=seed))
+    steps = np.linspace(0, 1, interpolate)
+    meta.update(mode='interpolate', steps=steps.tolist())
+    z = midi.slerp(ends[0], ends[1], steps).astype(np.float32)
+    _render_series(model, output_dir, meta, 'interpolation', z,
+                   np.repeat(pitches, interpolate), ends, batch_size,
+                   progress, png)
+  else:
     if z_file:
-      z_inst = load_z_file(z_file, size)
-      t_inst = midi.instrument_times(notes.total_time, secs_per_instrument,
-                                     num_instruments=len(z_inst))
+      z = load_z_file(z_file, size, count=n)
+      n = len(z)
     else:
-      t_inst = midi.instrument_times(notes.total_time, secs_per_instrument)
-      z_inst = model.generate_z(len(t_inst), seed=seed)
-    z_notes = midi.z_for_notes(notes.start_times, z_inst, t_inst)
-    audio = synthesize(model, z_notes, notes.pitches, batch_size, progress)
-    clip = midi.mix_notes(audio, notes, sr)
-    with staging_dir(output_dir) as tmp:
-      entry = write_clip(tmp, 'generated_clip', clip, sr,
-                         os.path.basename(midi_file), notes, png)
-      meta.update(mode='midi', midi_file=os.path.abspath(midi_file),
-                  secs_per_instrument=secs_per_instrument,
-                  instrument_times=t_inst.tolist(),
-                  notes=len(notes), skipped={
-                      'drum_notes': report.drum_notes,
-                      'out_of_range_notes': report.out_of_range_notes,
-                      'zero_length_notes': report.zero_length_notes},
-                  tracks=report.tracks, files=[entry])
-      _finish(tmp, meta, z_inst)
-    return meta
+      n = n or (len(pitches) if pitches is not None else batch_size)
+      z = model.generate_z(n, seed=seed)
+    if pitches is None:
+      # As model.generate_samples(n, seed=seed) draws them.
+      pitches = model.sample_pitches(n, seed=seed)
+    _render_notes(model, output_dir, meta, z, np.resize(pitches, n),
+                  batch_size, progress, png)
+  return meta
 
-  if timbre_sweep or interpolate:
-    if timbre_sweep:
-      if pitches is None:
-        pitches = np.array(model.pitches, np.int32)
-      z_one = (load_z_file(z_file, size, count=1) if z_file
-               else model.generate_z(1, seed=seed))
-      z = np.repeat(z_one, len(pitches), axis=0)
-      z_saved, mode, stem = z_one, 'timbre_sweep', 'timbre_sweep'
-    else:
-      if pitches is None:
-        pitches = np.array([MIDDLE_C], np.int32)
-      if len(pitches) != 1:
-        raise ValueError('--interpolate plays one pitch; --pitches has '
-                         f'{len(pitches)}')
-      ends = (load_z_file(z_file, size, count=2) if z_file
-              else model.generate_z(2, seed=seed))
-      z = midi.slerp(ends[0], ends[1], np.linspace(0, 1, interpolate))
-      z = z.astype(np.float32)
-      pitches = np.repeat(pitches, interpolate)
-      z_saved, mode, stem = ends, 'interpolate', 'interpolation'
-    audio = synthesize(model, z, pitches, batch_size, progress)
-    notes = summary_notes(pitches)
-    with staging_dir(output_dir) as tmp:
-      files = []
-      for i, (wave, pitch) in enumerate(zip(audio, pitches)):
-        entry = write_clip(tmp, f'{stem}_{i}', wave, sr,
-                           f'{stem} {i}: pitch {pitch}', png=png)
-        files.append(dict(entry, pitch=int(pitch)))
-      clip = midi.mix_notes(audio, notes, sr)
-      summary = write_clip(tmp, stem, clip, sr, f'{stem}: all notes', notes,
-                           png)
-      meta.update(mode=mode, pitches=[int(p) for p in pitches],
-                  summary=summary, files=files)
-      if interpolate:
-        meta['steps'] = np.linspace(0, 1, interpolate).tolist()
-      _finish(tmp, meta, z_saved)
-    return meta
 
-  # Random notes.
+def _render_midi(model, output_dir, meta, midi_file, z_file,
+                 secs_per_instrument, batch_size, progress, png):
+  """--midi_file: one clip of all playable notes, instruments over time."""
+  notes, report = midi.load_midi(midi_file, model.min_pitch, model.max_pitch)
+  print(report.summary(model.min_pitch, model.max_pitch))
   if z_file:
-    z = load_z_file(z_file, size, count=n)
-    n = len(z)
+    z_inst = load_z_file(z_file, model.latent_size)
+    t_inst = (np.zeros(1) if len(z_inst) == 1 else
+              midi.instrument_times(notes.total_time, secs_per_instrument,
+                                    num_instruments=len(z_inst)))
   else:
-    n = n or (len(pitches) if pitches is not None else batch_size)
-    z = model.generate_z(n, seed=seed)
-  if pitches is None:
-    # As model.generate_samples(n, seed=seed) draws them.
-    pitches = model.sample_pitches(n, seed=seed)
-  else:
-    pitches = np.resize(pitches, n)
+    t_inst = midi.instrument_times(notes.total_time, secs_per_instrument)
+    z_inst = model.generate_z(len(t_inst), seed=meta['seed'])
+  z_notes = midi.z_for_notes(notes.start_times, z_inst, t_inst)
+  audio = synthesize(model, z_notes, notes.pitches, batch_size, progress)
+  clip = midi.mix_notes(audio, notes, model.sample_rate)
+  with staging_dir(output_dir) as tmp:
+    entry = write_clip(tmp, 'generated_clip', clip, model.sample_rate,
+                       os.path.basename(midi_file), notes, png)
+    meta.update(mode='midi', midi_file=os.path.abspath(midi_file),
+                secs_per_instrument=secs_per_instrument,
+                instrument_times=t_inst.tolist(), notes=len(notes),
+                skipped={'drum_notes': report.drum_notes,
+                         'out_of_range_notes': report.out_of_range_notes,
+                         'zero_length_notes': report.zero_length_notes},
+                tracks=report.tracks, files=[entry])
+    _finish(tmp, meta, z_inst)
+
+
+def _render_series(model, output_dir, meta, stem, z, pitches, z_saved,
+                   batch_size, progress, png):
+  """--timbre_sweep / --interpolate: a clip per note plus all in a row."""
+  sr = model.sample_rate
   audio = synthesize(model, z, pitches, batch_size, progress)
   with staging_dir(output_dir) as tmp:
     files = []
     for i, (wave, pitch) in enumerate(zip(audio, pitches)):
-      entry = write_clip(tmp, f'generated_{i}', wave, sr,
+      entry = write_clip(tmp, f'{stem}_{i}', wave, sr,
+                         f'{stem} {i}: pitch {pitch}', png=png)
+      files.append(dict(entry, pitch=int(pitch)))
+    notes = summary_notes(pitches)
+    clip = midi.mix_notes(audio, notes, sr)
+    summary = write_clip(tmp, stem, clip, sr, f'{stem}: all notes', notes, png)
+    meta.update(pitches=[int(p) for p in pitches], summary=summary,
+                files=files)
+    _finish(tmp, meta, z_saved)
+
+
+def _render_notes(model, output_dir, meta, z, pitches, batch_size, progress,
+                  png):
+  """Random notes: a clip per (z, pitch)."""
+  audio = synthesize(model, z, pitches, batch_size, progress)
+  with staging_dir(output_dir) as tmp:
+    files = []
+    for i, (wave, pitch) in enumerate(zip(audio, pitches)):
+      entry = write_clip(tmp, f'generated_{i}', wave, model.sample_rate,
                          f'note {i}: pitch {pitch}', png=png)
       files.append(dict(entry, pitch=int(pitch), z_index=i))
     meta.update(mode='random', pitches=[int(p) for p in pitches], files=files)
     _finish(tmp, meta, z)
-  return meta
 
 
 def _finish(out_dir, meta, z):

@@ -304,3 +304,14 @@ def test_midi_with_the_oracle_checkpoint(oracle_ckpt_dir, oracle_model,
   # Sound where the notes are, the 5 s note cut at the model's 4 s.
   assert np.abs(clip[:int(0.4 * SR)]).max() > 0.01
   assert np.abs(clip[-100:]).max() < 0.01
+
+
+def test_one_instrument_z_file_plays_the_whole_midi(tmp_path, model):
+  np.save(tmp_path / 'one.npy', model.generate_z(1, seed=4)[0])  # [256]
+  path = write_midi(tmp_path / 'song.mid',
+                    [(60, 100, 0.0, 1.0), (64, 100, 3.0, 4.0)])
+  meta = generate.run('ckpt', str(tmp_path / 'out'), model=model,
+                      midi_file=path, z_file=str(tmp_path / 'one.npy'),
+                      png=False)
+  assert meta['instrument_times'] == [0.0]
+  assert np.load(tmp_path / 'out' / 'z.npy').shape == (1, 256)
