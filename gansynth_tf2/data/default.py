@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 
+from absl import logging
 import gin
 
 from gansynth_tf2.data import base
@@ -95,6 +96,8 @@ def build_default_dataset(cache_dir=None, backend='auto', progress=False):
   final = os.path.join(root, name)
   if os.path.exists(os.path.join(final, 'manifest.json')):
     return final
+  logging.info('Building the default dataset with %s into %s (once; set $%s '
+               'to move it).', backend, final, CACHE_ENV)
   os.makedirs(root, exist_ok=True)
   _remove_stale_builds(root, name)
   tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=root)
