@@ -315,3 +315,12 @@ def test_one_instrument_z_file_plays_the_whole_midi(tmp_path, model):
                       png=False)
   assert meta['instrument_times'] == [0.0]
   assert np.load(tmp_path / 'out' / 'z.npy').shape == (1, 256)
+
+
+def test_progress_bar_counts_notes(model, capsys):
+  z = model.generate_z(5, seed=0)
+  audio = generate.synthesize(model, z, [60] * 5, batch_size=2, progress=True)
+  assert audio.shape == (5, 64000)
+  assert '5/5' in capsys.readouterr().err
+  generate.synthesize(model, z, [60] * 5, batch_size=2, progress=False)
+  assert capsys.readouterr().err == ''
