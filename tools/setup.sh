@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gansynth-tf2 needs into the current Python (set PYTHON to pick
 # another interpreter). Idempotent: a second run only checks.
-#   bash tools/setup.sh          runtime + test dependencies
+#   bash tools/setup.sh          runtime + test dependencies (incl. the optional tfds extra, so its reader is tested)
 # System packages (Debian/Ubuntu, needs root or sudo): fluidsynth and the small
 # TimGM6mb soundfont, used to render training notes and by the tests.
 set -euo pipefail
@@ -24,9 +24,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-if ! "$PYTHON" -c "import gansynth_tf2, tensorflow, pytest" >/dev/null 2>&1 \
+if ! "$PYTHON" -c "import gansynth_tf2, tensorflow, pytest, tensorflow_datasets" >/dev/null 2>&1 \
    || [ pyproject.toml -nt .setup-stamp ]; then
-  echo "setup: pip install -e .[test] (TensorFlow is large: first run takes a few minutes)"
-  "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]"
+  echo "setup: pip install -e .[test,tfds] (TensorFlow is large: first run takes a few minutes)"
+  "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test,tfds]"
   touch .setup-stamp
 fi
