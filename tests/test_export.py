@@ -13,6 +13,7 @@ import tensorflow as tf
 import gansynth_tf2
 from gansynth_tf2 import export
 from gansynth_tf2 import magenta_checkpoint
+from gansynth_tf2 import specgrams
 
 # Runs in a fresh interpreter where `import gansynth_tf2` raises, so the
 # SavedModel must carry everything (weights, generator graph, inverse STFT).
@@ -214,6 +215,18 @@ def test_real_ops_inverse_transform_matches_data_to_waves(model, inputs):
   err = np.abs(audio - expected).max() / np.abs(expected).max()
   print(f'real-ops inverse vs data_to_waves: {err:.2e} of peak')
   assert err <= 1e-5, f'{err:.2e} of peak'
+
+
+@pytest.mark.parametrize('data_type', ['linear', 'phase', 'mel'])
+def test_real_ops_inverse_for_every_spectrogram_data_type(data_type):
+  helper = specgrams.make_data_helper(data_type)
+  t = np.arange(64000) / 16000
+  waves = (0.5 * np.sin(2 * np.pi * 261.6 * t) * np.exp(-t))[None, :, None]
+  data = helper.waves_to_data(waves.astype(np.float32))
+  expected = helper.data_to_waves(data).numpy()[:, :, 0]
+  audio = export.RealInverseTransform(helper)(data).numpy()
+  err = np.abs(audio - expected).max() / np.abs(expected).max()
+  assert err <= 1e-5, f'{data_type}: {err:.2e} of peak'
 
 
 def test_tflite_export_runs_with_builtin_ops(model, oracle_ckpt_dir, inputs,
