@@ -72,9 +72,9 @@ class ServingModule(tf.Module):
   """The generator and the inverse transform, as tf.functions to serve.
 
   Args:
-    model: a loaded model (gansynth_tf2.load_model): its Keras generator is
-      tracked (so its weights are saved) and its data helper's `data_to_waves`
-      turns the generated images into audio.
+    model: a loaded model (gansynth_tf2.load_model): its generator's
+      variables are tracked (so they are saved), its `images_from_z` and its
+      data helper's `data_to_waves` are traced into the serving functions.
     metadata: model_metadata(model).
     metadata_path: a file holding the metadata JSON, saved as an asset.
   """
