@@ -19,13 +19,11 @@ Magenta -> here: `gansynth_train.main/run` -> `main/train`;
 with losses.py.
 """
 import datetime
-import json
 import os
 import time
 
 from absl import app
 from absl import flags
-from absl import logging
 import gin
 import keras
 import numpy as np
@@ -142,7 +140,11 @@ def copy_weights(source, target):
 
 
 def update_ema(model, ema_model, decay=EMA_DECAY):
-  """ema = decay * ema + (1 - decay) * weights (tf.train.ExponentialMovingAverage)."""
+  """ema = decay * ema + (1 - decay) * weights.
+
+  Magenta's `tf.train.ExponentialMovingAverage(decay=0.999)` without
+  `num_updates`, applied after each generator step.
+  """
   for var, ema_var in zip(model.trainable_variables,
                           ema_model.trainable_variables):
     ema_var.assign_sub((1.0 - decay) * (ema_var - var))
@@ -356,7 +358,7 @@ class StageTrainer:
 
 
 class ProgressLine:
-  """Prints one status line every `every_secs`: stage, images, speed, losses, ETA."""
+  """A status line every `every_secs`: stage, images, speed, losses, ETA."""
 
   def __init__(self, every_secs, total_images):
     self.every_secs = every_secs
@@ -364,15 +366,22 @@ class ProgressLine:
     self._last_time = None
     self._last_images = 0
 
+  def restart_clock(self, trainer):
+    """Speed counts from here: call after a stage's first (tracing) step."""
+    self._last_time = time.time()
+    self._last_images = int(trainer.image_id.numpy())
+
   def maybe_print(self, trainer, values, force=False):
     now = time.time()
     image_id = int(trainer.image_id.numpy())
     if self._last_time is None:
-      self._last_time, self._last_images = now, image_id
+      self.restart_clock(trainer)
       if not force:
         return
     if not force and now - self._last_time < self.every_secs:
       return
+    if force and image_id == self._last_images:
+      return  # already printed for this image count
     elapsed = max(now - self._last_time, 1e-9)
     speed = (image_id - self._last_images) / elapsed
     self._last_time, self._last_images = now, image_id
@@ -382,8 +391,8 @@ class ProgressLine:
         return '?'
       return str(datetime.timedelta(seconds=int(max(images_left, 0) / speed)))
 
-    num_stages = trainer.schedule.num_stages
-    print(f'stage {trainer.stage_id + 1}/{num_stages} '
+    last_stage = trainer.schedule.num_stages - 1
+    print(f'stage {trainer.stage_id}/{last_stage} '
           f'({trainer.num_blocks} blocks) | images {image_id}/'
           f'{trainer.num_images} | {speed:.1f} img/s | '
           f'D {values["discriminator_loss"]:.4g} '
@@ -485,7 +494,7 @@ def describe_dataset(dataset):
 
 
 def init_normalizer(hp, train_dir, dataset):
-  """Computes a data-dependent normalizer once (Magenta's init_data_normalizer)."""
+  """Fits a data-computed normalizer once (Magenta's init_data_normalizer)."""
   normalizer = normalizers.make_normalizer(hp['data_normalizer'], train_dir,
                                            **hp)
   if hasattr(normalizer, 'exists') and not normalizer.exists():
@@ -586,7 +595,10 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
       summaries.write_scalars(values, trainer.batch_size / duration)
       if media_summaries:
         summaries.write_media(real_data)
-    line.maybe_print(trainer, values)
+    if step_in_run == 1:
+      line.restart_clock(trainer)
+    else:
+      line.maybe_print(trainer, values)
     stop = stop_after_images is not None and image_id >= stop_after_images
     if time.time() - last_save >= save_checkpoint_secs or stop:
       path = trainer.save()
@@ -620,6 +632,16 @@ def parse_gin(gin_files, gin_params):
   gin.add_config_file_search_path(os.path.join(REPO_ROOT, 'gin'))
   gin.parse_config_files_and_bindings(gin_files, gin_params,
                                       finalize_config=False)
+
+
+def hparams_from_gin(gin_files, gin_params=()):
+  """The Magenta hparams a gin config sets; the config is not kept bound."""
+  gin.clear_config()
+  parse_gin(gin_files, gin_params)
+  try:
+    return hparams()
+  finally:
+    gin.clear_config()
 
 
 def main(argv):

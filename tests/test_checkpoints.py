@@ -4,7 +4,6 @@ import json
 import os
 import pathlib
 
-import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,18 +16,10 @@ from gansynth_tf2.data import default
 TINY_GIN = pathlib.Path(__file__).parent / 'data' / 'train_tiny.gin'
 
 
-def tiny_hparams():
-  """Magenta hparams of tests/data/train_tiny.gin, leaving gin clean."""
-  gin.clear_config()
-  train.parse_gin([str(TINY_GIN)], [])
-  try:
-    return train.hparams()
-  finally:
-    gin.clear_config()
 
 
 def test_experiment_json_written_then_accepted_again(tmp_path):
-  hp = tiny_hparams()
+  hp = train.hparams_from_gin([str(TINY_GIN)])
   checkpoints.write_or_check_experiment(str(tmp_path), hp)
   with open(tmp_path / 'experiment.json') as f:
     assert json.load(f) == hp
@@ -41,7 +32,7 @@ def test_experiment_json_written_then_accepted_again(tmp_path):
 
 
 def test_conflicting_config_is_refused_with_a_diff(tmp_path):
-  hp = tiny_hparams()
+  hp = train.hparams_from_gin([str(TINY_GIN)])
   checkpoints.write_or_check_experiment(str(tmp_path), hp)
   other = dict(hp, fmap_max=16, generator_learning_rate=1e-4)
   with pytest.raises(checkpoints.ConfigConflictError) as err:
@@ -68,7 +59,7 @@ def test_write_atomic_replaces_whole_file(tmp_path):
 def two_stages(tmp_path_factory):
   """Trains stage 0 for one step, saves, then builds and restores stage 1."""
   train_dir = str(tmp_path_factory.mktemp('train'))
-  hp = tiny_hparams()
+  hp = train.hparams_from_gin([str(TINY_GIN)])
   hp['train_root_dir'] = train_dir
   checkpoints.write_or_check_experiment(train_dir, hp)
   sched = schedule.TrainingSchedule.from_hparams(**hp)

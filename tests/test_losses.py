@@ -24,7 +24,8 @@ def test_wasserstein_terms_match_magenta_summaries(oracle):
   checks = {
       'generator_wass_loss': (
           losses.wasserstein_generator_loss(d_gen),
-          oracle['loss_summary_generator_wasserstein_loss_generator_wass_loss']),
+          oracle['loss_summary_generator_wasserstein_loss_'
+                 'generator_wass_loss']),
       'discriminator_wass_loss': (
           losses.wasserstein_discriminator_loss(d_real, d_gen),
           oracle[prefix + 'discriminator_wass_loss']),
@@ -167,7 +168,7 @@ def test_loss_weights_keep_magenta_names():
 @pytest.fixture(scope='module')
 def oracle_networks(oracle_ckpt_dir):
   """Magenta's tiny checkpoint: RAW generator weights (as in training) and D."""
-  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=g-import-not-at-top
   ckpt = magenta_checkpoint.MagentaCheckpoint(oracle_ckpt_dir)
   return (ckpt, ckpt.build_generator(use_ema=False),
           ckpt.build_discriminator())

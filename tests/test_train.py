@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -29,13 +28,6 @@ TINY_GIN = DATA / 'train_tiny.gin'
 STOP_AFTER = 16
 
 
-def tiny_hparams():
-  gin.clear_config()
-  train.parse_gin([str(TINY_GIN)], [])
-  try:
-    return train.hparams()
-  finally:
-    gin.clear_config()
 
 
 def cli(train_dir, *gin_params):
@@ -56,7 +48,7 @@ def run_cli(train_dir, *gin_params, timeout=300):
 
 @pytest.fixture(scope='module')
 def trainer(tmp_path_factory):
-  hp = tiny_hparams()
+  hp = train.hparams_from_gin([str(TINY_GIN)])
   train_dir = str(tmp_path_factory.mktemp('inproc'))
   sched = schedule.TrainingSchedule.from_hparams(**hp)
   t = train.StageTrainer(1, hp, sched, train_dir, default.DefaultDataset(),
@@ -177,6 +169,8 @@ def killed_and_resumed(tmp_path_factory):
 
 def test_kill_minus_9_then_resume(killed_and_resumed):
   train_dir, kills, final = killed_and_resumed
+  sched = schedule.TrainingSchedule.from_hparams(
+      **train.hparams_from_gin([str(TINY_GIN)]))
   assert len(kills) >= 3, [k['log'][-2000:] for k in kills]
   runs = [k['log'] for k in kills[1:]] + [final.stdout]
   for kill, next_log in zip(kills, runs):
@@ -186,11 +180,17 @@ def test_kill_minus_9_then_resume(killed_and_resumed):
       assert image_id >= kill['saved'][-1], kill['log'][-3000:]
     if kill['before'] is not None:
       assert (stage, image_id) >= kill['before']
-    # The next run starts exactly where the checkpoint on disk says.
+    # The next run starts exactly where the checkpoint on disk says: in that
+    # stage, or when the kill came after the stage's final save but before
+    # the next stage's first one, at the start of the next stage.
     next_stage, next_image_id, how = _first_stage_line(next_log)
-    print(f'killed at stage {stage} image_id {image_id} -> resumed at stage '
+    print(f'killed at stage {stage} image_id {image_id} -> next run: stage '
           f'{next_stage} image_id {next_image_id} ({how})')
-    assert (next_stage, next_image_id, how) == (stage, image_id, 'resumed')
+    if image_id < sched.num_images(stage):
+      assert (next_stage, next_image_id, how) == (stage, image_id, 'resumed')
+    else:
+      assert (next_stage, next_image_id) in ((stage, image_id),
+                                             (stage + 1, image_id))
   assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
   assert 'Done: ' in final.stdout
   assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
@@ -255,3 +255,41 @@ def test_nan_loss_stops_without_saving_poison(tmp_path):
   # Only the checkpoint written at the stage start exists, and it is finite.
   assert _saved_image_ids(result.stdout) == [0]
   assert _stage_state(str(train_dir)) == (0, 0)
+
+
+def _stage_trainer(tmp_path, stage_id, **overrides):
+  hp = dict(train.hparams_from_gin([str(TINY_GIN)]), **overrides)
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  return train.StageTrainer(stage_id, hp, sched, str(tmp_path),
+                            default.DefaultDataset(),
+                            tf.distribute.get_strategy())
+
+
+def test_time_limited_schedule_drives_progress_and_stage_end(tmp_path):
+  """Magenta's train_time_limit: stage k gets a share of the time growing by
+  train_time_stage_multiplier; progress follows the train time."""
+  t = _stage_trainer(tmp_path, 1, train_time_limit=130.0,
+                     train_time_stage_multiplier=1.0)
+  # 13 equal stages of 10 s: stage 1 (the first transition) is 10..20 s.
+  assert t.time_limit == pytest.approx(20.0)
+  for seconds, progress, done in ((9.0, 0.0, False), (15.0, 0.5, False),
+                                  (20.5, 1.0, True)):
+    t.train_time.assign(seconds)
+    assert float(t.progress()) == pytest.approx(progress)
+    assert t.done() == done
+  t.image_id.assign(10**9)  # images do not end a time-limited stage
+  t.train_time.assign(12.0)
+  assert not t.done()
+
+
+def test_non_progressive_training_trains_all_blocks_once(tmp_path):
+  hp = dict(train.hparams_from_gin([str(TINY_GIN)]),
+            train_progressive=False)
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  assert sched.stages_to_train(str(tmp_path)) == [12]
+  t = _stage_trainer(tmp_path, 12, train_progressive=False)
+  assert t.num_blocks == 7
+  assert float(t.progress()) == 6.0
+  # Magenta's quirk: the sum of all stage ends.
+  assert t.num_images == sum(sched.stage_info(s)[1] for s in range(13))
+  assert t.restore() == 'fresh start'
