@@ -531,6 +531,11 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     The last checkpoint path.
   """
   hp = hparams()
+  if getattr(dataset, 'audio_length', hp['audio_length']) != hp[
+      'audio_length']:
+    raise ValueError(
+        f'The dataset gives {dataset.audio_length}-sample notes but '
+        f'hparams.audio_length is {hp["audio_length"]}; set both alike.')
   hp['train_root_dir'] = os.path.abspath(train_dir)
   hp.update(describe_dataset(dataset))
   checkpoints.write_or_check_experiment(train_dir, hp)

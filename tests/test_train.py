@@ -293,3 +293,38 @@ def test_non_progressive_training_trains_all_blocks_once(tmp_path):
   # Magenta's quirk: the sum of all stage ends.
   assert t.num_images == sum(sched.stage_info(s)[1] for s in range(13))
   assert t.restore() == 'fresh start'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ['if_mel_hq', 'if_mel', 'if_hq', 'if',
+                                    'phase_hq', 'phase', 'wave'])
+def test_paper_configs_train_a_step_in_their_last_stage(config, tmp_path):
+  """Each paper row's representation and growth schedule fits its networks
+  (tiny widths; the G&L term switched on to run that path too)."""
+  hp = train.hparams_from_gin(
+      [str(REPO / 'gin' / f'{config}.gin')],
+      ['hparams.fmap_base=512', 'hparams.fmap_max=8',
+       'hparams.batch_size_schedule=[2]',
+       'hparams.gen_gl_consistency_loss_weight=1.0'])
+  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  t = train.StageTrainer(12, hp, sched, str(tmp_path),
+                         default.DefaultDataset(),
+                         tf.distribute.get_strategy())
+  t.image_id.assign(sched.num_images(11))
+  values, _ = t.run_step(*next(t.real_batches()))
+  print(config, t.data_helper.data_shape, values['generator_loss'])
+  assert values['progress'] == 6.0
+  assert all(np.isfinite(v) for v in values.values())
+  assert ('fake_gl_loss' in values) == (hp['data_type'] != 'wave')
+
+
+@pytest.mark.slow
+def test_quickstart_trains_all_stages_end_to_end(tmp_path):
+  """The README's quick start: all 13 stages (~7 min on 2 CPU cores)."""
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train',
+       f'--gin_file={REPO / "gin" / "quickstart.gin"}',
+       f'--train_dir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
+      timeout=3600, check=False)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert _stage_state(str(tmp_path)) == (12, 2560)
