@@ -145,14 +145,15 @@ def killed_and_resumed(tmp_path_factory):
     with open(log, 'w') as out:
       proc = subprocess.Popen(cli(train_dir), cwd=REPO, stdout=out,
                               stderr=subprocess.STDOUT, text=True)
-      # Wait for training to make progress (a save), then kill at a random
-      # moment: inside a step, a save, a stage switch or a trace.
+      # Wait for this run's first save, then kill at a random moment soon
+      # after (inside a trace, a step, a save or a stage switch), so that
+      # each run makes little progress and the 3 kills land before the end.
       deadline = time.time() + 240
       while time.time() < deadline and proc.poll() is None:
         if 'Saved ' in log.read_text():
           break
-        time.sleep(0.2)
-      time.sleep(rng.uniform(0.0, 6.0))
+        time.sleep(0.1)
+      time.sleep(rng.uniform(0.0, 2.0))
       alive = proc.poll() is None
       if alive:
         os.kill(proc.pid, signal.SIGKILL)
