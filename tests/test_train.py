@@ -329,3 +329,21 @@ def test_quickstart_trains_all_stages_end_to_end(tmp_path):
       timeout=3600, check=False)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert _stage_state(str(tmp_path)) == (12, 2560)
+
+
+def test_data_computed_normalizer_is_fitted_once_into_assets(tmp_path):
+  """Magenta's init_data_normalizer: fitted from the data before stage 0,
+  saved under <train_dir>/assets, then reused (and by the networks)."""
+  hp = dict(train.hparams_from_gin([str(TINY_GIN)]),
+            data_normalizer='specgrams_simple_normalizer',
+            normalizer_num_examples=20)
+  dataset = default.DefaultDataset()
+  normalizer = train.init_normalizer(hp, str(tmp_path), dataset)
+  assert os.path.dirname(normalizer.path) == str(tmp_path / 'assets')
+  stamp = os.stat(normalizer.path).st_mtime_ns
+  again = train.init_normalizer(hp, str(tmp_path), dataset)
+  assert os.stat(again.path).st_mtime_ns == stamp
+  t = _stage_trainer(tmp_path, 0, data_normalizer=hp['data_normalizer'],
+                     normalizer_num_examples=20)
+  np.testing.assert_array_equal(
+      np.asarray(t.discriminator.normalizer.a), np.asarray(normalizer.a))
