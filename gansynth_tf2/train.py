@@ -457,9 +457,9 @@ class Summaries:
             channel = data[..., c:c + 1]
             lo = tf.reduce_min(channel, axis=[1, 2, 3], keepdims=True)
             hi = tf.reduce_max(channel, axis=[1, 2, 3], keepdims=True)
-            # Frequency up, time to the right, as a spectrogram is read.
-            image = tf.transpose((channel - lo) / (hi - lo + 1e-8),
-                                 [0, 2, 1, 3])[:, ::-1]
+            # Magenta's layout (time down, frequency to the right): a wide
+            # 128x1024 image reads better in TensorBoard than a tall one.
+            image = (channel - lo) / (hi - lo + 1e-8)
             tf.summary.image(f'{name}_data_{suffix}', image,
                              max_outputs=int(data.shape[0]))
     self.writer.flush()
