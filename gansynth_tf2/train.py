@@ -483,9 +483,16 @@ DATASET_NAMES = {'NSynthTfdsDataset': 'nsynth_tfds',
 
 
 def describe_dataset(dataset):
-  """experiment.json's `dataset_name` and `train_data_path` of a dataset."""
+  """experiment.json's `dataset_name`, `train_data_path` and `pitch_counts`.
+
+  `pitch_counts` ({"MIDI pitch": count}, JSON string keys) is our one key
+  beyond Magenta's: `load_model` samples pitches from it, so a model trained
+  on a few pitches is not asked for others (Magenta assumes NSynth's).
+  """
   name = type(dataset).__name__
-  info = {'dataset_name': DATASET_NAMES.get(name, name)}
+  info = {'dataset_name': DATASET_NAMES.get(name, name),
+          'pitch_counts': {str(p): int(c) for p, c in
+                           sorted(dataset.get_pitch_counts().items())}}
   for attr in ('file_pattern', 'data_dir', 'tfds_data_dir'):
     if getattr(dataset, attr, None):
       info['train_data_path'] = str(getattr(dataset, attr))

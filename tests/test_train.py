@@ -202,8 +202,10 @@ def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
   with open(DATA / 'oracle' / 'ckpt' / 'experiment.json') as f:
     magenta_keys = set(json.load(f))
   ours = checkpoints.read_experiment(str(train_dir))
-  assert set(ours) == magenta_keys
+  assert set(ours) == magenta_keys | {'pitch_counts'}
   assert ours['dataset_name'] == 'default'
+  counts = default.DefaultDataset().get_pitch_counts()
+  assert ours['pitch_counts'] == {str(p): c for p, c in counts.items()}
   assert (train_dir / 'operative_config.gin').exists()
   assert 'hparams.fmap_max = 8' in (
       train_dir / 'operative_config.gin').read_text()
@@ -211,6 +213,7 @@ def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
   model = gansynth_tf2.load_model(str(train_dir))
   waves = model.generate_from_z(np.zeros([1, 256], np.float32), [60])
   assert waves.shape == (1, 64000) and np.all(np.isfinite(waves))
+  assert model.pitch_counts == counts
 
 
 def test_summaries_hold_losses_and_audio(killed_and_resumed):
