@@ -352,27 +352,23 @@ class SpecgramsToWaves(WavesToSpecgrams):
     return self.helper.data_to_waves(data)
 
 
+class _MelOnly:
+  """Pins a representation layer to IF-Mel (`data_type` kept for configs)."""
+
+  def __init__(self, audio_length=64000, sample_rate=16000,
+               spec_shape=(128, 1024), data_type='mel', **kwargs):
+    if data_type != 'mel':
+      raise ValueError(f'{type(self).__name__} is IF-Mel only; got '
+                       f'data_type={data_type!r}')
+    super().__init__(data_type='mel', audio_length=audio_length,
+                     sample_rate=sample_rate, spec_shape=spec_shape, **kwargs)
+
+
 @gin_keras.configurable
-class MelIF(WavesToSpecgrams):
+class MelIF(_MelOnly, WavesToSpecgrams):
   """waves -> IF-Mel specgrams (the paper's best representation)."""
 
-  def __init__(self, audio_length=64000, sample_rate=16000,
-               spec_shape=(128, 1024), data_type='mel', **kwargs):
-    if data_type != 'mel':
-      raise ValueError(f'{type(self).__name__} is IF-Mel only; got '
-                       f'data_type={data_type!r}')
-    super().__init__(data_type='mel', audio_length=audio_length,
-                     sample_rate=sample_rate, spec_shape=spec_shape, **kwargs)
-
 
 @gin_keras.configurable
-class InverseMelIF(SpecgramsToWaves):
+class InverseMelIF(_MelOnly, SpecgramsToWaves):
   """IF-Mel specgrams -> waves."""
-
-  def __init__(self, audio_length=64000, sample_rate=16000,
-               spec_shape=(128, 1024), data_type='mel', **kwargs):
-    if data_type != 'mel':
-      raise ValueError(f'{type(self).__name__} is IF-Mel only; got '
-                       f'data_type={data_type!r}')
-    super().__init__(data_type='mel', audio_length=audio_length,
-                     sample_rate=sample_rate, spec_shape=spec_shape, **kwargs)
