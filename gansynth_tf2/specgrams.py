@@ -128,15 +128,29 @@ class SpecgramsHelper:
                        '(spectral_ops.crop_or_pad)')
     return _check_finite(waves, 'waves')
 
-  def _check_specgrams(self, specgrams, name='specgrams'):
-    specgrams = tf.convert_to_tensor(specgrams, tf.float32)
-    expected = f'[batch, {self._spec_shape[0]}, {self._spec_shape[1]}, 2]'
-    _check_rank(specgrams, 4, name, expected)
-    for got, want in zip(specgrams.shape[1:], list(self._spec_shape) + [2]):
+  def _check_image(self, x, dtype, name, height, width, channels):
+    """Rank, static shape and (eager) finiteness of a `[b, H, W, C]` input."""
+    x = tf.convert_to_tensor(x, dtype)
+    expected = f'[batch, {height}, {width}, {channels}]'
+    _check_rank(x, 4, name, expected)
+    for got, want in zip(x.shape[1:], [height, width, channels]):
       if got is not None and got != want:
         raise ValueError(f'{name} must have shape {expected}, got shape '
-                         f'{specgrams.shape}')
-    return specgrams
+                         f'{x.shape}')
+    if not dtype.is_complex:
+      return _check_finite(x, name)
+    checked = _check_finite(tf.math.real(x) + tf.math.imag(x), name)
+    if tf.executing_eagerly():
+      return x
+    with tf.control_dependencies([checked]):  # keep the check in the graph
+      return tf.identity(x)
+
+  def _check_specgrams(self, specgrams):
+    return self._check_image(specgrams, tf.float32, 'specgrams',
+                             *self._spec_shape, 2)
+
+  def _check_stfts(self, stfts):
+    return self._check_image(stfts, tf.complex64, 'stfts', *self._spec_shape, 1)
 
   def waves_to_stfts(self, waves):
     """`[batch, samples, 1]` float -> complex64 `[batch, time, freq, 1]`."""
@@ -150,9 +164,7 @@ class SpecgramsHelper:
 
   def stfts_to_waves(self, stfts):
     """complex64 `[batch, time, freq, 1]` -> `[batch, samples, 1]`."""
-    stfts = tf.convert_to_tensor(stfts, tf.complex64)
-    _check_rank(stfts, 4, 'stfts',
-                f'[batch, {self._spec_shape[0]}, {self._spec_shape[1]}, 1]')
+    stfts = self._check_stfts(stfts)
     dc = 1 if self._discard_dc else 0
     stfts = tf.pad(stfts[..., 0], [[0, 0], [0, 0], [dc, 1 - dc]])
     waves = tf.signal.inverse_stft(
@@ -164,7 +176,7 @@ class SpecgramsHelper:
 
   def stfts_to_specgrams(self, stfts):
     """complex `[batch, time, freq, 1]` -> `[batch, time, freq, 2]`."""
-    stfts = tf.convert_to_tensor(stfts, tf.complex64)[..., 0]
+    stfts = self._check_stfts(stfts)[..., 0]
     logmag = self._safe_log(tf.abs(stfts))
     phase_angle = tf.math.angle(stfts)
     if self._ifreq:
@@ -221,15 +233,9 @@ class SpecgramsHelper:
     """Mel specgrams -> linear specgrams, `[batch, time, freq, 2]` each."""
     if self._mel_downscale is None:
       return melspecgrams
-    melspecgrams = tf.convert_to_tensor(melspecgrams, tf.float32)
-    num_mel = self._spec_shape[1] // self._mel_downscale
-    expected = f'[batch, {self._spec_shape[0]}, {num_mel}, 2]'
-    _check_rank(melspecgrams, 4, 'melspecgrams', expected)
-    for got, want in zip(melspecgrams.shape[1:],
-                         [self._spec_shape[0], num_mel, 2]):
-      if got is not None and got != want:
-        raise ValueError(f'melspecgrams must have shape {expected}, got shape '
-                         f'{melspecgrams.shape}')
+    melspecgrams = self._check_image(
+        melspecgrams, tf.float32, 'melspecgrams', self._spec_shape[0],
+        self._spec_shape[1] // self._mel_downscale, 2)
     mel2l = tf.constant(self.mel_to_linear_matrix(), tf.float32)
     mag2 = tf.tensordot(tf.exp(melspecgrams[..., 0]), mel2l, 1)
     logmag = 0.5 * self._safe_log(mag2)

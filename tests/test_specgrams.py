@@ -203,6 +203,31 @@ def test_rejects_bad_specgrams(helper):
     helper.specgrams_to_waves(np.zeros((1, 128, 512, 2), np.float32))
   with pytest.raises(ValueError, match='melspecgrams must have shape'):
     helper.melspecgrams_to_waves(np.zeros((128, 1024, 2), np.float32))
+  bad = np.zeros((1, 128, 1024, 2), np.float32)
+  bad[0, 3, 4, 1] = np.nan
+  with pytest.raises(ValueError, match='specgrams contains NaN'):
+    helper.specgrams_to_melspecgrams(bad)
+  with pytest.raises(ValueError, match='melspecgrams contains NaN'):
+    helper.melspecgrams_to_specgrams(bad)
+
+
+@pytest.mark.parametrize('shape', [(1, 128, 1024), (1, 128, 512, 1),
+                                   (1, 64, 1024, 1), (1, 128, 1024, 2)])
+def test_rejects_bad_stfts(helper, shape):
+  stfts = np.zeros(shape, np.complex64)
+  with pytest.raises(ValueError, match=r'stfts must have shape \[batch, 128, 1024, 1\]'):
+    helper.stfts_to_specgrams(stfts)
+  with pytest.raises(ValueError, match=r'stfts must have shape \[batch, 128, 1024, 1\]'):
+    helper.stfts_to_waves(stfts)
+
+
+def test_nan_stfts_are_rejected(helper):
+  stfts = np.zeros((1, 128, 1024, 1), np.complex64)
+  stfts[0, 1, 2, 0] = complex(0.0, np.inf)
+  with pytest.raises(ValueError, match='stfts contains NaN or Inf'):
+    helper.stfts_to_waves(stfts)
+  with pytest.raises(tf.errors.InvalidArgumentError, match='stfts contains'):
+    tf.function(helper.stfts_to_specgrams)(stfts)
 
 
 def test_nan_waves_fail_inside_graphs(helper):
