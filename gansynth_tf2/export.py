@@ -35,7 +35,6 @@ import os
 import shutil
 import sys
 import tempfile
-from unittest import mock
 
 from absl import app
 from absl import flags
@@ -44,7 +43,6 @@ import tensorflow as tf
 # Freezing weights into constants for TF Lite has no public TF2 API.
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
 
-from gansynth_tf2 import layers
 
 FLAGS = flags.FLAGS
 
@@ -259,19 +257,6 @@ class RealInverseTransform:
     return waves[:, self._pad_l:self._pad_l + self._audio_length]
 
 
-def _upscale_5d(images, scale):
-  """layers.upscale (nearest neighbour along H and W) with tensors of rank
-  <= 5: TF Lite's StridedSlice and Tile kernels stop at 5-D, and
-  layers.upscale tiles a 6-D view. Copies only, so the numbers are equal."""
-  if scale == 1:
-    return images
-  _, h, w, c = images.shape
-  # Width first ([b, h, w, 1, c] -> [b, h, w*s, c]), then height.
-  x = tf.tile(tf.reshape(images, [-1, h, w, 1, c]), [1, 1, 1, scale, 1])
-  x = tf.tile(tf.reshape(x, [-1, h, 1, w * scale, c]), [1, 1, scale, 1, 1])
-  return tf.reshape(x, [-1, h * scale, w * scale, c])
-
-
 def to_tflite(model, path):
   """Writes the `generate` function as a TF Lite model with builtin ops only.
 
@@ -292,11 +277,9 @@ def to_tflite(model, path):
     specgram = model.images_from_z(z, tf.gather(label_of, pitch - lo))
     return {'audio': inverse(specgram), 'specgram': specgram}
 
-  # Trace with the <= 5-D upscale (see _upscale_5d); the SavedModel keeps
-  # layers.upscale.
-  with mock.patch.object(layers, 'upscale', _upscale_5d):
-    concrete = tf.function(generate, input_signature=signature)
-    concrete = concrete.get_concrete_function()
+  # layers.upscale keeps every tensor <= 5-D, as TF Lite's Tile needs.
+  concrete = tf.function(generate, input_signature=signature)
+  concrete = concrete.get_concrete_function()
   # Weights become constants (TF Lite resource variables would need an
   # initialization call from every user); freezing flattens the outputs,
   # which come back in sorted key order and are named again here.
