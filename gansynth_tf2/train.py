@@ -658,15 +658,19 @@ def hparams_from_gin(gin_files, gin_params=()):
 
 def main(argv):
   del argv
+  # TF's own INFO lines (one per checkpoint shard) drown the progress line.
+  tf.get_logger().setLevel('WARNING')
   if not FLAGS.train_dir:
     raise app.UsageError('--train_dir is required')
   if not FLAGS.gin_file:
     raise app.UsageError('--gin_file is required, e.g. '
                          '--gin_file=gin/quickstart.gin')
-  parse_gin(FLAGS.gin_file, FLAGS.gin_param)
   try:
+    parse_gin(FLAGS.gin_file, FLAGS.gin_param)
     path = train(FLAGS.train_dir)
-  except (NonFiniteLossError, checkpoints.ConfigConflictError) as e:
+  except (NonFiniteLossError, checkpoints.ConfigConflictError, ValueError,
+          OSError) as e:
+    # Bad input or a stopped run: one clear line, no traceback.
     print(f'ERROR: {e}', flush=True)
     raise SystemExit(1) from None
   print(f'Done: {path}', flush=True)

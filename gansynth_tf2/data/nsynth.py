@@ -188,6 +188,10 @@ class PreparedDataset(NSynthTFRecordDataset):
         audio_length=audio_length)
 
 
+# Where `tfds.load` looks when given no data_dir.
+DEFAULT_TFDS_DATA_DIR = os.path.join('~', 'tensorflow_datasets')
+
+
 @gin.configurable
 class NSynthTfdsDataset(base.NotesDataset):
   """TFDS `nsynth/gansynth_subset` read from a local data dir (no download).
@@ -195,18 +199,20 @@ class NSynthTfdsDataset(base.NotesDataset):
   Needs the optional `tensorflow-datasets` package.
 
   Args:
-    tfds_data_dir: the TFDS data_dir holding nsynth/gansynth_subset.
+    tfds_data_dir: the TFDS data_dir holding nsynth/gansynth_subset
+      (default: TFDS's own default, ~/tensorflow_datasets).
     split: 'train', 'valid' or 'test'.
     min_pitch, max_pitch: the model's pitch range.
     pitch_counts: {pitch: count}; default Magenta's table for this subset.
     audio_length: samples per note.
   """
 
-  def __init__(self, tfds_data_dir, split='train', min_pitch=base.MIN_PITCH,
+  def __init__(self, tfds_data_dir=DEFAULT_TFDS_DATA_DIR, split='train',
+               min_pitch=base.MIN_PITCH,
                max_pitch=base.MAX_PITCH, pitch_counts=None,
                audio_length=schema.AUDIO_LENGTH):
     super().__init__(min_pitch, max_pitch, audio_length)
-    self.tfds_data_dir = tfds_data_dir
+    self.tfds_data_dir = os.path.expanduser(tfds_data_dir)
     self.split = split
     self._counts = dict(pitch_counts or GANSYNTH_SUBSET_PITCH_COUNTS)
 
