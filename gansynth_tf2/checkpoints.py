@@ -31,9 +31,14 @@ CHECKPOINT_NAME = 'ckpt'
 # Keys of experiment.json that may differ between runs sharing a train_dir:
 # where things live and how often summaries are written change neither the
 # model nor the schedule.
+# Keys a resumed run may change. Besides paths and logging: the data (to
+# fine-tune, e.g. a converted Magenta checkpoint, on other notes) and
+# total_num_images (to train the last stage for longer). The networks and the
+# stage schedule must stay as they were.
 RESUMABLE_KEYS = frozenset({'train_root_dir', 'train_data_path',
                             'save_summaries_num_images', 'master', 'task',
-                            'ps_tasks', 'debug_hook'})
+                            'ps_tasks', 'debug_hook', 'dataset_name',
+                            'pitch_counts', 'total_num_images'})
 
 
 class ConfigConflictError(ValueError):

@@ -28,6 +28,12 @@ def test_experiment_json_written_then_accepted_again(tmp_path):
   again = dict(hp, batch_size_schedule=tuple(hp['batch_size_schedule']),
                fmap_decay=1, train_data_path='/elsewhere')
   checkpoints.write_or_check_experiment(str(tmp_path), again)
+  # Fine-tuning on other data and training the last stage for longer are
+  # allowed; the new values are recorded.
+  longer = dict(hp, dataset_name='mine', pitch_counts={'60': 3},
+                total_num_images=hp['total_num_images'] + 8)
+  checkpoints.write_or_check_experiment(str(tmp_path), longer)
+  assert checkpoints.read_experiment(str(tmp_path))['dataset_name'] == 'mine'
   assert not [p for p in os.listdir(tmp_path) if '.tmp' in p]
 
 

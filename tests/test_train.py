@@ -299,7 +299,6 @@ def test_non_progressive_training_trains_all_blocks_once(tmp_path):
   assert t.restore() == 'fresh start'
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('config', ['if_mel_hq', 'if_mel', 'if_hq', 'if',
                                     'phase_hq', 'phase', 'wave'])
 def test_paper_configs_train_a_step_in_their_last_stage(config, tmp_path):
@@ -350,3 +349,58 @@ def test_data_computed_normalizer_is_fitted_once_into_assets(tmp_path):
                      normalizer_num_examples=20)
   np.testing.assert_array_equal(
       np.asarray(t.discriminator.normalizer.a), np.asarray(normalizer.a))
+
+
+def _trained_pitches(train_dir):
+  with open(os.path.join(train_dir, 'experiment.json')) as f:
+    counts = json.load(f)['pitch_counts']
+  return sorted(int(p) for p, c in counts.items() if c > 0)
+
+
+def test_all_13_stages_then_generate_through_the_clis(tmp_path):
+  """The quick start's path in CI size: every stage of the 7-resolution IF-Mel
+  structure (4 images per stage), then the generate CLI's timbre sweep and
+  interpolation modes on the result."""
+  train_dir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train', f'--gin_file={TINY_GIN}',
+       f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,
+      timeout=900, check=False)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert _stage_state(str(train_dir)) == (12, 52)
+  pitches = _trained_pitches(str(train_dir))[:3]
+  for mode, files in [
+      (['--timbre_sweep', f'--pitches={",".join(map(str, pitches))}'],
+       [f'timbre_sweep_{i}.wav' for i in range(3)] + ['timbre_sweep.png']),
+      (['--interpolate=3', f'--pitches={pitches[0]}'],
+       [f'interpolation_{i}.wav' for i in range(3)] + ['interpolation.wav'])]:
+    out = tmp_path / mode[0].strip('-').split('=')[0]
+    gen = subprocess.run(
+        [sys.executable, '-m', 'gansynth_tf2.generate',
+         f'--ckpt_dir={train_dir}', f'--output_dir={out}', '--seed=3'] + mode,
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-2000:]
+    for name in files:
+      assert (out / name).stat().st_size > 0, name
+    with open(out / 'generated.json') as f:
+      assert json.load(f)['seed'] == 3
+
+
+def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir):
+  """Magenta's checkpoint, converted, resumes training like one of ours (on
+  our default data, its last stage extended by one step)."""
+  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
+  converted = tmp_path / 'converted'
+  magenta_checkpoint.convert(str(oracle_ckpt_dir), str(converted))
+  before = checkpoints.read_experiment(str(converted))
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train',
+       '--gin_file=gin/if_mel_hq.gin', '--gin_file=gin/datasets/default.gin',
+       f'--gin_file={converted / "hparams.gin"}',
+       f'--gin_param=hparams.total_num_images={before["total_num_images"] + 8}',
+       '--gin_param=train.media_summaries=False',
+       f'--train_dir={converted}'], cwd=REPO, capture_output=True, text=True,
+      timeout=600, check=False)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert 'resumed' in result.stdout, result.stdout[-2000:]
+  assert _stage_state(str(converted)) == (12, before['total_num_images'] + 8)
