@@ -127,6 +127,17 @@ def test_estimate_pitch_and_note_name_pattern(tmp_path):
       'file name says pitch 40, pYIN 67']
   assert 'no clear pitch' in manifest['rejected'][0]['reason']
 
+  # The same through the tool's --estimate_pitch flag.
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'tools', 'prepare_dataset.py'),
+       f'--input_dir={src}', f'--output_dir={tmp_path / "out_cli"}',
+       '--estimate_pitch', '--num_workers=1'],
+      capture_output=True, text=True, check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  on_disk = json.loads((tmp_path / 'out_cli' / 'manifest.json').read_text())
+  assert on_disk['accepted'] == manifest['accepted']
+  assert on_disk['rejected'] == manifest['rejected']
+
   named = tmp_path / 'named'
   named.mkdir()
   sf.write(named / 'piano_C#4.wav', _note('organ', 61), 16000)
