@@ -5,9 +5,11 @@ networks.py / train_util.py / model.py (noted beside each table), not computed
 with the code under test.
 """
 import json
+import pathlib
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from gansynth_tf2 import schedule
 
@@ -262,3 +264,166 @@ def test_training_schedule_time_limited_and_non_progressive(tmp_path):
   assert flat.num_images(12, root) == 880
   with pytest.raises(ValueError, match='train_root_dir'):
     flat.num_images(12)
+
+
+# ---------------------------------------------------------------------------
+# Against Magenta's own code: tests/data/magenta_schedule.json holds inputs and
+# the outputs of Magenta 2.1.4's networks.py / train_util.py / model.py for
+# them, made by tools/make_schedule_fixture.py (which imports Magenta; these
+# tests do not). Ints must match exactly, floats (float32) to 1e-6.
+
+
+MAGENTA_FIXTURE = (pathlib.Path(__file__).parent / 'data' /
+                   'magenta_schedule.json')
+
+
+@pytest.fixture(scope='module')
+def magenta():
+  return json.loads(MAGENTA_FIXTURE.read_text())
+
+
+def _report(name, n):
+  print(f'{name}: {n} cases checked against Magenta')
+  assert n > 0
+
+
+def test_magenta_resolution_schedule(magenta):
+  n = 0
+  for row in magenta['resolution_schedule']:
+    hp = magenta['hparam_sets'][row['set']]
+    rs = schedule.ResolutionSchedule.from_hparams(**hp)
+    if row['block_id'] == 'final':
+      assert list(rs.final_resolutions) == row['resolution'], row
+      n += 1
+      continue
+    if row['scale_factor'] is None:
+      with pytest.raises(ValueError):
+        rs.scale_factor(row['block_id'])
+    else:
+      assert rs.scale_factor(row['block_id']) == row['scale_factor'], row
+    n += 1
+    if row['resolution'] is not None:
+      assert list(rs.resolution(row['block_id'])) == row['resolution'], row
+      n += 1
+  _report('resolution_schedule', n)
+
+
+def test_magenta_stage_arithmetic(magenta):
+  n = 0
+  for row in magenta['total_num_stages']:
+    assert schedule.get_total_num_stages(
+        row['num_resolutions']) == row['total_num_stages']
+    n += 1
+  for row in magenta['min_total_num_images']:
+    assert schedule.min_total_num_images(
+        row['stable'], row['transition'], row['num_blocks']) == row['value']
+    n += 1
+  for row in magenta['stages']:
+    hp = magenta['hparam_sets'][row['set']]
+    ts = schedule.TrainingSchedule.from_hparams(**hp)
+    args = (row['stage_id'], hp['num_resolutions'],
+            hp['stable_stage_num_images'], hp['transition_stage_num_images'],
+            hp['total_num_images'])
+    if row['stage_info'] is None:
+      with pytest.raises(ValueError):
+        schedule.get_stage_info(*args)
+    else:
+      got = schedule.get_stage_info(*args)
+      assert list(got) == row['stage_info'], row
+      assert list(ts.stage_info(row['stage_id'])) == row['stage_info'], row
+    n += 1
+    if row['batch_size'] is not None:
+      got = schedule.get_batch_size(row['stage_id'],
+                                    hp['batch_size_schedule'],
+                                    hp['num_resolutions'])
+      assert got == row['batch_size'], row
+      assert ts.batch_size(row['stage_id']) == row['batch_size'], row
+      n += 1
+  _report('stage arithmetic', n)
+
+
+def test_magenta_stage_ids(magenta, tmp_path):
+  n = 0
+  for i, row in enumerate(magenta['stage_ids']):
+    hp = magenta['hparam_sets'][row['set']]
+    root = tmp_path / f'run{i}'
+    root.mkdir()
+    (root / 'experiment.json').write_text('{}')
+    (root / 'other').mkdir()
+    for s in range(row['num_stage_dirs']):
+      (root / f'stage_{s:05d}').mkdir()
+    assert schedule.get_stage_ids(str(root),
+                                  hp['num_resolutions']) == row['stage_ids']
+    flat = schedule.TrainingSchedule.from_hparams(
+        **dict(hp, train_progressive=False))
+    # Magenta sums the ends of the stages still to train (0 if none are).
+    assert flat.num_images(flat.num_stages - 1, str(root)) == (
+        row['non_progressive_num_images']), row
+    n += 2
+  _report('stage_ids', n)
+
+
+def test_magenta_compute_progress(magenta):
+  n = 0
+  for row in magenta['compute_progress']:
+    ids = np.asarray(row['image_ids'], np.int64)
+    want = np.asarray(row['progress'])
+    got = schedule.compute_progress(ids, row['stable'], row['transition'],
+                                    row['num_blocks']).numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6, err_msg=str(
+        {k: row[k] for k in ('stable', 'transition', 'num_blocks')}))
+    n += len(ids)
+    # Scalar Python ints, as TrainingSchedule.progress gets them.
+    for i in (0, len(ids) // 3, len(ids) // 2, len(ids) - 1):
+      got = float(schedule.compute_progress(int(ids[i]), row['stable'],
+                                            row['transition'],
+                                            row['num_blocks']))
+      assert got == pytest.approx(want[i], abs=1e-6)
+      n += 1
+  _report('compute_progress', n)
+
+
+def test_magenta_alphas(magenta):
+  al = magenta['alphas']
+  progress = al['progress']
+  n = 0
+  for block_id, g_want, d_want in zip(al['block_ids'], al['generator_alpha'],
+                                      al['discriminator_alpha']):
+    p32 = tf.constant(progress, tf.float32)
+    np.testing.assert_allclose(schedule.generator_alpha(block_id, p32),
+                               g_want, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(schedule.discriminator_alpha(block_id, p32),
+                               d_want, rtol=0, atol=1e-6)
+    for p, g, d in zip(progress, g_want, d_want):
+      # Python floats in, Python floats out (float64 arithmetic).
+      assert schedule.generator_alpha(block_id, p) == pytest.approx(
+          g, abs=1e-6), (block_id, p)
+      assert schedule.discriminator_alpha(block_id, p) == pytest.approx(
+          d, abs=1e-6), (block_id, p)
+    n += 4 * len(progress)
+  _report('alphas', n)
+
+
+def test_magenta_progress_from_time(magenta):
+  n = 0
+  for case in magenta['progress_from_time']:
+    limit = case['train_time_limit']
+    mult = case['train_time_stage_multiplier']
+    nr = case['num_resolutions']
+    want_times = np.asarray(case['stage_times'], np.float32)
+    ours = schedule.stage_times(limit, mult, nr)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, want_times, rtol=1e-6, atol=0)
+    ts = schedule.TrainingSchedule(num_resolutions=nr, train_time_limit=limit,
+                                   train_time_stage_multiplier=mult)
+    for s, t in enumerate(want_times):
+      assert ts.stage_train_time_limit(s) == pytest.approx(float(t), rel=1e-6)
+    n += 2 * len(want_times)
+    times = np.asarray(case['train_times'], np.float32)
+    for row in case['by_num_blocks']:
+      got = schedule.compute_progress_from_time(
+          times, nr, row['num_blocks'], want_times).numpy()
+      np.testing.assert_allclose(got, row['progress'], rtol=0, atol=1e-6,
+                                 err_msg=f'{case["stage_times"]} {row}')
+      n += len(times)
+  _report('progress_from_time', n)
