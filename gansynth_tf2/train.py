@@ -482,6 +482,18 @@ DATASET_NAMES = {'NSynthTfdsDataset': 'nsynth_tfds',
                  'PreparedDataset': 'prepared', 'DefaultDataset': 'default'}
 
 
+def check_dataset_readable(dataset):
+  """Reads the first note; raises ValueError if the dataset yields none."""
+  try:
+    next(iter(dataset.provide_dataset().take(1)))
+  except StopIteration:
+    raise ValueError(f'{type(dataset).__name__} yields no notes (no file '
+                     'matched, or none in the pitch range)') from None
+  except tf.errors.OpError as e:
+    raise ValueError(f'{type(dataset).__name__} cannot be read: '
+                     f'{e.message}') from None
+
+
 def describe_dataset(dataset):
   """experiment.json's `dataset_name`, `train_data_path` and `pitch_counts`.
 
@@ -544,6 +556,9 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
         f'The dataset gives {dataset.audio_length}-sample notes but '
         f'hparams.audio_length is {hp["audio_length"]}; set both alike.')
   hp['train_root_dir'] = os.path.abspath(train_dir)
+  # Read one note before anything is written, so missing or empty data fails
+  # without leaving a half-started train_dir behind.
+  check_dataset_readable(dataset)
   hp.update(describe_dataset(dataset))
   checkpoints.write_or_check_experiment(train_dir, hp)
   training_schedule = schedule.TrainingSchedule.from_hparams(**hp)

@@ -404,3 +404,17 @@ def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir):
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'resumed' in result.stdout, result.stdout[-2000:]
   assert _stage_state(str(converted)) == (12, before['total_num_images'] + 8)
+
+
+def test_missing_data_fails_before_anything_is_written(tmp_path):
+  train_dir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train',
+       '--gin_file=gin/if_mel_hq.gin',
+       f"--gin_param=NSynthTfdsDataset.tfds_data_dir='{tmp_path / 'tfds'}'",
+       f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,
+      timeout=300, check=False)
+  assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+  assert 'ERROR: TFDS nsynth/gansynth_subset' in result.stdout
+  assert 'Traceback' not in result.stdout + result.stderr
+  assert not train_dir.exists()
