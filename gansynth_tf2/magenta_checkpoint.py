@@ -9,6 +9,7 @@ scopes. Generation uses the generator's `ExponentialMovingAverage` shadows, as
 Magenta's `Model.load_from_path` does.
 """
 
+import copy
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf2 import magenta_hparams
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
 from gansynth_tf2 import schedule
@@ -41,16 +43,13 @@ REQUIRED_KEYS = ('data_type', 'fmap_base', 'fmap_decay', 'fmap_max',
                  'stable_stage_num_images', 'transition_stage_num_images',
                  'total_num_images', 'audio_length', 'sample_rate',
                  'data_normalizer')
-# Defaults of Magenta's `model.set_flags` for keys old experiment.json files
-# may lack (Magenta fills them the same way when it loads).
-DEFAULTS = {'simple_arch': False, 'to_rgb_activation': 'tanh',
-            'train_progressive': True, 'train_time_limit': None,
-            'train_time_stage_multiplier': 1.0,
-            'batch_size_schedule': [16, 8],
-            'mag_normalizer_a': 0.0661371661726,
-            'mag_normalizer_b': 0.113718730221,
-            'p_normalizer_a': 0.8, 'p_normalizer_b': 0.0,
-            'normalizer_margin': 0.8, 'normalizer_num_examples': 1000}
+# Keys old experiment.json files may lack, filled with Magenta's defaults
+# (Magenta fills them the same way when it loads).
+DEFAULTS = {k: magenta_hparams.MAGENTA_DEFAULTS[k] for k in (
+    'simple_arch', 'to_rgb_activation', 'train_progressive',
+    'train_time_limit', 'train_time_stage_multiplier', 'batch_size_schedule',
+    'mag_normalizer_a', 'mag_normalizer_b', 'p_normalizer_a', 'p_normalizer_b',
+    'normalizer_margin', 'normalizer_num_examples')}
 
 
 class CheckpointError(ValueError):
@@ -80,7 +79,7 @@ def read_experiment_json(path):
     raise CheckpointError(f'{json_path} lacks required keys: '
                           f'{", ".join(missing)}')
   for key, value in DEFAULTS.items():
-    hparams.setdefault(key, value)
+    hparams.setdefault(key, copy.deepcopy(value))  # never share the table's lists
   if hparams['data_type'] not in specgrams.DATA_TYPES:
     raise CheckpointError(
         f'{json_path}: data_type {hparams["data_type"]!r} is not one of '
@@ -377,25 +376,26 @@ def _gin_value(value):
   return repr(list(value) if isinstance(value, tuple) else value)
 
 
-def hparams_gin(hparams, known_keys=None):
+def hparams_gin(hparams):
   """`hparams.<key> = value` lines for a Magenta hparams dict.
+
+  Keys our training does not know (`magenta_hparams.MAGENTA_DEFAULTS` lists
+  those it does) are written as comments, so the file can be included as is.
 
   Args:
     hparams: Magenta-named hyperparameters.
-    known_keys: keys the training's `hparams` gin function accepts; others
-      (e.g. Magenta's runtime-only keys) are written as comments.
   """
   lines = ['# Hyperparameters of a converted Magenta GANSynth checkpoint.',
            '# Magenta names; include this file to train on from it.']
   for key in sorted(hparams):
     line = f'hparams.{key} = {_gin_value(hparams[key])}'
-    if known_keys is not None and key not in known_keys:
+    if key not in magenta_hparams.MAGENTA_DEFAULTS:
       line = '# (not a training hyperparameter here) ' + line
     lines.append(line)
   return '\n'.join(lines) + '\n'
 
 
-def convert(magenta_dir, output_dir, overwrite=False, known_keys=None):
+def convert(magenta_dir, output_dir, overwrite=False):
   """Writes a Magenta checkpoint as one of ours (CONTRACTS' layout).
 
   `<output_dir>/experiment.json`, `<output_dir>/hparams.gin` and
@@ -409,7 +409,6 @@ def convert(magenta_dir, output_dir, overwrite=False, known_keys=None):
     magenta_dir: Magenta's train dir (experiment.json + stage_000NN/).
     output_dir: where to write; must not exist (or be empty) unless overwrite.
     overwrite: replace an existing output_dir.
-    known_keys: see `hparams_gin`.
 
   Returns:
     The checkpoint prefix written.
@@ -458,7 +457,7 @@ def convert(magenta_dir, output_dir, overwrite=False, known_keys=None):
     with open(os.path.join(scratch, EXPERIMENT_JSON), 'w') as f:
       json.dump(hparams, f, indent=1, sort_keys=True)
     with open(os.path.join(scratch, 'hparams.gin'), 'w') as f:
-      f.write(hparams_gin(hparams, known_keys))
+      f.write(hparams_gin(hparams))
     # Normalizers computed from data live in assets/ and come along.
     assets = os.path.join(source, 'assets')
     if os.path.isdir(assets):

@@ -306,3 +306,13 @@ def test_convert_tool(oracle_ckpt_dir, tmp_path):
   assert failed.returncode == 1
   assert 'nothing' in failed.stderr and 'experiment.json' in failed.stderr
   assert not (tmp_path / 'out2').exists()
+
+
+def test_hparams_gin_comments_out_keys_training_does_not_know():
+  text = mc.hparams_gin(
+      {'fmap_max': 8, 'eval_batch_size': 3, 'scale_mode': 'ALL'})
+  lines = text.splitlines()
+  assert 'hparams.fmap_max = 8' in lines
+  assert "hparams.scale_mode = 'ALL'" in lines
+  assert ('# (not a training hyperparameter here) hparams.eval_batch_size = 3'
+          in lines)

@@ -27,15 +27,6 @@ flags.DEFINE_string('output_dir', None, 'Directory to write; must not exist '
 flags.DEFINE_boolean('overwrite', False, 'Replace an existing --output_dir.')
 
 
-def _training_keys():
-  """Keys the training's `hparams` gin function accepts, if it is there."""
-  try:
-    from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
-  except ImportError:
-    return None
-  return set(getattr(train, 'MAGENTA_DEFAULTS', {})) or None
-
-
 def main(argv):
   del argv
   if not FLAGS.magenta_dir or not FLAGS.output_dir:
@@ -44,8 +35,7 @@ def main(argv):
     return 2
   try:
     prefix = magenta_checkpoint.convert(FLAGS.magenta_dir, FLAGS.output_dir,
-                                        overwrite=FLAGS.overwrite,
-                                        known_keys=_training_keys())
+                                        overwrite=FLAGS.overwrite)
   except ValueError as e:  # CheckpointError is a ValueError
     print(f'error: {e}', file=sys.stderr)
     return 1
