@@ -22,6 +22,7 @@ import re
 from absl import logging
 import tensorflow as tf
 
+from gansynth_tf2 import files
 from gansynth_tf2 import schedule
 
 EXPERIMENT_JSON = 'experiment.json'
@@ -43,14 +44,6 @@ RESUMABLE_KEYS = frozenset({'train_root_dir', 'train_data_path',
 
 class ConfigConflictError(ValueError):
   """A train_dir holds a run made with other hyperparameters."""
-
-
-def write_atomic(path, text):
-  """Writes `text` to `path` through a temporary file and a rename."""
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with tf.io.gfile.GFile(tmp, 'w') as f:
-    f.write(text)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def stage_dir(train_dir, stage_id):
@@ -114,7 +107,7 @@ def write_or_check_experiment(train_dir, hparams):
           f'{path} was written by a different config; refusing to mix runs. '
           'Use a new --train_dir, or the old config. Differences:\n' +
           '\n'.join(lines))
-  write_atomic(path, json.dumps(hparams, indent=1, sort_keys=True))
+  files.write_atomic(path, json.dumps(hparams, indent=1, sort_keys=True))
 
 
 def read_experiment(train_dir):

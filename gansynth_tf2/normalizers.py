@@ -15,11 +15,12 @@ checkpoint carries what it needs to be denormalized.
 
 import io
 import os
-import tempfile
 
 import gin
 import numpy as np
 import tensorflow as tf
+
+from gansynth_tf2 import files
 
 # The paper's constants (Magenta's mel_prog_hires defaults).
 MAG_NORMALIZER_A = 0.0661371661726
@@ -145,11 +146,7 @@ class _ComputedNormalizer(Normalizer):
     os.makedirs(self.assets_dir, exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, normalizer=params)
-    # Write then rename, so a crash never leaves a half-written asset.
-    fd, tmp = tempfile.mkstemp(dir=self.assets_dir, suffix='.tmp')
-    with os.fdopen(fd, 'wb') as f:
-      f.write(buf.getvalue())
-    os.replace(tmp, self.path)
+    files.write_atomic(self.path, buf.getvalue())
     return self.load()
 
   def load(self):

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import files
 from gansynth_tf2 import losses
 from gansynth_tf2 import magenta_hparams
 from gansynth_tf2 import networks
@@ -555,7 +556,7 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
     if not wrote_config:
       # The operative config lists what the run actually used, so it is
       # complete only after the first step.
-      checkpoints.write_atomic(
+      files.write_atomic(
           os.path.join(trainer.train_dir, checkpoints.OPERATIVE_CONFIG),
           gin.operative_config_str())
       wrote_config = True

@@ -52,15 +52,6 @@ def test_conflicting_config_is_refused_with_a_diff(tmp_path):
   assert checkpoints.read_experiment(str(tmp_path))['fmap_max'] == 8
 
 
-def test_write_atomic_replaces_whole_file(tmp_path):
-  path = str(tmp_path / 'x.gin')
-  checkpoints.write_atomic(path, 'a = 1\n')
-  checkpoints.write_atomic(path, 'b = 2\n')
-  with open(path) as f:
-    assert f.read() == 'b = 2\n'
-  assert os.listdir(tmp_path) == ['x.gin']
-
-
 @pytest.fixture(scope='module')
 def two_stages(tmp_path_factory):
   """Trains stage 0 for one step, saves, then builds and restores stage 1."""

@@ -7,12 +7,12 @@ and any NSynth reader can read ours.
 """
 import json
 import os
-import tempfile
 import zlib
 
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf2 import files
 from gansynth_tf2.data import schema
 
 # What the readers take from a record; the other NSynth features are ignored.
@@ -137,16 +137,6 @@ def write_shards(examples, output_dir, prefix='train', num_shards=1):
   return paths
 
 
-def write_json_atomic(path, obj):
-  """Writes JSON through a temporary file and a rename."""
-  folder = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-  with os.fdopen(fd, 'w') as f:
-    json.dump(obj, f, indent=1)
-  os.chmod(tmp, 0o644)  # mkstemp makes it private; a manifest is not.
-  os.replace(tmp, path)
-
-
 def pitch_counts_of(pitches):
   """{pitch: count} of a list of pitches, keys as int."""
   values, counts = np.unique(np.asarray(pitches, np.int64), return_counts=True)
@@ -186,7 +176,8 @@ def write_dataset(output_dir, accepted, rejected, prefix='train', num_shards=1,
       num_examples=len(entries), num_rejected=len(rejected),
       pitch_counts=pitch_counts_of([e['pitch'] for e in entries]),
       accepted=entries, rejected=list(rejected))
-  write_json_atomic(os.path.join(output_dir, 'manifest.json'), manifest)
+  files.write_atomic(os.path.join(output_dir, 'manifest.json'),
+                     json.dumps(manifest, indent=1))
   return manifest
 
 
@@ -199,4 +190,5 @@ def discard_shards(output_dir, manifest):
   for shard in manifest['shards']:
     os.remove(os.path.join(output_dir, shard))
   manifest['shards'] = []
-  write_json_atomic(os.path.join(output_dir, 'manifest.json'), manifest)
+  files.write_atomic(os.path.join(output_dir, 'manifest.json'),
+                     json.dumps(manifest, indent=1))
