@@ -39,32 +39,21 @@ def test_tone(pitch=60, seconds=4.0, sample_rate=SAMPLE_RATE):
 
 
 def read_audio(path):
-  """Any soundfile/librosa-readable file -> (mono float32 16 kHz, notes)."""
-  import librosa  # pylint: disable=import-outside-toplevel
-  import soundfile as sf  # pylint: disable=import-outside-toplevel
+  """Any soundfile-readable file -> (mono float32 16 kHz 4 s clip, notes).
+
+  The dataset tools' reader (`data.audio_files.load_note`), so the demo mixes,
+  resamples, crops and pads exactly as training data is prepared; `notes`
+  says what it changed.
+  """
+  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2.data import audio_files
   if not os.path.isfile(path):
     raise ValueError(f'--wav: no such file: {path}')
   try:
-    audio, rate = sf.read(path, dtype='float32', always_2d=True)
-  except Exception as e:  # soundfile raises several types for bad files
-    raise ValueError(f'--wav: cannot read {path} as audio: {e}') from e
-  if audio.shape[0] == 0:
-    raise ValueError(f'--wav: {path} contains no samples')
-  notes = []
-  if audio.shape[1] > 1:
-    notes.append(f'mixed {audio.shape[1]} channels down to mono')
-  audio = audio.mean(axis=1)
-  if rate != SAMPLE_RATE:
-    notes.append(f'resampled {rate} Hz -> {SAMPLE_RATE} Hz')
-    audio = librosa.resample(audio, orig_sr=rate, target_sr=SAMPLE_RATE)
-  if not np.all(np.isfinite(audio)):
-    raise ValueError(f'--wav: {path} contains NaN or Inf samples')
-  if audio.shape[0] > AUDIO_LENGTH:
-    notes.append(f'kept the first 4 s of {audio.shape[0] / SAMPLE_RATE:.2f} s')
-  elif audio.shape[0] < AUDIO_LENGTH:
-    notes.append(f'padded {audio.shape[0] / SAMPLE_RATE:.2f} s to 4 s')
-  audio = np.pad(audio[:AUDIO_LENGTH], [0, max(0, AUDIO_LENGTH - len(audio))])
-  return audio.astype(np.float32), notes
+    return audio_files.load_note(path, SAMPLE_RATE, AUDIO_LENGTH,
+                                 min_seconds=0.0)
+  except audio_files.Rejected as e:
+    raise ValueError(f'--wav: {path}: {e}') from None
 
 
 def plot_specgram(data, path, title=''):
