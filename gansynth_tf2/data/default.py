@@ -48,22 +48,28 @@ def _backend(backend):
   return backend
 
 
-def _synthesize_into(folder):
+def _synthesize_into(folder, pitches=PITCHES, velocities=(VELOCITY,)):
+  """Writes the numpy synthesizer's timbres x pitches x velocities."""
   accepted = []
   for timbre, family in synth.TIMBRES.items():
     inst = f'{timbre}_synthetic_000'
-    for pitch in PITCHES:
-      wave = synth.synthesize(timbre, pitch, VELOCITY)
-      entry = dict(note_str=schema.note_str(inst, pitch, VELOCITY),
-                   timbre=timbre, pitch=pitch, velocity=VELOCITY,
-                   instrument_family=family,
-                   instrument_source=synth.SYNTHETIC)
-      accepted.append((entry, records.make_example(
-          wave, pitch, VELOCITY, inst, instrument_family=family,
-          instrument_source=synth.SYNTHETIC)))
+    for velocity in velocities:
+      for pitch in pitches:
+        wave = synth.synthesize(timbre, pitch, velocity)
+        entry = dict(note_str=schema.note_str(inst, pitch, velocity),
+                     timbre=timbre, pitch=pitch, velocity=velocity,
+                     instrument_family=family,
+                     instrument_source=synth.SYNTHETIC)
+        accepted.append((entry, records.make_example(
+            wave, pitch, velocity, inst, instrument_family=family,
+            instrument_source=synth.SYNTHETIC)))
+  config = dict(timbres=list(synth.TIMBRES), pitches=list(pitches))
+  if len(velocities) == 1:
+    config['velocity'] = velocities[0]  # the key version 1 caches have
+  else:
+    config['velocities'] = list(velocities)
   records.write_dataset(folder, accepted, [], source='numpy_synth',
-                        config=dict(timbres=list(synth.TIMBRES),
-                                    pitches=list(PITCHES), velocity=VELOCITY))
+                        config=config)
 
 
 def _remove_stale_builds(root, name, max_age_s=3600):
@@ -73,6 +79,47 @@ def _remove_stale_builds(root, name, max_age_s=3600):
     if (entry.startswith(name + '.tmp-') and
         time.time() - os.path.getmtime(path) > max_age_s):
       shutil.rmtree(path, ignore_errors=True)
+
+
+def build_cached(name, build, cache_dir=None, what='dataset'):
+  """Runs `build(folder)` once into `<cache root>/<name>`; returns that folder.
+
+  The folder is built under a temporary name and renamed into place when
+  `build` returns, so an interrupted build leaves nothing that looks
+  complete; a folder counts as built once it has a manifest.json.
+
+  Args:
+    name: the cache entry's folder name (encode everything that changes
+      what is built in it).
+    build: callable(folder) that writes shards and manifest.json there.
+    cache_dir: cache root (see cache_root).
+    what: what is built, for the log line.
+
+  Returns:
+    The built folder.
+  """
+  root = cache_root(cache_dir)
+  final = os.path.join(root, name)
+  if os.path.exists(os.path.join(final, 'manifest.json')):
+    return final
+  logging.info('Building the %s into %s (once; set $%s to move it).', what,
+               final, CACHE_ENV)
+  os.makedirs(root, exist_ok=True)
+  _remove_stale_builds(root, name)
+  tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=root)
+  try:
+    build(tmp)
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache is not.
+    try:
+      os.rename(tmp, final)
+    except OSError:
+      # Another process finished first (rename onto a non-empty folder
+      # fails); theirs is complete, so use it.
+      if not os.path.exists(os.path.join(final, 'manifest.json')):
+        raise
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return final
 
 
 def build_default_dataset(cache_dir=None, backend='auto', progress=False):
@@ -92,32 +139,16 @@ def build_default_dataset(cache_dir=None, backend='auto', progress=False):
   if backend == 'fluidsynth':
     sf2 = soundfont.find_soundfont()
     name = f'default_v{VERSION}_{os.path.splitext(os.path.basename(sf2))[0]}'
-  root = cache_root(cache_dir)
-  final = os.path.join(root, name)
-  if os.path.exists(os.path.join(final, 'manifest.json')):
-    return final
-  logging.info('Building the default dataset with %s into %s (once; set $%s '
-               'to move it).', backend, final, CACHE_ENV)
-  os.makedirs(root, exist_ok=True)
-  _remove_stale_builds(root, name)
-  tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=root)
-  try:
+
+  def build(folder):
     if backend == 'fluidsynth':
-      soundfont.render_soundfont(tmp, PROGRAMS, PITCHES, [VELOCITY], sf2=sf2,
-                                 progress=progress)
+      soundfont.render_soundfont(folder, PROGRAMS, PITCHES, [VELOCITY],
+                                 sf2=sf2, progress=progress)
     else:
-      _synthesize_into(tmp)
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache is not.
-    try:
-      os.rename(tmp, final)
-    except OSError:
-      # Another process finished first (rename onto a non-empty folder
-      # fails); theirs is complete, so use it.
-      if not os.path.exists(os.path.join(final, 'manifest.json')):
-        raise
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-  return final
+      _synthesize_into(folder)
+
+  return build_cached(name, build, cache_dir, what=f'default dataset with '
+                      f'{backend}')
 
 
 @gin.configurable
@@ -128,9 +159,11 @@ class DefaultDataset(nsynth.PreparedDataset):
     cache_dir: cache root; default $GANSYNTH_TF2_CACHE or ~/.cache/gansynth_tf2.
     backend: 'auto', 'fluidsynth' or 'numpy'.
     min_pitch, max_pitch: the model's pitch range.
+    audio_length: samples per note; the 4 s notes are cut to their first
+      `audio_length` samples (gin/cpu_small.gin trains on 0.5 s notes).
   """
 
   def __init__(self, cache_dir=None, backend='auto', min_pitch=base.MIN_PITCH,
-               max_pitch=base.MAX_PITCH):
+               max_pitch=base.MAX_PITCH, audio_length=schema.AUDIO_LENGTH):
     self.data_dir = build_default_dataset(cache_dir, backend)
-    super().__init__(self.data_dir, min_pitch, max_pitch)
+    super().__init__(self.data_dir, min_pitch, max_pitch, audio_length)
