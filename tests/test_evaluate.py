@@ -1,0 +1,322 @@
+"""Tests for evaluate.py: one table of ours and Magenta's checkpoint, the cache,
+seeds and clear errors.
+
+Everything is tiny: 10 real notes from the numpy synthesizer, a random
+classifier of width 1/32 (its kernels scaled so that its softmax and features
+are not flat), a checkpoint of our training code at stage 0 and the Magenta
+oracle checkpoint, 4 generated notes per model.
+"""
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import gansynth_tf2
+from gansynth_tf2 import checkpoints
+from gansynth_tf2 import classifier
+from gansynth_tf2 import evaluate
+from gansynth_tf2 import metrics
+from gansynth_tf2 import schedule
+from gansynth_tf2 import train
+from gansynth_tf2.data import nsynth
+from gansynth_tf2.data import records
+from gansynth_tf2.data import synth
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+TINY_GIN = REPO / 'tests' / 'data' / 'train_tiny.gin'
+PITCHES = (48, 55, 60, 67, 72)
+TIMBRES = ('organ', 'pluck')
+NUM_SAMPLES = 4
+NDB_K = 3
+
+
+def write_notes(folder, notes):
+  records.write_dataset(str(folder), [
+      ({'pitch': p, 'instrument_source': 2},
+       records.make_example(synth.synthesize(t, p), p, 100, t,
+                            instrument_source=2)) for t, p in notes], [])
+  return str(folder)
+
+
+@pytest.fixture(scope='module')
+def real_dir(tmp_path_factory):
+  return write_notes(tmp_path_factory.mktemp('real'),
+                     [(t, p) for t in TIMBRES for p in PITCHES])
+
+
+@pytest.fixture(scope='module')
+def classifier_dir(tmp_path_factory):
+  keras.utils.set_random_seed(0)
+  model = classifier.PitchClassifier(width=1 / 32).build_variables()
+  for layer in model.convs + [model.logits_layer]:
+    layer.kernel.assign(layer.kernel * 3.0)
+  return classifier.save_classifier(
+      model, str(tmp_path_factory.mktemp('clf') / 'classifier'))
+
+
+@pytest.fixture(scope='module')
+def ours_dir(tmp_path_factory, real_dir):
+  """A checkpoint as train.py writes it: experiment.json + stage_00000/ (the
+  tiny config's stage 0, saved before any step: a step costs 25 s here)."""
+  train_dir = str(tmp_path_factory.mktemp('runs') / 'ours')
+  hp = train.hparams_from_gin([str(TINY_GIN)])
+  dataset = nsynth.PreparedDataset(real_dir)
+  hp.update(train.describe_dataset(dataset), train_root_dir=train_dir)
+  checkpoints.write_or_check_experiment(train_dir, hp)
+  trainer = train.StageTrainer(
+      0, hp, schedule.TrainingSchedule.from_hparams(**hp), train_dir, dataset,
+      tf.distribute.get_strategy())
+  trainer.restore()
+  trainer.save()
+  return train_dir
+
+
+@pytest.fixture(scope='module')
+def models(ours_dir, oracle_ckpt_dir):
+  """Both models, loaded once for the in-process runs (a trace each)."""
+  return {'ours': gansynth_tf2.load_model(ours_dir, batch_size=4),
+          'ckpt': gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=4)}
+
+
+def real_gin_args(real_dir):
+  return ['--gin_file=gin/datasets/prepared.gin',
+          f"--gin_param=PreparedDataset.data_dir='{real_dir}'"]
+
+
+def run_cli(args, cwd):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  return subprocess.run([sys.executable, '-m', 'gansynth_tf2.evaluate'] + args,
+                        cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=300, check=False)
+
+
+@pytest.fixture(scope='module')
+def cli_table(tmp_path_factory, ours_dir, oracle_ckpt_dir, classifier_dir,
+              real_dir):
+  """The command line on ours + Magenta's checkpoint, from another folder."""
+  tmp = tmp_path_factory.mktemp('cli')
+  out = tmp / 'out' / 'table.json'
+  result = run_cli(
+      [f'--ckpt_dir={ours_dir}', f'--ckpt_dir={oracle_ckpt_dir}',
+       f'--classifier_dir={classifier_dir}', f'--num_samples={NUM_SAMPLES}',
+       f'--ndb_k={NDB_K}', '--seed=0', '--batch_size=4',
+       f'--cache_dir={tmp / "cache"}', f'--output_json={out}']
+      + real_gin_args(real_dir), cwd=tmp)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  with open(out) as f:
+    return dict(result=result, table=json.load(f), cache_dir=tmp / 'cache')
+
+
+def test_one_table_for_ours_and_magentas_checkpoint(cli_table, ours_dir,
+                                                     oracle_ckpt_dir):
+  table, stdout = cli_table['table'], cli_table['result'].stdout
+  rows = table['rows']
+  assert list(rows) == ['real data', 'ours', 'ckpt']
+  for name, row in rows.items():
+    for key in evaluate.METRIC_KEYS:
+      assert isinstance(row[key], (int, float)), (name, key, row[key])
+      assert math.isfinite(row[key]), (name, key, row[key])
+    assert 1.0 <= row['IS'] <= 61 and row['FID'] >= 0
+    assert 0 <= row['PA'] <= 1 and 0 <= row['PE'] <= math.log(61)
+    assert 0 <= row['NDB'] <= NDB_K
+    assert row['NDB_fraction'] == pytest.approx(row['NDB'] / NDB_K)
+  assert rows['real data']['num_samples'] == 5  # the held-out half of 10
+  assert rows['ours']['num_samples'] == rows['ckpt']['num_samples'] == 4
+  assert rows['ours']['source'] == 'gansynth_tf2'
+  assert rows['ckpt']['source'] == 'magenta'
+  assert rows['ours']['ckpt_dir'] == ours_dir
+  assert rows['ckpt']['ckpt_dir'] == str(oracle_ckpt_dir)
+  assert (rows['ours']['stage'], rows['ckpt']['stage']) == (0, 12)
+  assert table['real_data']['num_notes'] == 10
+  assert table['real_data']['class'] == 'PreparedDataset'
+  assert table['ndb_k'] == NDB_K and table['seed'] == 0
+  # The classifier is random but not flat: the rows are not all alike.
+  assert rows['ours']['FID'] != rows['ckpt']['FID']
+  assert rows['real data']['IS'] > 1.01
+  # The Markdown table on stdout.
+  assert '| Model | IS | FID | PA | PE | NDB | NDB frac |' in stdout
+  assert f"| ckpt | {rows['ckpt']['IS']:.2f} | {rows['ckpt']['FID']:.2f} |" in (
+      stdout)
+  assert 'real statistics of 10 notes cached' in stdout
+  assert 'using cached' not in stdout
+  assert 'Traceback' not in cli_table['result'].stderr
+
+
+def test_second_run_uses_the_cache_and_gives_the_same_numbers(
+    cli_table, ours_dir, oracle_ckpt_dir, classifier_dir, real_dir, models,
+    capsys):
+  again = evaluate.evaluate_models(
+      [ours_dir, oracle_ckpt_dir], classifier_dir,
+      nsynth.PreparedDataset(real_dir), num_samples=NUM_SAMPLES, seed=0,
+      batch_size=4, ndb_k=NDB_K, cache_dir=cli_table['cache_dir'],
+      models=[models['ours'], models['ckpt']])
+  assert 'using cached real statistics' in capsys.readouterr().out
+  first = cli_table['table']['rows']
+  assert again['rows']['real data'] == first['real data']
+  for name in ('ours', 'ckpt'):
+    for key in evaluate.METRIC_KEYS:
+      assert again['rows'][name][key] == pytest.approx(first[name][key],
+                                                       rel=1e-6, abs=1e-9)
+
+
+def test_seed_decides_the_numbers(cli_table, ours_dir, classifier_dir,
+                                  real_dir, models, capsys):
+  runs = [evaluate.evaluate_models(
+      [ours_dir], classifier_dir, nsynth.PreparedDataset(real_dir),
+      num_samples=NUM_SAMPLES, seed=1, batch_size=4, ndb_k=50,
+      cache_dir=cli_table['cache_dir'], models=[models['ours']])['rows']
+          for _ in range(2)]
+  assert runs[0] == runs[1]
+  seed0 = cli_table['table']['rows']
+  # Another split of the real notes, other latents and pitches.
+  assert runs[0]['real data']['FID'] != seed0['real data']['FID']
+  assert runs[0]['ours']['FID'] != seed0['ours']['FID']
+  # --ndb_k above the 5 reference notes is lowered, and says so.
+  assert 'using 5 bins' in capsys.readouterr().out
+
+
+def test_bad_flags_are_one_clear_line(tmp_path, ours_dir, classifier_dir):
+  for args, message in [
+      ([f'--ckpt_dir={tmp_path / "missing"}',
+        f'--classifier_dir={classifier_dir}'], '--ckpt_dir: no such directory'),
+      ([f'--ckpt_dir={tmp_path}', f'--classifier_dir={classifier_dir}'],
+       'is not a checkpoint directory'),
+      ([f'--ckpt_dir={ours_dir}', f'--classifier_dir={tmp_path / "nope"}'],
+       '--classifier_dir: no such directory'),
+      ([f'--ckpt_dir={ours_dir}'], '--classifier_dir is required'),
+      ([f'--ckpt_dir={ours_dir}', f'--classifier_dir={classifier_dir}',
+        '--num_samples=1'], '--num_samples must be >= 2')]:
+    result = run_cli(args, cwd=tmp_path)
+    assert result.returncode == 1, (args, result.stderr[-2000:])
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('ERROR: ') and message in last, result.stderr
+    assert 'Traceback' not in result.stderr
+    assert result.stdout == ''
+
+
+def test_no_real_data_is_a_clear_error(tmp_path, ours_dir, classifier_dir,
+                                       real_dir):
+  no_macro = tmp_path / 'no_dataset.gin'
+  no_macro.write_text('hparams.fmap_max = 8\n')
+  with pytest.raises(evaluate.EvaluationError,
+                     match='no real data: .* binds no DATASET macro'):
+    evaluate.dataset_from_gin([str(no_macro)])
+  with pytest.raises(evaluate.EvaluationError,
+                     match="no real data: .*data_dir='/nope' is not a folder"):
+    evaluate.dataset_from_gin(['gin/datasets/prepared.gin'],
+                              ["PreparedDataset.data_dir='/nope'"])
+  assert type(evaluate.dataset_from_gin(
+      ['gin/datasets/prepared.gin'],
+      [f"PreparedDataset.data_dir='{real_dir}'"])).__name__ == (
+          'PreparedDataset')
+  # Notes, but none the classifier knows (MIDI 24..84).
+  high = write_notes(tmp_path / 'high', [('organ', 90), ('organ', 96)])
+  with pytest.raises(evaluate.EvaluationError,
+                     match='no real data: .* no notes in MIDI 24..84'):
+    evaluate.evaluate_models(
+        [ours_dir], classifier_dir,
+        nsynth.PreparedDataset(high, min_pitch=24, max_pitch=100),
+        num_samples=2, cache_dir=str(tmp_path / 'cache'))
+
+
+def test_default_real_data_comes_from_experiment_json(tmp_path, real_dir,
+                                                      oracle_ckpt_dir):
+  with open(oracle_ckpt_dir / 'experiment.json') as f:
+    config = json.load(f)
+  # Magenta's: data of its training machine, not here.
+  dataset, why = evaluate.dataset_from_experiment(str(oracle_ckpt_dir))
+  assert dataset is None and 'oracle_harmonic' in why
+  assert 'not available here' in why
+  # Ours: the folder it was trained on.
+  ckpt = tmp_path / 'run'
+  ckpt.mkdir()
+  config.update(dataset_name='prepared', train_data_path=real_dir)
+  (ckpt / 'experiment.json').write_text(json.dumps(config))
+  dataset, why = evaluate.dataset_from_experiment(str(ckpt))
+  assert type(dataset).__name__ == 'PreparedDataset'
+  assert evaluate.describe_dataset(dataset)['files'][0][0].startswith(real_dir)
+
+
+class SineModel:
+  """A stand-in generator at 8 kHz: a sine at each asked pitch."""
+  sample_rate = 8000
+
+  def generate_from_z(self, z, pitches):
+    del z  # one timbre
+    t = np.arange(2 * self.sample_rate) / self.sample_rate
+    hz = 440.0 * 2.0**((np.asarray(pitches)[:, None] - 69) / 12.0)
+    return (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def test_pyin_checks_notes_in_range_at_the_classifiers_rate(classifier_dir,
+                                                           monkeypatch):
+  calls = []
+
+  def fake_pyin(waves, sample_rate):
+    calls.append((waves.shape, sample_rate))
+    return np.full(len(waves), 60.2)  # pYIN itself is tested in test_metrics
+
+  monkeypatch.setattr(metrics, 'pyin_midi', fake_pyin)
+  clf = classifier.load_classifier(classifier_dir)
+  pitches = np.array([30, 60, 61, 84, 24])
+  probs, features, est = evaluate.generate_and_classify(
+      SineModel(), clf, pitches, np.zeros((5, 2), np.float32), batch_size=2,
+      pyin=True)
+  assert probs.shape == (5, 61) and features.shape == (5, clf.feature_dim)
+  # Resampled to 16 kHz; notes below MIDI 36 are not measured.
+  assert calls == [((1, 32000), 16000), ((2, 32000), 16000)]
+  np.testing.assert_array_equal(np.isnan(est), [True, False, False, False,
+                                                True])
+  # 60.2 is within 0.5 of 60 only.
+  assert evaluate.pyin_pa(est, pitches) == pytest.approx(1 / 3)
+
+
+def test_scores_map_labels_to_midi_pitches():
+  rng = np.random.default_rng(0)
+  pitches = np.array([24, 60, 84, 61])
+  probs = np.full((4, 61), 1e-6)
+  probs[np.arange(4), pitches - 24] = 1.0
+  probs /= probs.sum(axis=1, keepdims=True)
+  feats = rng.standard_normal((4, 3))
+  row = evaluate.score(probs, feats, pitches, feats, ndb_k=2, seed=0)
+  assert row['PA'] == 1.0 and row['FID'] == pytest.approx(0, abs=1e-6)
+  assert row['NDB'] == 0 and row['PE'] < 0.01
+  # One semitone off still counts (tolerance 1), two do not.
+  row = evaluate.score(probs, feats, pitches + [1, -1, 2, 0], feats, ndb_k=2,
+                       seed=0)
+  assert row['PA'] == 0.75
+
+
+def test_pitches_follow_the_real_distribution():
+  real = np.array([60] * 30 + [72] * 10 + [90] * 10)
+  pitches, left_out = evaluate.sample_pitches(real, range(24, 85), 4000, 0)
+  assert left_out == pytest.approx(0.2)
+  assert set(pitches) == {60, 72}
+  assert np.mean(pitches == 60) == pytest.approx(0.75, abs=0.03)
+  again, _ = evaluate.sample_pitches(real, range(24, 85), 4000, 0)
+  np.testing.assert_array_equal(pitches, again)
+  assert evaluate.sample_pitches(real, [24], 4, 0) == (None, 1.0)
+
+
+def test_row_names_are_unique():
+  assert evaluate.row_names(['a/run', 'b/run', 'c/other/']) == [
+      'a/run', 'b/run', 'other']
+  assert evaluate.row_names(['x/run', 'x/run']) == ['x/run #1', 'x/run #2']
+  assert evaluate.row_names(['d/real data']) == ['d/real data']
+
+
+def test_markdown_table_formats_missing_values():
+  table = evaluate.markdown_table({'pyin': True, 'rows': {
+      'real data': dict(IS=1.5, FID=0.25, PA=1.0, PE=0.5, NDB=1,
+                        NDB_fraction=0.5, pyin_PA=None)}})
+  assert table.splitlines()[0] == ('| Model | IS | FID | PA | PE | NDB | '
+                                   'NDB frac | pYIN PA |')
+  assert table.splitlines()[2] == ('| real data | 1.50 | 0.25 | 1.000 | '
+                                   '0.500 | 1 | 0.500 | - |')
