@@ -357,13 +357,19 @@ def train_classifier(output_dir, dataset=gin.REQUIRED, batch_size=32,
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string('gin_file', [], 'gin config files, applied in order; '
-                          f'default {DEFAULT_GIN}.')
-flags.DEFINE_multi_string('gin_param', [], 'gin bindings applied after the '
-                          "files, e.g. --gin_param='train_classifier."
-                          "num_steps=100'.")
-flags.DEFINE_string('output_dir', None, 'The classifier folder to write '
-                    '(replaced if it holds an earlier classifier).')
+
+
+def define_flags():
+  """The command-line flags; defined only by the CLI, so that importing this
+  module beside train (which has its own --gin_file) does not clash."""
+  flags.DEFINE_multi_string(
+      'gin_file', [], f'gin config files, applied in order; default '
+      f'{DEFAULT_GIN}.')
+  flags.DEFINE_multi_string('gin_param', [], 'gin bindings applied after the '
+                            "files, e.g. --gin_param='train_classifier."
+                            "num_steps=100'.")
+  flags.DEFINE_string('output_dir', None, 'The classifier folder to write '
+                      '(replaced if it holds an earlier classifier).')
 
 
 def parse_gin(gin_files, gin_params):
@@ -396,6 +402,7 @@ def main(argv):
 
 
 def console_entry_point():
+  define_flags()
   app.run(main)
 
 

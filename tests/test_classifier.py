@@ -298,34 +298,23 @@ def test_cli_trains_a_tiny_classifier_well_above_chance(trained, tiny_notes):
   assert accuracy >= 0.5
 
 
-def test_bad_flags_fail_in_one_line(capsys, tmp_path):
-  # main() in-process, as absl runs it after parsing the flags.
-  flags = train_classifier.FLAGS
+def test_bad_flags_fail_in_one_line(tmp_path):
+  # The CLI as a user runs it (its flags exist only in the CLI's process).
   out = tmp_path / 'clf'
-  flags([sys.argv[0], f'--gin_file={TINY_GIN}', f'--output_dir={out}',
-         '--gin_param=train_classifier.no_such_arg = 1'])
-  try:
-    with pytest.raises(SystemExit) as exit_info:
-      train_classifier.main([sys.argv[0]])
-    assert exit_info.value.code == 1
-    assert capsys.readouterr().out.startswith('ERROR: ')
-    assert not out.exists()
-  finally:
-    flags.unparse_flags()
-    gin.clear_config()
-  flags([sys.argv[0], f'--gin_file={TINY_GIN}'])
-  try:
-    with pytest.raises(SystemExit) as exit_info:
-      train_classifier.main([sys.argv[0]])
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().out == (
-        'ERROR: --output_dir is required (the classifier folder to write).\n')
-    with pytest.raises(SystemExit):
-      train_classifier.main([sys.argv[0], 'stray'])
-    assert capsys.readouterr().out.startswith(
-        "ERROR: unexpected arguments ['stray']")
-  finally:
-    flags.unparse_flags()
+
+  def run(*args):
+    return subprocess.run(
+        [sys.executable, '-m', 'gansynth_tf2.train_classifier', *args],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+
+  result = run(f'--gin_file={TINY_GIN}', f'--output_dir={out}',
+               '--gin_param=train_classifier.no_such_arg = 1')
+  assert result.returncode == 1, result.stdout + result.stderr[-2000:]
+  assert result.stdout.startswith('ERROR: ')
+  assert not out.exists()
+  result = run(f'--gin_file={TINY_GIN}', 'stray')
+  assert result.returncode == 2
+  assert result.stdout.startswith("ERROR: unexpected arguments ['stray']")
 
 
 class _NoNotes(base.NotesDataset):
