@@ -87,11 +87,16 @@ def read_experiment_json(path):
   return hparams
 
 
-def last_stage(path):
+def last_stage(path, stage_id=None):
   """(stage_id, checkpoint prefix) of the last `stage_000NN` folder of `path`.
 
+  Args:
+    path: the checkpoint directory.
+    stage_id: take this stage's folder instead of the last one.
+
   Raises:
-    CheckpointError: no stage folders, or the last one holds no checkpoint.
+    CheckpointError: no stage folders, no folder of `stage_id`, or the folder
+      holds no checkpoint.
   """
   if not tf.io.gfile.isdir(path):
     raise CheckpointError(f'{path} is not a directory')
@@ -101,6 +106,12 @@ def last_stage(path):
     raise CheckpointError(
         f'no stage_000NN folders in {path}; is it the checkpoint directory '
         '(the folder holding experiment.json)?')
+  if stage_id is not None:
+    wanted = [s for s in stages if int(s.split('_')[-1]) == int(stage_id)]
+    if not wanted:
+      raise CheckpointError(
+          f'{path} has no folder of stage {stage_id}; it has {stages}')
+    stages = wanted
   stage_dir = os.path.join(path, stages[-1])
   stage_id = int(stages[-1].split('_')[-1])
   prefix = tf.train.latest_checkpoint(stage_dir)

@@ -253,7 +253,7 @@ def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
 
 
 def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
-               jit_compile=False):
+               jit_compile=False, stage_id=None):
   """Loads the last stage of a checkpoint directory, ours or Magenta's.
 
   Args:
@@ -262,6 +262,8 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
       False loads the raw training weights.
     batch_size: notes per generator call.
     jit_compile: compile generator + inverse transform with XLA.
+    stage_id: load the latest checkpoint of this stage instead of the last
+      stage's (e.g. to follow learning through the stages).
 
   Returns:
     A `GANSynthModel`.
@@ -274,7 +276,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
   if int(batch_size) < 1:
     raise ValueError(f'batch_size must be >= 1, got {batch_size}')
   hparams = magenta_checkpoint.read_experiment_json(path)
-  stage_id, prefix = magenta_checkpoint.last_stage(path)
+  stage_id, prefix = magenta_checkpoint.last_stage(path, stage_id)
   reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile)
   if magenta_checkpoint.OBJECT_GRAPH_KEY not in (

@@ -167,3 +167,16 @@ def test_bad_checkpoint_directories(oracle_ckpt_dir, converted_dir, tmp_path):
   assert _snapshot(res) == before
   with pytest.raises(ValueError, match='batch_size'):
     gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=0)
+
+
+def test_load_a_chosen_stage(converted_dir, tmp_path):
+  # tools/learning_curve.py follows a run through its stages this way.
+  run = tmp_path / 'run'
+  shutil.copytree(converted_dir, run)
+  shutil.copytree(run / 'stage_00012', run / 'stage_00011')
+  last = gansynth_tf2.load_model(run, batch_size=2)
+  chosen = gansynth_tf2.load_model(run, batch_size=2, stage_id=11)
+  assert 'stage_00012' in last.checkpoint_path
+  assert 'stage_00011' in chosen.checkpoint_path
+  with pytest.raises(model_lib.CheckpointError, match='no folder of stage 3'):
+    gansynth_tf2.load_model(run, stage_id=3)
