@@ -89,6 +89,10 @@ class NSynthTFRecordDataset(base.NotesDataset):
                pitch_counts='gansynth_subset',
                audio_length=schema.AUDIO_LENGTH):
     super().__init__(min_pitch, max_pitch, audio_length)
+    # Recorded in experiment.json (train_data_path), so that evaluate finds
+    # a model's real data again.
+    if not getattr(self, 'data_dir', None) and isinstance(file_pattern, str):
+      self.file_pattern = file_pattern
     self.files = _resolve_files(file_pattern, type(self).__name__)
     self.instrument_sources = (None if instrument_sources is None else
                                [int(s) for s in instrument_sources])
@@ -179,6 +183,7 @@ class PreparedDataset(NSynthTFRecordDataset):
       raise FileNotFoundError(
           f'PreparedDataset: data_dir={data_dir!r} is not a folder; make one '
           'with tools/render_soundfont.py or tools/prepare_dataset.py.')
+    self.data_dir = data_dir
     pattern = os.path.join(data_dir, '*.tfrecord*')
     has_manifest = os.path.exists(os.path.join(data_dir, 'manifest.json'))
     super().__init__(
