@@ -320,3 +320,14 @@ def test_markdown_table_formats_missing_values():
                                    'NDB frac | pYIN PA |')
   assert table.splitlines()[2] == ('| real data | 1.50 | 0.25 | 1.000 | '
                                    '0.500 | 1 | 0.500 | - |')
+
+
+def test_short_notes_are_looped_to_the_classifier_length():
+  from gansynth_tf2 import evaluate  # pylint: disable=import-outside-toplevel
+  waves = np.arange(6, dtype=np.float32).reshape(2, 3)
+  looped = evaluate.loop_to_length(waves, 7)
+  np.testing.assert_array_equal(looped[0], [0, 1, 2, 0, 1, 2, 0])
+  np.testing.assert_array_equal(looped[1], [3, 4, 5, 3, 4, 5, 3])
+  long = np.zeros([1, 9], np.float32)
+  assert evaluate.loop_to_length(long, 7) is not None
+  assert evaluate.loop_to_length(long, 7).shape == (1, 9)

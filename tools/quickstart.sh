@@ -1,20 +1,45 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: `bash tools/quickstart.sh [OUT_DIR]`.
-# Sets up (tools/setup.sh), trains the quick-start model (gin/quickstart.gin:
-# the paper's IF-Mel structure, all 13 progressive stages, tiny widths) on the
-# embedded default dataset, then generates notes with it: WAVs plus a
-# spectrogram PNG each. Rerunning resumes training where it stopped.
+# The main job: `bash tools/quickstart.sh [OUT_DIR] [--train]`.
+#
+# Default (seconds once installed): the shipped model models/cpu_small (trained
+# by our own code with `python -m gansynth_tf2.train --gin_file=gin/cpu_small.gin`;
+# its metrics are in models/cpu_small/metrics.json) plays
+#   OUT/notes         one note at each pitch it was trained on in 36..84,
+#   OUT/timbre_sweep  one latent vector across those pitches,
+#   OUT/melody        a short MIDI melody (tools/make_melody.py),
+# as WAV + spectrogram PNG + generated.json, and the notes' pitch is measured
+# with pYIN (tools/check_pitch.py).
+# --train: first trains gin/cpu_small.gin from scratch into OUT/train (about
+# 40 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+OUT=out/quickstart
+TRAIN=0
+for arg in "$@"; do
+  case "$arg" in
+    --train) TRAIN=1 ;;
+    -*) echo "quickstart: unknown option $arg (expected --train)" >&2; exit 2 ;;
+    *) OUT=$arg ;;
+  esac
+done
 bash tools/setup.sh
-OUT=${1:-out/quickstart}
 PY=${PYTHON:-python3}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
-"$PY" -m gansynth_tf2.train --gin_file=gin/quickstart.gin --train_dir="$OUT/train"
-"$PY" -m gansynth_tf2.generate --ckpt_dir="$OUT/train" --output_dir="$OUT/notes" \
-    --pitches=36,48,60,72 --seed=0 --overwrite
-"$PY" -m gansynth_tf2.generate --ckpt_dir="$OUT/train" --output_dir="$OUT/timbre_sweep" \
-    --timbre_sweep --pitches=36,43,48,55,60,67,72 --seed=1 --overwrite
-echo "quickstart: checkpoints in $OUT/train (tensorboard --logdir=$OUT/train)," \
-     "notes in $OUT/notes and $OUT/timbre_sweep (WAV + PNG + generated.json)"
+MODEL=models/cpu_small
+if [ "$TRAIN" = 1 ]; then
+  MODEL="$OUT/train"
+  "$PY" -m gansynth_tf2.train --gin_file=gin/cpu_small.gin --train_dir="$MODEL"
+fi
+# The trained pitches (every third semitone from 24) within 36..84.
+PITCHES=36,39,42,45,48,51,54,57,60,63,66,69,72,75,78,81,84
+"$PY" -m gansynth_tf2.generate --ckpt_dir="$MODEL" --output_dir="$OUT/notes" \
+    --pitches=$PITCHES --seed=0 --overwrite
+"$PY" -m gansynth_tf2.generate --ckpt_dir="$MODEL" --output_dir="$OUT/timbre_sweep" \
+    --timbre_sweep --pitches=$PITCHES --seed=1 --overwrite
+"$PY" tools/make_melody.py --output="$OUT/melody.mid"
+"$PY" -m gansynth_tf2.generate --ckpt_dir="$MODEL" --output_dir="$OUT/melody" \
+    --midi_file="$OUT/melody.mid" --seed=2 --overwrite
+"$PY" tools/check_pitch.py --notes_dir="$OUT/notes"
+echo "quickstart: model $MODEL; notes in $OUT/notes, $OUT/timbre_sweep and" \
+     "$OUT/melody (WAV + PNG + generated.json)"
