@@ -93,7 +93,7 @@ def test_make_melody_writes_a_playable_file(tmp_path):
   path = tmp_path / 'melody.mid'
   result = _run('tools/make_melody.py', f'--output={path}', '--pitches=48,60')
   assert result.returncode == 0, result.stderr
-  notes = midi.load_midi(str(path), 24, 84)
+  notes, _ = midi.load_midi(str(path), 24, 84)
   assert list(notes.pitches) == [48, 60, 48]
   assert np.all(np.diff(notes.start_times) > 0)
 
