@@ -419,9 +419,5 @@ def pyin_accuracy(estimated_midi, asked_pitches, tolerance=0.5):
     ValueError: on wrong ranks, empty or mismatched arrays, or a negative
       tolerance.
   """
-  est = _as_array('estimated_midi', estimated_midi, 1, '[n] MIDI pitches')
-  asked = _as_array('asked_pitches', asked_pitches, 1, '[n] MIDI pitches')
-  _check_same_length('estimated_midi', est, 'asked_pitches', asked)
-  _check_tolerance(tolerance)
-  _check_finite('asked_pitches', asked)
-  return float(np.mean(np.abs(est - asked) <= tolerance))
+  # The same rule as the classifier's pitch accuracy, at pYIN's tolerance.
+  return pitch_accuracy(estimated_midi, asked_pitches, tolerance)
