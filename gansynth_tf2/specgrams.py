@@ -193,6 +193,7 @@ class SpecgramsHelper:
     phase_angle = tf.cumsum(p * np.pi, axis=-2) if self._ifreq else p * np.pi
     return spectral_ops.polar2rect(mag, phase_angle)[..., tf.newaxis]
 
+  @tf.autograph.experimental.do_not_convert  # numpy (see spectral_ops)
   def linear_to_mel_matrix(self):
     """float64 `[freq, mel]` matrix, mel band edges from 0 Hz to Nyquist."""
     if self._l2mel is None:
@@ -205,6 +206,7 @@ class SpecgramsHelper:
           upper_edge_hertz=self._sample_rate / 2.0)
     return self._l2mel
 
+  @tf.autograph.experimental.do_not_convert  # numpy (see spectral_ops)
   def mel_to_linear_matrix(self):
     """float64 `[mel, freq]` approximate inverse of `linear_to_mel_matrix`."""
     if self._mel2l is None:

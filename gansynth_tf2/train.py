@@ -174,7 +174,8 @@ class StageTrainer:
         generator_optimizer=self.generator_optimizer,
         discriminator_optimizer=self.discriminator_optimizer,
         image_id=self.image_id, train_time=self.train_time)
-    self.step = tf.function(self._distributed_step, jit_compile=jit_compile)
+    self.step = tf.function(self._distributed_step, jit_compile=jit_compile,
+                            autograph=False)
 
   def _build(self):
     """Creates every variable (networks and optimizer slots) eagerly."""
@@ -428,7 +429,7 @@ def _check_finite(values, trainer, step_in_run):
 DATASET_NAMES = {'NSynthTfdsDataset': 'nsynth_tfds',
                  'NSynthTFRecordDataset': 'nsynth_tfrecord',
                  'PreparedDataset': 'prepared', 'DefaultDataset': 'default',
-                 'EvalDataset': 'prepared'}
+                 'EvalDataset': 'prepared', 'SoundfontDataset': 'prepared'}
 
 
 def check_dataset_readable(dataset):
