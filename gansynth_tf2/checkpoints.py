@@ -1,6 +1,6 @@
 """Training checkpoints: Magenta's stage folders, written by TF2 object graphs.
 
-Layout of a train_dir (shared with `model.load_model`, see CONTRACTS):
+Layout of a train_dir (shared with `model.load_model` and Magenta import):
 
   <train_dir>/experiment.json        Magenta's hyperparameter keys
   <train_dir>/operative_config.gin   the gin config the run used
@@ -17,7 +17,6 @@ gin files here are written to a temporary name and renamed.
 """
 import json
 import os
-import re
 
 from absl import logging
 import tensorflow as tf
@@ -53,14 +52,8 @@ def stage_dir(train_dir, stage_id):
 
 def stages_with_checkpoints(train_dir):
   """Sorted stage ids whose folder holds a readable checkpoint."""
-  if not tf.io.gfile.isdir(train_dir):
-    return []
-  ids = []
-  for name in tf.io.gfile.listdir(train_dir):
-    match = re.fullmatch(r'stage_(\d{5})/?', name)
-    if match and tf.train.latest_checkpoint(os.path.join(train_dir, name)):
-      ids.append(int(match.group(1)))
-  return sorted(ids)
+  return [i for i in schedule.stage_dir_ids(train_dir)
+          if tf.train.latest_checkpoint(stage_dir(train_dir, i))]
 
 
 def _diff(old, new):

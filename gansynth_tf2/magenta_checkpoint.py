@@ -100,8 +100,8 @@ def last_stage(path, stage_id=None):
   """
   if not tf.io.gfile.isdir(path):
     raise CheckpointError(f'{path} is not a directory')
-  stages = sorted(d.rstrip('/') for d in tf.io.gfile.listdir(path)
-                  if re.fullmatch(r'stage_\d+/?', d))
+  stages = [os.path.basename(schedule.make_train_sub_dir(i, path))
+            for i in schedule.stage_dir_ids(path)]
   if not stages:
     raise CheckpointError(
         f'no stage_000NN folders in {path}; is it the checkpoint directory '
@@ -407,7 +407,7 @@ def hparams_gin(hparams):
 
 
 def convert(magenta_dir, output_dir, overwrite=False):
-  """Writes a Magenta checkpoint as one of ours (CONTRACTS' layout).
+  """Writes a Magenta checkpoint as one of ours (checkpoints.py's layout).
 
   `<output_dir>/experiment.json`, `<output_dir>/hparams.gin` and
   `<output_dir>/stage_000NN/ckpt-1.*` with generator, ema_generator,

@@ -12,6 +12,7 @@ p + f means "fading from block p + 1 to p + 2, fraction f done".
 """
 
 import os
+import re
 
 import gin
 import numpy as np
@@ -224,18 +225,38 @@ def get_total_num_stages(num_resolutions):
 
 
 def get_stage_ids(train_root_dir, num_resolutions):
-  """Stage ids still to train: from the last `stage_*` folder present (or 0) on.
+  """Stage ids still to train: from the last `stage_NNNNN` folder (or 0) on.
 
   The last existing stage is trained again because it may be unfinished; its
-  checkpoint makes that a resume.
+  checkpoint makes that a resume. Magenta counts the `stage_*` folders
+  instead of reading the highest id: the same for folders made one after
+  another, but a converted Magenta checkpoint holds only its last stage's
+  folder, which Magenta's count would take for stage 0 (so every earlier
+  stage would be trained again from scratch before resuming it).
   """
-  if tf.io.gfile.isdir(train_root_dir):
-    num_started = len([d for d in tf.io.gfile.listdir(train_root_dir)
-                       if d.startswith('stage_')])
-  else:
-    num_started = 0
-  start_stage_id = max(0, num_started - 1)
+  started = stage_dir_ids(train_root_dir)
+  start_stage_id = started[-1] if started else 0
   return list(range(start_stage_id, get_total_num_stages(num_resolutions)))
+
+
+# The stage folder name, `make_train_sub_dir`'s format.
+STAGE_DIR_PATTERN = re.compile(r'stage_(\d{5})')
+
+
+def stage_dir_ids(train_root_dir):
+  """Sorted ids of the `stage_NNNNN` folders in `train_root_dir` ([] if none).
+
+  The one reader of stage folder names; whether a folder holds a checkpoint
+  is the caller's question.
+  """
+  if not tf.io.gfile.isdir(train_root_dir):
+    return []
+  ids = []
+  for name in tf.io.gfile.listdir(train_root_dir):
+    match = STAGE_DIR_PATTERN.fullmatch(name.rstrip('/'))
+    if match:
+      ids.append(int(match.group(1)))
+  return sorted(ids)
 
 
 def make_train_sub_dir(stage_id, train_root_dir):

@@ -132,6 +132,20 @@ def test_get_stage_ids(tmp_path):
   assert schedule.make_train_sub_dir(3, str(root)).endswith('stage_00003')
 
 
+def test_stage_ids_start_at_the_highest_stage_folder(tmp_path):
+  """A converted Magenta checkpoint holds only its last stage's folder: the
+  run resumes that stage (Magenta's folder count would restart at stage 0)."""
+  root = tmp_path / 'converted'
+  root.mkdir()
+  (root / 'stage_00012').mkdir()
+  (root / 'stage_notes').mkdir()  # not a stage folder
+  assert schedule.stage_dir_ids(str(root)) == [12]
+  assert schedule.get_stage_ids(str(root), 7) == [12]
+  (root / 'stage_00004').mkdir()
+  assert schedule.stage_dir_ids(str(root)) == [4, 12]
+  assert schedule.get_stage_ids(str(root), 7) == [12]
+
+
 def test_stage_times():
   # 13 equal stages of 130 s -> 10, 20, ..., 130.
   np.testing.assert_allclose(schedule.stage_times(130., 1.0, 7),
