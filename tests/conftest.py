@@ -15,7 +15,22 @@ def pytest_addoption(parser):
                    help="also run full-size (slow) tests")
 
 
+# tools/test.sh runs the suite on 2 workers (pytest-xdist, --dist loadgroup).
+# Tests of one file stay on one worker, so its module fixtures are built once,
+# except in these files, whose tests are long and independent: each goes
+# where a worker is free, grouped only with the tests sharing its fixture.
+SPLIT_FILES = {"test_train.py": {"killed_and_resumed", "trainer"}}
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+  for item in items:
+    group = item.path.stem
+    shared = SPLIT_FILES.get(item.path.name)
+    if shared is not None:
+      uses = sorted(shared & set(item.fixturenames))
+      group = f"{item.path.stem}-{uses[0] if uses else item.name}"
+    item.add_marker(pytest.mark.xdist_group(group))
   if config.getoption("--runslow"):
     return
   skip_slow = pytest.mark.skip(reason="slow: opt in with --runslow")

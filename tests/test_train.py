@@ -6,6 +6,7 @@ import os
 import pathlib
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -382,11 +383,15 @@ def _trained_pitches(train_dir):
   return sorted(int(p) for p, c in counts.items() if c > 0)
 
 
-def test_all_13_stages_then_generate_through_the_clis(tmp_path):
+def test_all_13_stages_then_generate_through_the_clis(tmp_path,
+                                                      killed_and_resumed):
   """The quick start's path in CI size: every stage of the 7-resolution IF-Mel
   structure (4 images per stage), then the generate CLI's timbre sweep and
-  interpolation modes on the result."""
+  interpolation modes on the result. Stages 0..3 are the killed and resumed
+  run's (a copy of it, trained on to the end), so they are not paid twice."""
   train_dir = tmp_path / 'run'
+  shutil.copytree(killed_and_resumed[0], train_dir)
+  assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
   result = subprocess.run(
       [sys.executable, '-m', 'gansynth_tf2.train', f'--gin_file={TINY_GIN}',
        f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,

@@ -5,4 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+# Two workers (TEST_WORKERS=1 for one process): most of a test's time is
+# single-threaded Python (tracing tf.functions, starting CLIs), so two
+# processes use both cores; conftest.py keeps each file's fixtures on one.
+workers=${TEST_WORKERS:-2}
+if [ "$workers" -gt 1 ]; then
+  set -- -n "$workers" --dist loadgroup "$@"
+fi
 exec "${PYTHON:-python3}" -m pytest -q "$@"
