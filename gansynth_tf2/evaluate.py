@@ -291,7 +291,6 @@ def real_statistics(dataset, clf, classifier_dir, cache_dir=None,
   Raises:
     EvaluationError: the dataset cannot be read or yields no notes.
   """
-  from gansynth_tf2 import classifier  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   cache_dir = os.path.expanduser(cache_dir or default_cache_dir())
   key = {'version': CACHE_VERSION, 'dataset': describe_dataset(dataset),
@@ -322,13 +321,10 @@ def real_statistics(dataset, clf, classifier_dir, cache_dir=None,
         keep = (note_pitches >= lo) & (note_pitches <= hi)
         dropped += int(np.sum(~keep))
         if np.any(keep):
-          kept = waves[keep, :, 0]
-          if clf.sample_rate != schema.SAMPLE_RATE:
-            kept = _resample(kept, schema.SAMPLE_RATE, clf.sample_rate)
-          p, f = classifier.predict(clf, loop_to_length(kept, clf.audio_length),
-                                    batch_size)
-          probs.append(np.asarray(p, np.float32))
-          features.append(np.asarray(f, np.float32))
+          p, f, _ = _classify(clf, waves[keep, :, 0], schema.SAMPLE_RATE,
+                              batch_size)
+          probs.append(p)
+          features.append(f)
           pitches.append(note_pitches[keep].astype(np.int32))
         bar.update(len(waves))
   except tf.errors.OpError as e:
@@ -448,19 +444,6 @@ def _checkpoint_position(model):
   return (int(stage.group(1)) if stage else None), image_id
 
 
-def _warm_up(model):
-  """Builds the mel matrices eagerly before the generator is traced.
-
-  The spectral helper makes them on first use and keeps them; when that first
-  use is inside the traced generator, autograph converts its Python loops,
-  which takes ~100x longer (15 s instead of 0.3 s on a 2-core CPU).
-  """
-  helper = getattr(getattr(model, 'data_helper', None), 'specgrams_helper',
-                   None)
-  if helper is not None and model.config.get('data_type') == 'mel':
-    helper.mel_to_linear_matrix()
-
-
 def loop_to_length(waves, length):
   """Notes shorter than the classifier's input, repeated to fill it.
 
@@ -484,6 +467,21 @@ def _resample(waves, rate_in, rate_out):
                               axis=1).astype(np.float32)
 
 
+def _classify(clf, waves, sample_rate, batch_size):
+  """Classifies `[n, samples]` notes at `sample_rate` as the classifier wants.
+
+  Real and generated notes both pass here, so both are resampled and looped
+  alike. Returns (probs `[n, classes]`, features `[n, d]`, the resampled
+  `[n, samples']` waves).
+  """
+  from gansynth_tf2 import classifier  # pylint: disable=import-outside-toplevel
+  if sample_rate != clf.sample_rate:
+    waves = _resample(waves, sample_rate, clf.sample_rate)
+  p, f = classifier.predict(clf, loop_to_length(waves, clf.audio_length),
+                            batch_size)
+  return np.asarray(p, np.float32), np.asarray(f, np.float32), waves
+
+
 def generate_and_classify(model, clf, pitches, z, batch_size, pyin=False,
                           progress=None, desc='generating'):
   """Generates a note per (z, pitch), classifies it, optionally runs pYIN.
@@ -495,7 +493,6 @@ def generate_and_classify(model, clf, pitches, z, batch_size, pyin=False,
     (probs `[n, classes]`, features `[n, d]`, pyin MIDI `[n]` (NaN where not
     measured) or None).
   """
-  from gansynth_tf2 import classifier  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import metrics  # pylint: disable=import-outside-toplevel
   probs, features, estimates = [], [], []
   lo, hi = PYIN_PITCH_RANGE
@@ -504,12 +501,9 @@ def generate_and_classify(model, clf, pitches, z, batch_size, pyin=False,
     for i in range(0, len(pitches), batch_size):
       chunk = pitches[i:i + batch_size]
       waves = np.asarray(model.generate_from_z(z[i:i + batch_size], chunk))
-      if model.sample_rate != clf.sample_rate:
-        waves = _resample(waves, model.sample_rate, clf.sample_rate)
-      p, f = classifier.predict(clf, loop_to_length(waves, clf.audio_length),
-                                batch_size)
-      probs.append(np.asarray(p, np.float32))
-      features.append(np.asarray(f, np.float32))
+      p, f, waves = _classify(clf, waves, model.sample_rate, batch_size)
+      probs.append(p)
+      features.append(f)
       if pyin:
         est = np.full(len(chunk), np.nan)
         measured = (chunk >= lo) & (chunk <= hi)
@@ -643,7 +637,6 @@ def evaluate_models(ckpt_dirs, classifier_dir, dataset=None, *,
                                       batch_size=batch_size)
     else:
       model = models[i]
-    _warm_up(model)
     allowed = set(model.pitches) & set(range(lo, hi + 1))
     pitches, left_out = sample_pitches(real.pitches, allowed, num_samples,
                                        seed)
