@@ -140,7 +140,10 @@ class _EqualizedLayer(keras.layers.Layer):
                use_weight_scaling=True, **kwargs):
     super().__init__(**kwargs)
     self.units = int(units)
-    self.activation = activation
+    # None stays None (no op in the graph); names ('tanh') and callables are
+    # resolved by Keras, so get_config can serialize what it was given.
+    self.activation = (None if activation is None
+                       else keras.activations.get(activation))
     self.he_initializer_slope = he_initializer_slope
     self.use_weight_scaling = use_weight_scaling
     self.post_scale = 1.0
@@ -166,7 +169,9 @@ class _EqualizedLayer(keras.layers.Layer):
   def get_config(self):
     config = super().get_config()
     config.update(he_initializer_slope=self.he_initializer_slope,
-                  use_weight_scaling=self.use_weight_scaling)
+                  use_weight_scaling=self.use_weight_scaling,
+                  activation=(None if self.activation is None else
+                              keras.activations.serialize(self.activation)))
     return config
 
 
@@ -235,6 +240,11 @@ class PixelNorm(keras.layers.Layer):
   def call(self, x):
     return pixel_norm(x, self.epsilon)
 
+  def get_config(self):
+    config = super().get_config()
+    config.update(epsilon=self.epsilon)
+    return config
+
 
 @gin_keras.configurable
 class MinibatchStddev(keras.layers.Layer):
@@ -260,6 +270,11 @@ class _BoxScaling(keras.layers.Layer):
   def call(self, x):
     fn = self._height if self.height_only else self._both_axes
     return fn(x, self.scale)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(scale=self.scale, height_only=self.height_only)
+    return config
 
 
 @gin_keras.configurable

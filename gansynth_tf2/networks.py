@@ -46,10 +46,14 @@ def block_name(block_id):
   return f'progressive_gan_block_{block_id}'
 
 
+# Registered so that an EqualizedConv2D's config names its activation and
+# from_config rebuilds the same layer.
+@keras.saving.register_keras_serializable(package='gansynth_tf2')
 def _leaky_relu(x):
   return tf.nn.leaky_relu(x, alpha=0.2)
 
 
+@keras.saving.register_keras_serializable(package='gansynth_tf2')
 def _leaky_relu_pixel_norm(x):
   return layers.pixel_norm(_leaky_relu(x))
 

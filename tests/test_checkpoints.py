@@ -135,7 +135,8 @@ def test_resume_restores_everything_of_the_stage(two_stages, tmp_path):
 
 
 def test_checkpoint_layout_matches_contract(two_stages):
-  """Each root attribute of CONTRACTS restores on its own (as load_model does).
+  """Each root attribute of the layout (checkpoints.py) restores on its own, as
+  load_model does.
 
   Variable keys are not checked: TF names each variable by its shortest path
   in the object graph, which for trained weights runs through the optimizer
