@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import classifier
+from gansynth_tf2 import metrics
 from gansynth_tf2 import train_classifier
 from gansynth_tf2.data import base
 from gansynth_tf2.data import default
@@ -389,3 +390,25 @@ def test_eval_set_numpy_backend(tmp_path):
   assert sum(ds.get_pitch_counts().values()) == 8  # 4 timbres x 2
   with pytest.raises(ValueError, match='at least one program'):
     eval_set.EvalDataset(velocities=(), cache_dir=str(tmp_path))
+
+
+def test_soundfont_dataset_cuts_notes_and_keeps_out_of_the_eval_set(tmp_path):
+  """gin/cpu_small.gin's training data: velocity 100 by default (never in the
+  evaluation set), notes cut to audio_length, the pitch rendered where asked."""
+  ds = eval_set.SoundfontDataset(programs=(0,), pitches=(45, 69),
+                                 audio_length=8192, cache_dir=str(tmp_path),
+                                 progress=False)
+  manifest = json.loads(open(os.path.join(ds.data_dir,
+                                          'manifest.json')).read())
+  assert manifest['config']['velocities'] == [default.VELOCITY]
+  assert default.VELOCITY not in eval_set.VELOCITIES
+  notes = list(ds.provide_dataset().as_numpy_iterator())
+  assert len(notes) == 2
+  for wave, one_hot in notes:
+    assert wave.shape == (8192, 1)
+    pitch = ds.min_pitch + int(np.argmax(one_hot))
+    # pYIN over the 0.5 s note: the soundfont plays the labelled pitch.
+    est = metrics.pyin_midi(wave[None, :, 0], sample_rate=16000)
+    assert abs(float(est[0]) - pitch) < 0.5, (pitch, est)
+  with pytest.raises(ValueError, match='at least one program'):
+    eval_set.SoundfontDataset(programs=(), cache_dir=str(tmp_path))

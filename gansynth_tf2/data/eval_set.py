@@ -23,6 +23,7 @@ import gin
 from gansynth_tf2.data import base
 from gansynth_tf2.data import default
 from gansynth_tf2.data import nsynth
+from gansynth_tf2.data import schema
 from gansynth_tf2.data import soundfont
 
 # Bump when what is rendered changes for the same arguments.
@@ -88,7 +89,37 @@ def build_eval_dataset(programs=PROGRAMS, pitches=PITCHES,
 
 
 @gin.configurable
-class EvalDataset(nsynth.PreparedDataset):
+class SoundfontDataset(nsynth.PreparedDataset):
+  """Notes rendered from the installed soundfont, cached on first use.
+
+  Any programs x pitches x velocities; the evaluation set and
+  gin/cpu_small.gin's training set (all 61 pitches, the eight programs,
+  velocity 100, so none of its notes is in the evaluation set) are two
+  choices of them.
+
+  Args:
+    programs: General MIDI programs (default PROGRAMS).
+    pitches: MIDI pitches (default all of 24..84).
+    velocities: MIDI velocities (default 100, the embedded default's).
+    cache_dir: cache root; default $GANSYNTH_TF2_CACHE or
+      ~/.cache/gansynth_tf2.
+    backend: 'auto', 'fluidsynth' or 'numpy'.
+    progress: progress bar while rendering.
+    min_pitch, max_pitch: the model's pitch range.
+    audio_length: samples per note; notes are cut to it (4 s are rendered).
+  """
+
+  def __init__(self, programs=PROGRAMS, pitches=PITCHES, velocities=(100,),
+               cache_dir=None, backend='auto', progress=True,
+               min_pitch=base.MIN_PITCH, max_pitch=base.MAX_PITCH,
+               audio_length=schema.AUDIO_LENGTH):
+    self.data_dir = build_eval_dataset(programs, pitches, velocities,
+                                       cache_dir, backend, progress)
+    super().__init__(self.data_dir, min_pitch, max_pitch, audio_length)
+
+
+@gin.configurable
+class EvalDataset(SoundfontDataset):
   """The evaluation set, rendered into the cache on first use.
 
   Args:
@@ -106,6 +137,5 @@ class EvalDataset(nsynth.PreparedDataset):
                velocities=VELOCITIES, cache_dir=None, backend='auto',
                progress=True, min_pitch=base.MIN_PITCH,
                max_pitch=base.MAX_PITCH):
-    self.data_dir = build_eval_dataset(programs, pitches, velocities,
-                                       cache_dir, backend, progress)
-    super().__init__(self.data_dir, min_pitch, max_pitch)
+    super().__init__(programs, pitches, velocities, cache_dir, backend,
+                     progress, min_pitch, max_pitch)
