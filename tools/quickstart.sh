@@ -10,7 +10,7 @@
 # as WAV + spectrogram PNG + generated.json, and the notes' pitch is measured
 # with pYIN (tools/check_pitch.py).
 # --train: first trains gin/cpu_small.gin from scratch into OUT/train (about
-# 40 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
+# 52 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=out/quickstart
