@@ -164,6 +164,26 @@ def staging_dir(output_dir):
 # ------------------------------------------------------------------- writing
 
 
+# Peak of a clip that came out over full scale, after scaling: -1 dBFS.
+FULL_SCALE_PEAK = 10.0 ** (-1.0 / 20.0)
+
+
+def fit_to_full_scale(audio):
+  """`[samples]` audio and the gain applied so that players do not clip.
+
+  A clip peaking above 1.0 (the generator's notes can: the quick start's
+  peak up to ~2) is scaled to peak at -1 dBFS; anything within full scale is
+  left bit for bit as generated (gain 1.0), so quiet notes keep their level
+  and match `load_model`'s output exactly.
+  """
+  audio = np.asarray(audio, np.float32)
+  peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+  if not peak > 1.0:
+    return audio, 1.0
+  gain = FULL_SCALE_PEAK / peak
+  return (audio * np.float32(gain)).astype(np.float32), gain
+
+
 def write_wav(path, audio, sr):
   import soundfile  # pylint: disable=import-outside-toplevel
   soundfile.write(path, np.asarray(audio, np.float32), sr, subtype='FLOAT')
@@ -213,8 +233,13 @@ def write_png(path, audio, sr, title, notes=None):
 
 
 def write_clip(out_dir, name, audio, sr, title, notes=None, png=True):
-  """Writes NAME.wav (and NAME.png); returns their file names for the JSON."""
-  entry = {'wav': f'{name}.wav'}
+  """Writes NAME.wav (and NAME.png); returns their file names for the JSON.
+
+  The WAV is float32 within full scale (`fit_to_full_scale`); the entry's
+  `gain` says by how much it was scaled (1.0: not at all).
+  """
+  audio, gain = fit_to_full_scale(audio)
+  entry = {'wav': f'{name}.wav', 'gain': gain}
   write_wav(os.path.join(out_dir, entry['wav']), audio, sr)
   if png:
     entry['png'] = f'{name}.png'

@@ -83,7 +83,9 @@ def test_random_notes_write_wavs_pngs_z_and_json(tmp_path, model):
   for i, entry in enumerate(meta['files']):
     audio, sr = soundfile.read(out / entry['wav'], dtype='float32')
     assert sr == SR and soundfile.info(out / entry['wav']).subtype == 'FLOAT'
-    np.testing.assert_array_equal(audio, expected[i])
+    # As generated, scaled only when over full scale (gain in the JSON).
+    np.testing.assert_allclose(audio, expected[i] * np.float32(entry['gain']),
+                               rtol=1e-6, atol=1e-7)
     assert (out / entry['png']).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
@@ -143,7 +145,8 @@ def test_timbre_sweep_holds_one_z_across_pitches(tmp_path, model):
   assert np.load(out / 'z.npy').shape == (1, 256)
   assert [f['wav'] for f in meta['files']] == [
       'timbre_sweep_0.wav', 'timbre_sweep_1.wav', 'timbre_sweep_2.wav']
-  assert meta['summary'] == {'wav': 'timbre_sweep.wav'}
+  assert meta['summary']['wav'] == 'timbre_sweep.wav'
+  assert 0.0 < meta['summary']['gain'] <= 1.0
   # Same z: same amplitude, only the pitch changes.
   peaks = [np.abs(soundfile.read(out / f['wav'])[0]).max()
            for f in meta['files']]
@@ -160,8 +163,11 @@ def test_interpolate_slerps_between_two_z(tmp_path, model):
   meta = generate.run('ckpt', str(out), model=model, interpolate=5,
                       z_file=str(tmp_path / 'ends.npy'), pitches=['G4'])
   assert meta['pitches'] == [67] * 5 and meta['steps'] == [0, .25, .5, .75, 1]
+  gains = [f['gain'] for f in meta['files']]
   first = soundfile.read(out / 'interpolation_0.wav', dtype='float32')[0]
+  first = first / gains[0]
   last = soundfile.read(out / 'interpolation_4.wav', dtype='float32')[0]
+  last = last / gains[4]
   np.testing.assert_allclose(first, model.generate_from_z(ends[:1], [67])[0],
                              atol=1e-6)
   np.testing.assert_allclose(last, model.generate_from_z(ends[1:], [67])[0],
@@ -273,6 +279,8 @@ def test_cli_plays_magentas_latents_as_magenta_does(oracle_ckpt_dir, oracle,
   for i, expected in enumerate(oracle['gen_waves']):
     audio, sr = soundfile.read(out / f'generated_{i}.wav', dtype='float32')
     assert sr == SR and audio.shape == (64000,)
+    # Undo the full-scale fit that generated.json records.
+    audio = audio / meta['files'][i]['gain']
     errors.append(np.abs(audio - expected).max() / peak)
     assert (out / f'generated_{i}.png').stat().st_size > 1000
   print(f'CLI WAVs vs Magenta gen_waves: max error {max(errors):.2e} of peak')
@@ -288,7 +296,9 @@ def test_seeded_random_notes_are_load_models_generate_samples(
   for i in range(3):
     audio, _ = soundfile.read(tmp_path / 'out' / f'generated_{i}.wav',
                               dtype='float32')
-    np.testing.assert_array_equal(audio, expected[i])
+    gain = np.float32(meta['files'][i]['gain'])
+    np.testing.assert_allclose(audio, expected[i] * gain, rtol=1e-6,
+                               atol=1e-7)
 
 
 def test_cli_bad_input_is_one_clear_line(oracle_ckpt_dir, tmp_path):
@@ -340,3 +350,22 @@ def test_progress_bar_counts_notes(model, capsys):
   assert '5/5' in capsys.readouterr().err
   generate.synthesize(model, z, [60] * 5, batch_size=2, progress=False)
   assert capsys.readouterr().err == ''
+
+
+def test_clips_over_full_scale_are_scaled_to_minus_1_dbfs(tmp_path):
+  """A player clips float WAVs above 1.0: such clips are scaled to peak at
+  -1 dBFS and the gain is recorded; clips within full scale are untouched."""
+  loud = np.linspace(-2.5, 2.0, 1000).astype(np.float32)
+  quiet = 0.3 * loud
+  scaled, gain = generate.fit_to_full_scale(loud)
+  assert gain == pytest.approx(10 ** (-1 / 20) / 2.5)
+  assert np.abs(scaled).max() == pytest.approx(10 ** (-1 / 20), rel=1e-6)
+  np.testing.assert_allclose(scaled, loud * gain, rtol=1e-6)
+  same, one = generate.fit_to_full_scale(quiet)
+  assert one == 1.0
+  np.testing.assert_array_equal(same, quiet)
+  for name, clip in (('loud', loud), ('quiet', quiet)):
+    entry = generate.write_clip(str(tmp_path), name, clip, SR, name, png=False)
+    audio, _ = soundfile.read(tmp_path / entry['wav'], dtype='float32')
+    assert np.abs(audio).max() <= 1.0
+    np.testing.assert_allclose(audio, clip * entry['gain'], rtol=1e-6)
