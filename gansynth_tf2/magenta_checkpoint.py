@@ -100,20 +100,20 @@ def last_stage(path, stage_id=None):
   """
   if not tf.io.gfile.isdir(path):
     raise CheckpointError(f'{path} is not a directory')
-  stages = [os.path.basename(schedule.make_train_sub_dir(i, path))
-            for i in schedule.stage_dir_ids(path)]
-  if not stages:
+  ids = schedule.stage_dir_ids(path)
+  if not ids:
     raise CheckpointError(
         f'no stage_000NN folders in {path}; is it the checkpoint directory '
         '(the folder holding experiment.json)?')
-  if stage_id is not None:
-    wanted = [s for s in stages if int(s.split('_')[-1]) == int(stage_id)]
-    if not wanted:
-      raise CheckpointError(
-          f'{path} has no folder of stage {stage_id}; it has {stages}')
-    stages = wanted
-  stage_dir = os.path.join(path, stages[-1])
-  stage_id = int(stages[-1].split('_')[-1])
+  if stage_id is None:
+    stage_id = ids[-1]
+  elif int(stage_id) not in ids:
+    names = [os.path.basename(schedule.make_train_sub_dir(i, path))
+             for i in ids]
+    raise CheckpointError(
+        f'{path} has no folder of stage {stage_id}; it has {names}')
+  stage_id = int(stage_id)
+  stage_dir = schedule.make_train_sub_dir(stage_id, path)
   prefix = tf.train.latest_checkpoint(stage_dir)
   if prefix is None:
     # The `checkpoint` state file may be missing or point elsewhere (absolute
