@@ -95,21 +95,15 @@ def dataset_from_gin(gin_files, gin_params=()):
   Raises:
     EvaluationError: no DATASET macro, or the dataset cannot be built.
   """
-  # parse_gin: train's search paths; importing train also registers the
-  # configurables that training configs name (hparams, train).
-  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
-  # Repository paths (gin/datasets/...) work from any directory, as for
-  # train; resolved here so gin does not log a failed lookup first.
-  gin_files = [
-      os.path.join(train.REPO_ROOT, f) if not os.path.exists(f) and
-      os.path.exists(os.path.join(train.REPO_ROOT, f)) else f
-      for f in gin_files]
+  # Importing train registers the configurables training configs name.
+  from gansynth_tf2 import gin_config  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel,unused-import
   gin.clear_config()
   try:
     try:
-      train.parse_gin(gin_files, list(gin_params))
-    except (OSError, SyntaxError, ValueError) as e:  # missing file, typo
-      raise EvaluationError(f'--gin_file/--gin_param: {_first_line(e)}') from e
+      gin_config.parse_gin(gin_files, list(gin_params))
+    except gin_config.GinConfigError as e:  # missing file, typo
+      raise EvaluationError(str(e)) from e
     try:
       gin.query_parameter('%DATASET')
     except ValueError:

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
 from gansynth_tf2 import files
+from gansynth_tf2 import gin_config
 from gansynth_tf2 import losses
 from gansynth_tf2 import magenta_hparams
 from gansynth_tf2 import networks
@@ -602,17 +603,8 @@ flags.DEFINE_multi_string('gin_param', [], 'gin bindings applied after the '
 flags.DEFINE_string('train_dir', None, 'Training directory (created if '
                     'missing); rerun the same command to resume.')
 
-# So that `--gin_file=gin/quickstart.gin` and `include 'gin/...'` work from
-# any working directory.
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def parse_gin(gin_files, gin_params):
-  """Parses gin files and bindings (DDSP's ddsp_run style)."""
-  gin.add_config_file_search_path(REPO_ROOT)
-  gin.add_config_file_search_path(os.path.join(REPO_ROOT, 'gin'))
-  gin.parse_config_files_and_bindings(gin_files, gin_params,
-                                      finalize_config=False)
+REPO_ROOT = gin_config.REPO_ROOT
+parse_gin = gin_config.parse_gin
 
 
 def hparams_from_gin(gin_files, gin_params=()):

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import classifier as classifier_lib
+from gansynth_tf2 import gin_config
 
 REPO_ROOT = classifier_lib.REPO_ROOT
 DEFAULT_GIN = 'gin/classifier.gin'
@@ -372,12 +373,7 @@ def define_flags():
                       '(replaced if it holds an earlier classifier).')
 
 
-def parse_gin(gin_files, gin_params):
-  """Parses gin files (found from the repository root too) and bindings."""
-  gin.add_config_file_search_path(REPO_ROOT)
-  gin.add_config_file_search_path(os.path.join(REPO_ROOT, 'gin'))
-  gin.parse_config_files_and_bindings(gin_files, gin_params,
-                                      finalize_config=False)
+parse_gin = gin_config.parse_gin
 
 
 def main(argv):
