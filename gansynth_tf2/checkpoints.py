@@ -1,6 +1,7 @@
 """Training checkpoints: Magenta's stage folders, written by TF2 object graphs.
 
-Layout of a train_dir (shared with `model.load_model` and Magenta import):
+Layout of a train_dir (named in run_dir.py, shared with `model.load_model`
+and Magenta import):
 
   <train_dir>/experiment.json        Magenta's hyperparameter keys
   <train_dir>/operative_config.gin   the gin config the run used
@@ -16,16 +17,13 @@ during a save leaves the previous checkpoint as the latest one. The JSON and
 gin files here are written to a temporary name and renamed.
 """
 import json
-import os
 
 from absl import logging
 import tensorflow as tf
 
 from gansynth_tf2 import files
-from gansynth_tf2 import schedule
+from gansynth_tf2 import run_dir
 
-EXPERIMENT_JSON = 'experiment.json'
-OPERATIVE_CONFIG = 'operative_config.gin'
 CHECKPOINT_NAME = 'ckpt'
 
 # Keys of experiment.json that may differ between runs sharing a train_dir:
@@ -45,15 +43,10 @@ class ConfigConflictError(ValueError):
   """A train_dir holds a run made with other hyperparameters."""
 
 
-def stage_dir(train_dir, stage_id):
-  """`<train_dir>/stage_000NN` (Magenta's `make_train_sub_dir`)."""
-  return schedule.make_train_sub_dir(stage_id, train_dir)
-
-
 def stages_with_checkpoints(train_dir):
   """Sorted stage ids whose folder holds a readable checkpoint."""
-  return [i for i in schedule.stage_dir_ids(train_dir)
-          if tf.train.latest_checkpoint(stage_dir(train_dir, i))]
+  return [i for i in run_dir.stage_dir_ids(train_dir)
+          if tf.train.latest_checkpoint(run_dir.stage_dir(train_dir, i))]
 
 
 def _diff(old, new):
@@ -90,10 +83,9 @@ def write_or_check_experiment(train_dir, hparams):
       lists every differing key.
   """
   tf.io.gfile.makedirs(train_dir)
-  path = os.path.join(train_dir, EXPERIMENT_JSON)
+  path = run_dir.experiment_path(train_dir)
   if tf.io.gfile.exists(path):
-    with tf.io.gfile.GFile(path) as f:
-      old = json.load(f)
+    old = run_dir.read_experiment(train_dir)
     lines = _diff(old, hparams)
     if lines:
       raise ConfigConflictError(
@@ -101,11 +93,6 @@ def write_or_check_experiment(train_dir, hparams):
           'Use a new --train_dir, or the old config. Differences:\n' +
           '\n'.join(lines))
   files.write_atomic(path, json.dumps(hparams, indent=1, sort_keys=True))
-
-
-def read_experiment(train_dir):
-  with tf.io.gfile.GFile(os.path.join(train_dir, EXPERIMENT_JSON)) as f:
-    return json.load(f)
 
 
 class StageCheckpoint:
@@ -121,7 +108,7 @@ class StageCheckpoint:
   def __init__(self, train_dir, stage_id, max_to_keep=2, **objects):
     self.train_dir = train_dir
     self.stage_id = stage_id
-    self.directory = stage_dir(train_dir, stage_id)
+    self.directory = run_dir.stage_dir(train_dir, stage_id)
     self.objects = objects
     self.checkpoint = tf.train.Checkpoint(**objects)
     self.manager = tf.train.CheckpointManager(
@@ -169,10 +156,10 @@ class StageCheckpoint:
 
 
 def latest_checkpoint_of_stage(train_dir, stage_id):
-  return tf.train.latest_checkpoint(stage_dir(train_dir, stage_id))
+  return tf.train.latest_checkpoint(run_dir.stage_dir(train_dir, stage_id))
 
 
 def read_scalar(checkpoint_path, name):
   """Reads the root variable `name` (e.g. 'image_id') from a checkpoint."""
   reader = tf.train.load_checkpoint(checkpoint_path)
-  return reader.get_tensor(f'{name}/.ATTRIBUTES/VARIABLE_VALUE')
+  return reader.get_tensor(run_dir.variable_key(name))

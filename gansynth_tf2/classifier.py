@@ -39,8 +39,6 @@ default; Magenta's librosa reflected) and a silent input maps to 0, not 1.
 import datetime
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -341,9 +339,6 @@ def save_classifier(model, output_dir, metrics=None, trained_on=None):
   """
   check_output_dir(output_dir)
   model.build_variables()
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  os.makedirs(parent, exist_ok=True)
-  name = os.path.basename(os.path.abspath(output_dir))
   info = dict(
       format=FORMAT, format_version=FORMAT_VERSION,
       config=model.get_config(), min_pitch=MIN_PITCH,
@@ -353,26 +348,10 @@ def save_classifier(model, output_dir, metrics=None, trained_on=None):
       metrics=metrics or {}, trained_on=trained_on or {},
       saved_at=datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec='seconds'))
-  tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=parent)
-  old = None
-  try:
+  with files.publish_dir(output_dir) as tmp:
     model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
     files.write_atomic(os.path.join(tmp, CONFIG_FILE),
                        json.dumps(info, indent=1) + '\n')
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private.
-    if os.path.isdir(output_dir):
-      old = tempfile.mkdtemp(prefix=name + '.old-', dir=parent)
-      os.rename(output_dir, os.path.join(old, name))
-    try:
-      os.rename(tmp, output_dir)
-    except OSError:
-      if old:  # put the previous classifier back
-        os.rename(os.path.join(old, name), output_dir)
-      raise
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-    if old:
-      shutil.rmtree(old, ignore_errors=True)
   return output_dir
 
 

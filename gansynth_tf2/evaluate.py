@@ -36,7 +36,6 @@ import io
 import json
 import math
 import os
-import re
 import sys
 
 from absl import app
@@ -422,14 +421,16 @@ def row_names(ckpt_dirs):
 def _checkpoint_position(model):
   """(stage, images trained on) of the checkpoint a model was loaded from."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import run_dir  # pylint: disable=import-outside-toplevel
   prefix = model.checkpoint_path
   if prefix is None:  # built in memory, e.g. a network at initialisation
     return None, None
-  stage = re.search(r'stage_(\d+)', os.path.basename(os.path.dirname(prefix)))
+  stage = run_dir.STAGE_DIR_PATTERN.fullmatch(
+      os.path.basename(os.path.dirname(prefix)))
   image_id = None
   try:
     reader = tf.train.load_checkpoint(prefix)
-    for key in ('image_id/.ATTRIBUTES/VARIABLE_VALUE', 'global_step'):
+    for key in (run_dir.variable_key('image_id'), 'global_step'):
       if reader.has_tensor(key):
         image_id = int(reader.get_tensor(key))
         break

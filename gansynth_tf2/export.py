@@ -32,7 +32,6 @@ Serving:
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 
@@ -42,6 +41,8 @@ import numpy as np
 import tensorflow as tf
 # Freezing weights into constants for TF Lite has no public TF2 API.
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
+
+from gansynth_tf2 import files
 
 
 FLAGS = flags.FLAGS
@@ -92,12 +93,10 @@ class ServingModule(tf.Module):
     self._lo, self._hi = lo, hi
     self._audio_length = metadata['audio_length']
     self._latent_size = metadata['latent_size']
-    # Label i is the i-th trained pitch (load_model's convention); a pitch
-    # inside [lo, hi] that the model never saw maps to -1 and is rejected.
+    # A pitch inside [lo, hi] that the model does not have maps to -1 and
+    # is rejected.
     trained = sorted(metadata['pitch_counts'])
-    label_of = np.full(hi - lo + 1, -1, np.int32)
-    label_of[np.array(trained) - lo] = np.arange(len(trained))
-    self._label_of_pitch = tf.constant(label_of)
+    self._label_of_pitch = tf.constant(model.label_table())
     counts = np.array([metadata['pitch_counts'][p] for p in trained],
                       np.float64)
     self._log_pitch_probs = tf.constant(
@@ -266,9 +265,9 @@ def to_tflite(model, path):
   """
   lo = int(model.min_pitch)
   inverse = RealInverseTransform(model.data_helper)
-  label_of = np.full(int(model.max_pitch) - lo + 1, 0, np.int32)
-  label_of[np.array(model.pitches) - lo] = np.arange(len(model.pitches))
-  label_of = tf.constant(label_of)
+  # TF Lite drops the range assertion, so a missing pitch plays label 0
+  # rather than failing the gather.
+  label_of = tf.constant(np.maximum(model.label_table(), 0))
 
   signature = [tf.TensorSpec([None, model.latent_size], tf.float32, name='z'),
                tf.TensorSpec([None], tf.int32, name='pitch')]
@@ -330,30 +329,11 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema)
 
-  parent = os.path.dirname(export_dir)
-  os.makedirs(parent, exist_ok=True)
-  base = os.path.basename(export_dir)
-  tmp = tempfile.mkdtemp(prefix=f'.{base}.tmp-', dir=parent)
-  old = None
-  try:
+  # Built aside and swapped in: export_dir is never half-written.
+  with files.publish_dir(export_dir) as tmp:
     metadata = _save(model, tmp)
     if format == 'tflite':
       to_tflite(model, os.path.join(tmp, TFLITE_FILE))
-    if os.path.exists(export_dir):
-      # Move the old export aside first so export_dir is never half-written.
-      old = tempfile.mkdtemp(prefix=f'.{base}.old-', dir=parent)
-      os.rename(export_dir, os.path.join(old, base))
-    try:
-      os.rename(tmp, export_dir)
-    except OSError:
-      if old is not None:  # put the previous export back
-        os.rename(os.path.join(old, base), export_dir)
-      raise
-  finally:
-    if os.path.exists(tmp):
-      shutil.rmtree(tmp)
-    if old is not None:
-      shutil.rmtree(old, ignore_errors=True)
   return metadata
 
 

@@ -14,20 +14,20 @@ import json
 import os
 import re
 import shutil
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf2 import files
 from gansynth_tf2 import magenta_hparams
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 from gansynth_tf2.data import nsynth
 
-EXPERIMENT_JSON = 'experiment.json'
 GENERATOR_SCOPE = 'Generator/progressive_gan_generator/'
 DISCRIMINATOR_SCOPE = 'Discriminator/progressive_gan_discriminator/'
 CLASSIFIER_SCOPE = 'Discriminator/discriminator_cond/classification_logits/'
@@ -62,18 +62,16 @@ def read_experiment_json(path):
   Raises:
     CheckpointError: missing/unreadable file, or required keys missing.
   """
-  json_path = os.path.join(path, EXPERIMENT_JSON)
+  json_path = run_dir.experiment_path(path)
   if not tf.io.gfile.exists(json_path):
     raise CheckpointError(
         f'{path} is not a GANSynth checkpoint directory: it has no '
-        f'{EXPERIMENT_JSON} (expected experiment.json + stage_000NN/ folders)')
+        f'{run_dir.EXPERIMENT_JSON} (expected experiment.json + stage_000NN/ '
+        'folders)')
   try:
-    with tf.io.gfile.GFile(json_path) as f:
-      hparams = json.load(f)
+    hparams = run_dir.read_experiment(path)
   except (ValueError, tf.errors.OpError) as e:
-    raise CheckpointError(f'{json_path} is not valid JSON: {e}') from e
-  if not isinstance(hparams, dict):
-    raise CheckpointError(f'{json_path} must hold a JSON object')
+    raise CheckpointError(str(e)) from e
   missing = [k for k in REQUIRED_KEYS if k not in hparams]
   if missing:
     raise CheckpointError(f'{json_path} lacks required keys: '
@@ -100,7 +98,7 @@ def last_stage(path, stage_id=None):
   """
   if not tf.io.gfile.isdir(path):
     raise CheckpointError(f'{path} is not a directory')
-  ids = schedule.stage_dir_ids(path)
+  ids = run_dir.stage_dir_ids(path)
   if not ids:
     raise CheckpointError(
         f'no stage_000NN folders in {path}; is it the checkpoint directory '
@@ -108,12 +106,11 @@ def last_stage(path, stage_id=None):
   if stage_id is None:
     stage_id = ids[-1]
   elif int(stage_id) not in ids:
-    names = [os.path.basename(schedule.make_train_sub_dir(i, path))
-             for i in ids]
+    names = [os.path.basename(run_dir.stage_dir(path, i)) for i in ids]
     raise CheckpointError(
         f'{path} has no folder of stage {stage_id}; it has {names}')
   stage_id = int(stage_id)
-  stage_dir = schedule.make_train_sub_dir(stage_id, path)
+  stage_dir = run_dir.stage_dir(path, stage_id)
   prefix = tf.train.latest_checkpoint(stage_dir)
   if prefix is None:
     # The `checkpoint` state file may be missing or point elsewhere (absolute
@@ -455,17 +452,13 @@ def convert(magenta_dir, output_dir, overwrite=False):
                            trainable=False),
       train_time=tf.Variable(ckpt.train_time, dtype=tf.float64,
                              trainable=False))
-  parent = os.path.dirname(target)
-  os.makedirs(parent, exist_ok=True)
-  scratch = tempfile.mkdtemp(prefix='.convert-', dir=parent)
-  try:
-    stage_name = f'stage_{ckpt.stage_id:05d}'
+  with files.publish_dir(target) as scratch:
     manager = tf.train.CheckpointManager(
-        root, os.path.join(scratch, stage_name), max_to_keep=1,
+        root, run_dir.stage_dir(scratch, ckpt.stage_id), max_to_keep=1,
         checkpoint_name='ckpt')
     prefix = manager.save()
     hparams = dict(hp, train_root_dir=target)
-    with open(os.path.join(scratch, EXPERIMENT_JSON), 'w') as f:
+    with open(run_dir.experiment_path(scratch), 'w') as f:
       json.dump(hparams, f, indent=1, sort_keys=True)
     with open(os.path.join(scratch, 'hparams.gin'), 'w') as f:
       f.write(hparams_gin(hparams))
@@ -473,10 +466,5 @@ def convert(magenta_dir, output_dir, overwrite=False):
     assets = os.path.join(source, 'assets')
     if os.path.isdir(assets):
       shutil.copytree(assets, os.path.join(scratch, 'assets'))
-    if os.path.exists(target):
-      shutil.rmtree(target)
-    os.replace(scratch, target)
-  except BaseException:
-    shutil.rmtree(scratch, ignore_errors=True)
-    raise
-  return os.path.join(target, stage_name, os.path.basename(prefix))
+  return os.path.join(run_dir.stage_dir(target, ckpt.stage_id),
+                      os.path.basename(prefix))

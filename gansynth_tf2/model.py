@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import networks
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 
@@ -114,6 +115,17 @@ class GANSynthModel:
     return waves[:, :self.audio_length, 0]
 
   # Input checks.
+
+  def label_table(self):
+    """`[max_pitch - min_pitch + 1]` int32: label of MIDI pitch min_pitch + i.
+
+    Label i is the i-th of `pitches`; a pitch in the range that the model
+    does not have maps to -1. The graphs that serve the model (export.py)
+    look labels up in it.
+    """
+    table = np.full(self.max_pitch - self.min_pitch + 1, -1, np.int32)
+    table[np.array(self.pitches) - self.min_pitch] = np.arange(len(self.pitches))
+    return table
 
   def labels_of(self, pitches):
     """MIDI pitches -> label indices; raises for pitches outside the model's."""
@@ -239,7 +251,7 @@ def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
   shapes = reader.get_variable_to_shape_map()
 
   def scalar(key, default):
-    full = f'{key}/.ATTRIBUTES/VARIABLE_VALUE'
+    full = run_dir.variable_key(key)
     return reader.get_tensor(full) if full in shapes else default
 
   progress = training_schedule.progress(

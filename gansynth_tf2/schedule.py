@@ -11,14 +11,12 @@ float in `[0, num_blocks - 1]`: an integer p means "stable at block p + 1",
 p + f means "fading from block p + 1 to p + 2, fraction f done".
 """
 
-import os
-import re
-
 import gin
 import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import layers
+from gansynth_tf2 import run_dir
 
 SCALE_MODES = ('ALL', 'H')
 
@@ -234,34 +232,14 @@ def get_stage_ids(train_root_dir, num_resolutions):
   folder, which Magenta's count would take for stage 0 (so every earlier
   stage would be trained again from scratch before resuming it).
   """
-  started = stage_dir_ids(train_root_dir)
+  started = run_dir.stage_dir_ids(train_root_dir)
   start_stage_id = started[-1] if started else 0
   return list(range(start_stage_id, get_total_num_stages(num_resolutions)))
 
 
-# The stage folder name, `make_train_sub_dir`'s format.
-STAGE_DIR_PATTERN = re.compile(r'stage_(\d{5})')
-
-
-def stage_dir_ids(train_root_dir):
-  """Sorted ids of the `stage_NNNNN` folders in `train_root_dir` ([] if none).
-
-  The one reader of stage folder names; whether a folder holds a checkpoint
-  is the caller's question.
-  """
-  if not tf.io.gfile.isdir(train_root_dir):
-    return []
-  ids = []
-  for name in tf.io.gfile.listdir(train_root_dir):
-    match = STAGE_DIR_PATTERN.fullmatch(name.rstrip('/'))
-    if match:
-      ids.append(int(match.group(1)))
-  return sorted(ids)
-
-
 def make_train_sub_dir(stage_id, train_root_dir):
   """`<train_root_dir>/stage_000NN`."""
-  return os.path.join(train_root_dir, f'stage_{stage_id:05d}')
+  return run_dir.stage_dir(train_root_dir, stage_id)
 
 
 def get_batch_size(stage_id, batch_size_schedule, num_resolutions):

@@ -36,6 +36,7 @@ from gansynth_tf2 import losses
 from gansynth_tf2 import magenta_hparams
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 from gansynth_tf2.data import pipeline
@@ -569,7 +570,7 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
       # The operative config lists what the run actually used, so it is
       # complete only after the first step.
       files.write_atomic(
-          os.path.join(trainer.train_dir, checkpoints.OPERATIVE_CONFIG),
+          os.path.join(trainer.train_dir, run_dir.OPERATIVE_CONFIG),
           gin.operative_config_str())
       wrote_config = True
     image_id = int(trainer.image_id.numpy())

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train
 from gansynth_tf2.data import default
@@ -33,7 +34,7 @@ def test_experiment_json_written_then_accepted_again(tmp_path):
   longer = dict(hp, dataset_name='mine', pitch_counts={'60': 3},
                 total_num_images=hp['total_num_images'] + 8)
   checkpoints.write_or_check_experiment(str(tmp_path), longer)
-  assert checkpoints.read_experiment(str(tmp_path))['dataset_name'] == 'mine'
+  assert run_dir.read_experiment(str(tmp_path))['dataset_name'] == 'mine'
   assert not [p for p in os.listdir(tmp_path) if '.tmp' in p]
 
 
@@ -49,7 +50,7 @@ def test_conflicting_config_is_refused_with_a_diff(tmp_path):
   assert 'generator_learning_rate: 0.0008 in train_dir, 0.0001 now' in message
   assert 'fmap_base' not in message
   # The refused config did not overwrite the original.
-  assert checkpoints.read_experiment(str(tmp_path))['fmap_max'] == 8
+  assert run_dir.read_experiment(str(tmp_path))['fmap_max'] == 8
 
 
 @pytest.fixture(scope='module')

@@ -124,6 +124,18 @@ def test_pitch_out_of_range(magenta_model, pitch):
     magenta_model.generate_from_z(np.zeros([1, 256], np.float32), [pitch])
 
 
+def test_label_table_matches_labels_of(magenta_model):
+  table = magenta_model.label_table()
+  assert table.shape == (61,)
+  np.testing.assert_array_equal(table, magenta_model.labels_of(range(24, 85)))
+  # A model of fewer pitches: the gaps map to -1, labels count its pitches.
+  sparse = model_lib.GANSynthModel.__new__(model_lib.GANSynthModel)
+  sparse.pitches, sparse.min_pitch, sparse.max_pitch = [30, 33, 40], 30, 40
+  np.testing.assert_array_equal(
+      model_lib.GANSynthModel.label_table(sparse),
+      [0, -1, -1, 1, -1, -1, -1, -1, -1, -1, 2])
+
+
 def test_bad_z(magenta_model):
   with pytest.raises(ValueError, match=r'z must have shape \[n, 256\]'):
     magenta_model.generate_from_z(np.zeros([2, 128], np.float32), [60, 60])

@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train
 from gansynth_tf2.data import default
@@ -227,7 +228,7 @@ def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
   train_dir = killed_and_resumed[0]
   with open(DATA / 'oracle' / 'ckpt' / 'experiment.json') as f:
     magenta_keys = set(json.load(f))
-  ours = checkpoints.read_experiment(str(train_dir))
+  ours = run_dir.read_experiment(str(train_dir))
   assert set(ours) == magenta_keys | {'pitch_counts'}
   assert ours['dataset_name'] == 'default'
   counts = default.DefaultDataset().get_pitch_counts()
@@ -422,7 +423,7 @@ def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir):
   from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
   converted = tmp_path / 'converted'
   magenta_checkpoint.convert(str(oracle_ckpt_dir), str(converted))
-  before = checkpoints.read_experiment(str(converted))
+  before = run_dir.read_experiment(str(converted))
   result = subprocess.run(
       [sys.executable, '-m', 'gansynth_tf2.train',
        '--gin_file=gin/if_mel_hq.gin', '--gin_file=gin/datasets/default.gin',

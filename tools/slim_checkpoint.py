@@ -31,11 +31,10 @@ def slim_copy(train_dir, output_dir):
   stage_id, prefix = magenta_checkpoint.last_stage(train_dir)
   ema = gansynth_tf2.load_model(train_dir, use_ema=True)
   raw = gansynth_tf2.load_model(train_dir, use_ema=False)
-  reader = tf.train.load_checkpoint(prefix)
   image_id = tf.Variable(checkpoints.read_scalar(prefix, 'image_id'),
                          dtype=tf.int64)
-  train_time = tf.Variable(float(reader.get_tensor(
-      'train_time/.ATTRIBUTES/VARIABLE_VALUE')), dtype=tf.float64)
+  train_time = tf.Variable(checkpoints.read_scalar(prefix, 'train_time'),
+                           dtype=tf.float64)
   parent = os.path.dirname(os.path.abspath(output_dir))
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix='.slim-', dir=parent)
