@@ -39,6 +39,30 @@ def pytest_collection_modifyitems(config, items):
       item.add_marker(skip_slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_data_cache(tmp_path_factory):
+  """Datasets the tests build (the embedded default, evaluation statistics)
+  go to a cache of this test run, never the user's ~/.cache/gansynth_tf2.
+
+  The pytest-xdist workers of one run share it (their base temp folders
+  have one parent), so the default dataset is rendered once or twice per
+  run, not per test; pytest removes old runs' folders. Set
+  GANSYNTH_TF2_TEST_CACHE to reuse a cache across runs. Subprocesses
+  (the command-line tests) inherit the variable.
+  """
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    base = base.parent
+  cache = os.environ.get("GANSYNTH_TF2_TEST_CACHE") or str(base / "cache")
+  old = os.environ.get("GANSYNTH_TF2_CACHE")
+  os.environ["GANSYNTH_TF2_CACHE"] = cache
+  yield cache
+  if old is None:
+    del os.environ["GANSYNTH_TF2_CACHE"]
+  else:
+    os.environ["GANSYNTH_TF2_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def oracle():
   """Magenta's reference outputs for the tiny checkpoint (tests/data/oracle)."""
