@@ -27,7 +27,7 @@ def test_cpu_small_config_binds_what_it_says():
   assert hp['simple_arch'] and hp['latent_vector_size'] == 64
   assert hp['audio_length'] == 8192 and hp['data_type'] == 'mel'
   rs = schedule.ResolutionSchedule.from_hparams(**hp)
-  assert rs.final_resolutions == (64, 256)
+  assert rs.final_resolutions == (32, 512)  # nfft 1024, hop 256
   gin.clear_config()
   train.parse_gin([str(CPU_SMALL)], [])
   try:
@@ -45,7 +45,7 @@ def test_cpu_small_last_stage_steps(tmp_path):
                          default.DefaultDataset(audio_length=8192),
                          tf.distribute.get_strategy(), ema_decay=0.99)
   real, labels = next(t.real_batches())
-  assert real.shape == (8, 64, 256, 2)
+  assert real.shape == (8, 32, 512, 2)
   values, _ = t.run_step(real, labels)
   assert all(np.isfinite(v) for v in values.values())
 
@@ -57,29 +57,29 @@ def _run(*args, timeout=600):
 
 
 def test_shipped_model_plays_the_asked_pitch(tmp_path):
-  """The quick start's notes, through the same CLIs quickstart.sh runs: the
-  shipped model puts 6 of the 17 within 0.5 semitone (pYIN; README). Issue 9
-  asks for >= 75%: not reached yet, so this guards what was reached (>= 5 of
-  17, one note of float noise across machines) and that the check can fail."""
+  """The quick start's notes, through the same CLIs quickstart.sh runs:
+  issue 9 asks for >= 75% within 0.5 semitone (pYIN), 13 of these 17 (the
+  shipped model measured 16 of 17 on the dev machine; README). Also that the
+  check can fail."""
   notes = tmp_path / 'notes'
   result = _run('-m', 'gansynth_tf2.generate', f'--ckpt_dir={SHIPPED}',
                 f'--output_dir={notes}',
                 '--pitches=' + ','.join(map(str, PITCHES)), '--seed=0')
   assert result.returncode == 0, result.stderr[-3000:]
   result = _run('tools/check_pitch.py', f'--notes_dir={notes}',
-                '--min_fraction=0.29')
+                '--min_fraction=0.75')
   print(result.stdout)
   assert result.returncode == 0, result.stdout + result.stderr[-2000:]
   ok, total = map(int, result.stdout.strip().splitlines()[-1].split()[0]
                   .split('/'))
-  assert total == len(PITCHES) and ok >= 5
+  assert total == len(PITCHES) and ok >= 13
   # A wrong pitch in the JSON must be caught: shift every asked pitch by 4.
   meta = json.loads((notes / 'generated.json').read_text())
   for entry in meta['files']:
     entry['pitch'] += 4
   (notes / 'generated.json').write_text(json.dumps(meta))
   result = _run('tools/check_pitch.py', f'--notes_dir={notes}',
-                '--min_fraction=0.29')
+                '--min_fraction=0.75')
   assert result.returncode == 1, result.stdout
 
 

@@ -3,14 +3,14 @@
 #
 # Default (seconds once installed): the shipped model models/cpu_small (trained
 # by our own code with `python -m gansynth_tf2.train --gin_file=gin/cpu_small.gin`;
-# its metrics are in models/cpu_small/metrics.json) plays
+# its metrics are in docs/cpu_small_evaluation.json) plays
 #   OUT/notes         one note at each pitch it was trained on in 36..84,
 #   OUT/timbre_sweep  one latent vector across those pitches,
 #   OUT/melody        a short MIDI melody (tools/make_melody.py),
 # as WAV + spectrogram PNG + generated.json, and the notes' pitch is measured
 # with pYIN (tools/check_pitch.py).
 # --train: first trains gin/cpu_small.gin from scratch into OUT/train (about
-# 52 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
+# 59 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=out/quickstart
