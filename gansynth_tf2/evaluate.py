@@ -189,12 +189,8 @@ def resolve_real_data(ckpt_dirs, gin_files=(), gin_params=(), log=print):
 
 def describe_dataset(dataset):
   """What identifies a dataset's notes: class, place, filters, file stamps."""
-  desc = {'class': type(dataset).__name__}
-  for attr in ('data_dir', 'tfds_data_dir', 'split', 'instrument_sources',
-               'min_pitch', 'max_pitch', 'audio_length'):
-    value = getattr(dataset, attr, None)
-    if value is not None:
-      desc[attr] = list(value) if isinstance(value, tuple) else value
+  desc = {k: list(v) if isinstance(v, tuple) else v
+          for k, v in dataset.describe().items() if v is not None}
   stamps = []
   for path in getattr(dataset, 'files', None) or []:
     try:
@@ -204,8 +200,6 @@ def describe_dataset(dataset):
       stamps.append([path, None, None])
   if stamps:
     desc['files'] = stamps
-  if 'data_dir' in desc:
-    desc['data_dir'] = os.path.abspath(desc['data_dir'])
   return desc
 
 

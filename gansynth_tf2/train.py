@@ -457,10 +457,9 @@ def describe_dataset(dataset):
   info = {'dataset_name': DATASET_NAMES.get(name, name),
           'pitch_counts': {str(p): int(c) for p, c in
                            sorted(dataset.get_pitch_counts().items())}}
-  for attr in ('file_pattern', 'data_dir', 'tfds_data_dir'):
-    if getattr(dataset, attr, None):
-      info['train_data_path'] = str(getattr(dataset, attr))
-      break
+  path = dataset.describe()['path']
+  if path:
+    info['train_data_path'] = str(path)
   return info
 
 

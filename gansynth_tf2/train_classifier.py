@@ -155,11 +155,9 @@ def accuracies(probs, labels):
 def describe_dataset(dataset, labels):
   """What the classifier was trained on, for classifier.json."""
   info = dict(dataset=type(dataset).__name__)
-  for attr in ('data_dir', 'file_pattern', 'tfds_data_dir'):
-    value = getattr(dataset, attr, None)
-    if value:
-      info[attr] = str(value)
-      break
+  path = dataset.describe()['path']
+  if path:
+    info['path'] = str(path)
   manifest = os.path.join(getattr(dataset, 'data_dir', '') or '',
                           'manifest.json')
   if os.path.isfile(manifest):

@@ -98,6 +98,27 @@ def test_source_filter_none_keeps_all_sources(nsynth_file):
   assert sorted(labels.argmax(1) + 30) == [40, 60, 60, 61]
 
 
+def test_datasets_describe_where_their_notes_are(nsynth_file, tmp_path):
+  ds = nsynth.NSynthTFRecordDataset(str(nsynth_file), min_pitch=30,
+                                    max_pitch=70, audio_length=100)
+  assert ds.describe() == {
+      'class': 'NSynthTFRecordDataset', 'path': str(nsynth_file),
+      'min_pitch': 30, 'max_pitch': 70, 'audio_length': 100,
+      'instrument_sources': [0]}
+  # A list of patterns has no one path to record.
+  assert nsynth.NSynthTFRecordDataset([str(nsynth_file)]).describe()[
+      'path'] is None
+  folder = tmp_path / 'prepared'
+  folder.mkdir()
+  (folder / 'x.tfrecord').write_bytes(nsynth_file.read_bytes())
+  prepared = nsynth.PreparedDataset(str(folder)).describe()
+  assert prepared['class'] == 'PreparedDataset'
+  assert prepared['path'] == str(folder) and prepared['instrument_sources'] is None
+  tfds_ds = nsynth.NSynthTfdsDataset(str(tmp_path / 'tfds'), split='valid')
+  assert tfds_ds.describe()['path'] == str(tmp_path / 'tfds')
+  assert tfds_ds.describe()['split'] == 'valid'
+
+
 def test_pitch_counts(nsynth_file):
   ds = nsynth.NSynthTFRecordDataset(str(nsynth_file))
   counts = ds.get_pitch_counts()

@@ -34,6 +34,18 @@ class NotesDataset:
     self.max_pitch = int(max_pitch)
     self.audio_length = int(audio_length)
 
+  def describe(self):
+    """What identifies this dataset's notes, as JSON values.
+
+    `class`, `path` (where the notes are read from; None for a dataset that
+    has no place) and the filters applied. Recorded in experiment.json
+    (`train_data_path`), classifier.json and evaluate's real-data key, so
+    subclasses say it themselves instead of callers guessing attributes.
+    """
+    return {'class': type(self).__name__, 'path': None,
+            'min_pitch': self.min_pitch, 'max_pitch': self.max_pitch,
+            'audio_length': self.audio_length}
+
   @property
   def pitches(self):
     """The model's pitches, label i <-> pitches[i]."""

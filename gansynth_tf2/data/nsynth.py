@@ -99,6 +99,13 @@ class NSynthTFRecordDataset(base.NotesDataset):
     self._pitch_counts_spec = pitch_counts
     self._counts = None
 
+  def describe(self):
+    desc = super().describe()
+    pattern = getattr(self, 'file_pattern', None)
+    desc.update(path=pattern if isinstance(pattern, str) else None,
+                instrument_sources=self.instrument_sources)
+    return desc
+
   def _keep(self, ex):
     keep = tf.logical_and(ex['pitch'] >= self.min_pitch,
                           ex['pitch'] <= self.max_pitch)
@@ -192,6 +199,9 @@ class PreparedDataset(NSynthTFRecordDataset):
         pitch_counts='manifest' if has_manifest else 'scan',
         audio_length=audio_length)
 
+  def describe(self):
+    return dict(super().describe(), path=os.path.abspath(self.data_dir))
+
 
 # Where `tfds.load` looks when given no data_dir.
 DEFAULT_TFDS_DATA_DIR = os.path.join('~', 'tensorflow_datasets')
@@ -220,6 +230,9 @@ class NSynthTfdsDataset(base.NotesDataset):
     self.tfds_data_dir = os.path.expanduser(tfds_data_dir)
     self.split = split
     self._counts = dict(pitch_counts or GANSYNTH_SUBSET_PITCH_COUNTS)
+
+  def describe(self):
+    return dict(super().describe(), path=self.tfds_data_dir, split=self.split)
 
   def _load(self):
     try:
