@@ -9,7 +9,7 @@ Serving signatures (pitch in MIDI numbers):
   generate(z: float32[None, latent_size], pitch: int32[None])
       -> {audio: float32[None, audio_length],
           specgram: float32[None, time, freq, 2]}
-  generate_random(n: int32, seed: int32)
+  generate_random(n: int32 >= 1, seed: int32)
       -> {audio: float32[n, audio_length], pitch: int32[n],
           z: float32[n, latent_size]}
   metadata() -> {min_pitch, max_pitch, sample_rate, audio_length,
@@ -151,8 +151,8 @@ class ServingModule(tf.Module):
     return {'audio': audio, 'specgram': specgram}
 
   def _generate_random(self, n, seed):
-    with tf.control_dependencies([tf.debugging.assert_non_negative(
-        n, message='n must be >= 0')]):
+    with tf.control_dependencies([tf.debugging.assert_positive(
+        n, message='n must be >= 1')]):
       z = tf.random.stateless_normal([n, self._latent_size],
                                      seed=tf.stack([seed, 0]))
     labels = tf.random.stateless_categorical(

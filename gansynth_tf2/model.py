@@ -182,13 +182,21 @@ class GANSynthModel:
   # Magenta's name.
   generate_samples_from_z = generate_from_z
 
+  @staticmethod
+  def _check_count(n, name='n'):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+      raise ValueError(f'{name} must be a positive integer number of notes, '
+                       f'got {n!r}')
+
   def generate_z(self, n, seed=None):
     """`[n, latent_size]` float32 standard-normal latents (seeded if `seed`)."""
+    self._check_count(n)
     rng = np.random.RandomState(seed)
     return rng.standard_normal([n, self.latent_size]).astype(np.float32)
 
   def sample_pitches(self, n, seed=None):
     """`[n]` MIDI pitches drawn from the training pitch distribution."""
+    self._check_count(n)
     rng = np.random.RandomState(seed)
     counts = np.array([self.pitch_counts[p] for p in self.pitches], np.float64)
     return rng.choice(self.pitches, size=n, p=counts / counts.sum())
@@ -204,6 +212,7 @@ class GANSynthModel:
       max_audio_length: trim to this many samples (Magenta's argument order).
       seed: seeds pitches and latents.
     """
+    self._check_count(n_samples, 'n_samples')
     if pitch is None:
       pitches = self.sample_pitches(n_samples, seed)
     else:

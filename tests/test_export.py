@@ -150,6 +150,9 @@ def test_graph_rejects_bad_pitch_and_z(export_dir):
     loaded.generate(z, tf.constant([60], tf.int32))
   with pytest.raises(tf.errors.InvalidArgumentError, match='NaN or Inf'):
     loaded.generate(tf.fill([1, 256], np.nan), tf.constant([60], tf.int32))
+  for n in (0, -2):
+    with pytest.raises(tf.errors.InvalidArgumentError, match='n must be >= 1'):
+      loaded.generate_random(tf.constant(n), tf.constant(1))
 
 
 def test_generate_random_is_seeded(export_dir):

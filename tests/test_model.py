@@ -136,6 +136,14 @@ def test_label_table_matches_labels_of(magenta_model):
       [0, -1, -1, 1, -1, -1, -1, -1, -1, -1, 2])
 
 
+@pytest.mark.parametrize('n', [0, -1, 2.5, True, '3'])
+def test_note_counts_must_be_positive_integers(magenta_model, n):
+  for call in (magenta_model.generate_z, magenta_model.sample_pitches,
+               magenta_model.generate_samples):
+    with pytest.raises(ValueError, match='must be a positive integer'):
+      call(n)
+
+
 def test_bad_z(magenta_model):
   with pytest.raises(ValueError, match=r'z must have shape \[n, 256\]'):
     magenta_model.generate_from_z(np.zeros([2, 128], np.float32), [60, 60])
