@@ -603,14 +603,11 @@ flags.DEFINE_multi_string('gin_param', [], 'gin bindings applied after the '
 flags.DEFINE_string('train_dir', None, 'Training directory (created if '
                     'missing); rerun the same command to resume.')
 
-REPO_ROOT = gin_config.REPO_ROOT
-parse_gin = gin_config.parse_gin
-
 
 def hparams_from_gin(gin_files, gin_params=()):
   """The Magenta hparams a gin config sets; the config is not kept bound."""
   gin.clear_config()
-  parse_gin(gin_files, gin_params)
+  gin_config.parse_gin(gin_files, gin_params)
   try:
     return hparams()
   finally:
@@ -627,7 +624,7 @@ def main(argv):
     raise app.UsageError('--gin_file is required, e.g. '
                          '--gin_file=gin/quickstart.gin')
   try:
-    parse_gin(FLAGS.gin_file, FLAGS.gin_param)
+    gin_config.parse_gin(FLAGS.gin_file, FLAGS.gin_param)
     path = train(FLAGS.train_dir)
   except (NonFiniteLossError, checkpoints.ConfigConflictError, ValueError,
           OSError) as e:

@@ -34,7 +34,6 @@ import tensorflow as tf
 from gansynth_tf2 import classifier as classifier_lib
 from gansynth_tf2 import gin_config
 
-REPO_ROOT = classifier_lib.REPO_ROOT
 DEFAULT_GIN = 'gin/classifier.gin'
 
 
@@ -371,7 +370,6 @@ def define_flags():
                       '(replaced if it holds an earlier classifier).')
 
 
-parse_gin = gin_config.parse_gin
 
 
 def main(argv):
@@ -385,7 +383,7 @@ def main(argv):
     raise SystemExit(2)
   tf.get_logger().setLevel('WARNING')
   try:
-    parse_gin(FLAGS.gin_file or [DEFAULT_GIN], FLAGS.gin_param)
+    gin_config.parse_gin(FLAGS.gin_file or [DEFAULT_GIN], FLAGS.gin_param)
     train_classifier(FLAGS.output_dir)
   except (ValueError, OSError, RuntimeError, FloatingPointError,
           tf.errors.OpError) as e:

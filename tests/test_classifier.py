@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import classifier
+from gansynth_tf2 import gin_config
 from gansynth_tf2 import metrics
 from gansynth_tf2 import train_classifier
 from gansynth_tf2.data import base
@@ -56,8 +57,7 @@ def trained(tmp_path_factory, cache):
 def tiny_notes(trained, cache):
   """(waves [16, 64000], labels [16]) of the tiny config, from its cache."""
   del trained  # rendered the notes into `cache`
-  train_classifier.parse_gin([str(TINY_GIN)],
-                             [f"EvalDataset.cache_dir='{cache}'"])
+  gin_config.parse_gin([str(TINY_GIN)], [f"EvalDataset.cache_dir='{cache}'"])
   try:
     dataset = eval_set.EvalDataset()
   finally:

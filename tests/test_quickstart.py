@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gansynth_tf2 import gin_config
 from gansynth_tf2 import midi
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train
@@ -29,7 +30,7 @@ def test_cpu_small_config_binds_what_it_says():
   rs = schedule.ResolutionSchedule.from_hparams(**hp)
   assert rs.final_resolutions == (32, 512)  # nfft 1024, hop 256
   gin.clear_config()
-  train.parse_gin([str(CPU_SMALL)], [])
+  gin_config.parse_gin([str(CPU_SMALL)], [])
   try:
     # train()'s own bindings: a binding that took no effect would read 0.999.
     assert gin.query_parameter('train.ema_decay') == 0.99

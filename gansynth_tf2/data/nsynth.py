@@ -89,10 +89,7 @@ class NSynthTFRecordDataset(base.NotesDataset):
                pitch_counts='gansynth_subset',
                audio_length=schema.AUDIO_LENGTH):
     super().__init__(min_pitch, max_pitch, audio_length)
-    # Recorded in experiment.json (train_data_path), so that evaluate finds
-    # a model's real data again.
-    if not getattr(self, 'data_dir', None) and isinstance(file_pattern, str):
-      self.file_pattern = file_pattern
+    self.file_pattern = file_pattern
     self.files = _resolve_files(file_pattern, type(self).__name__)
     self.instrument_sources = (None if instrument_sources is None else
                                [int(s) for s in instrument_sources])
@@ -101,7 +98,8 @@ class NSynthTFRecordDataset(base.NotesDataset):
 
   def describe(self):
     desc = super().describe()
-    pattern = getattr(self, 'file_pattern', None)
+    # A list of patterns has no one path (experiment.json's train_data_path).
+    pattern = self.file_pattern
     desc.update(path=pattern if isinstance(pattern, str) else None,
                 instrument_sources=self.instrument_sources)
     return desc
