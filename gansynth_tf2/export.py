@@ -151,10 +151,13 @@ class ServingModule(tf.Module):
     return {'audio': audio, 'specgram': specgram}
 
   def _generate_random(self, n, seed):
+    # Both samplers wait for the check: stateless ops have no automatic
+    # ordering, so otherwise either may fail first with its own message.
     with tf.control_dependencies([tf.debugging.assert_positive(
         n, message='n must be >= 1')]):
-      z = tf.random.stateless_normal([n, self._latent_size],
-                                     seed=tf.stack([seed, 0]))
+      n = tf.identity(n)
+    z = tf.random.stateless_normal([n, self._latent_size],
+                                   seed=tf.stack([seed, 0]))
     labels = tf.random.stateless_categorical(
         self._log_pitch_probs, n, seed=tf.stack([seed, 1]), dtype=tf.int32)[0]
     pitch = tf.gather(self._trained_pitches, labels)
