@@ -1,6 +1,7 @@
 """NSynth readers on records written in the original release's schema."""
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -249,3 +250,92 @@ def test_minimal_records_with_only_pitch_and_audio(tmp_path):
   (wave, label), = list(ds.provide_dataset().as_numpy_iterator())
   assert label.argmax() == 26
   np.testing.assert_array_equal(wave[:, 0], _audio(0, 64000))
+
+
+# Bad input (issue 10): a clear one-line error before anything is written.
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _prepared(folder, notes, num_shards=1):
+  """Writes (pitch, sample_rate) notes with records.write_dataset."""
+  accepted = [({'pitch': p, 'instrument_source': 0},
+               records.make_example(_audio(i, 16000), p, 100, f'organ_{i}',
+                                    instrument_source=0, sample_rate=rate))
+              for i, (p, rate) in enumerate(notes)]
+  records.write_dataset(str(folder), accepted, [], num_shards=num_shards)
+  return folder
+
+
+def _one_line_value_error(dataset):
+  """The error provide_dataset raises: a ValueError (what the tools report
+  as one line), of one line."""
+  with pytest.raises(ValueError) as info:
+    dataset.provide_dataset()
+  assert '\n' not in str(info.value), str(info.value)
+  return str(info.value)
+
+
+def test_a_cut_short_or_foreign_shard_is_refused_before_reading(tmp_path):
+  folder = _prepared(tmp_path / 'data', [(60, 16000), (62, 16000)],
+                     num_shards=2)
+  shards = sorted(str(p) for p in folder.glob('*.tfrecord*'))
+  ds = nsynth.PreparedDataset(str(folder))
+  assert len(list(ds.provide_dataset())) == 2  # intact: reads
+  data = open(shards[1], 'rb').read()
+  with open(shards[1], 'wb') as f:  # an interrupted copy
+    f.write(data[:-100])
+  message = _one_line_value_error(nsynth.PreparedDataset(str(folder)))
+  assert message.startswith(f'{shards[1]} is not a complete TFRecord file')
+  assert 'truncated' in message
+  with open(shards[1], 'wb') as f:  # not a TFRecord file at all
+    f.write(b'RIFF\x24\x00\x00\x00WAVEfmt ' + bytes(200))
+  message = _one_line_value_error(
+      nsynth.NSynthTFRecordDataset(shards, instrument_sources=None))
+  assert message.startswith(f'{shards[1]} is not a complete TFRecord file')
+  with open(shards[1], 'wb') as f:  # ends inside a record header
+    f.write(data + data[:5])
+  assert 'record header' in _one_line_value_error(
+      nsynth.PreparedDataset(str(folder)))
+
+
+def test_notes_at_another_sample_rate_are_refused(tmp_path):
+  folder = _prepared(tmp_path / 'at44k', [(60, 44100), (62, 44100)])
+  message = _one_line_value_error(nsynth.PreparedDataset(str(folder)))
+  assert message.startswith(str(folder / 'train.tfrecord'))
+  assert "note 'organ_0-060-100' has sample_rate 44100 Hz; expected 16000" in (
+      message)
+  # One record among 16 kHz ones: the reader stops at it, naming it.
+  mixed = _prepared(tmp_path / 'mixed', [(60, 16000), (62, 22050)])
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"(?s)\(.*mixed\): note\] \[organ_1-062-100\] "
+                           r'\[has sample_rate\] \[22050\] \[Hz; expected '
+                           r'16000 Hz\]'):
+    list(nsynth.PreparedDataset(str(mixed)).provide_dataset())
+  # A record without the feature is taken as 16 kHz (minimal records, above).
+
+
+def test_training_on_tfds_without_the_extra_is_one_error_line(tmp_path):
+  """The TFDS config (if_mel_hq.gin's default data) with tensorflow_datasets
+  missing: one ERROR line with the install hint, no traceback, no train_dir
+  (was an ImportError traceback)."""
+  blocked = tmp_path / 'site'
+  (blocked / 'tensorflow_datasets').mkdir(parents=True)
+  (blocked / 'tensorflow_datasets' / '__init__.py').write_text(
+      "raise ImportError('No module named tensorflow_datasets (blocked)')\n")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2',
+             PYTHONPATH=os.pathsep.join(
+                 [str(blocked)] + [p for p in os.environ.get(
+                     'PYTHONPATH', '').split(os.pathsep) if p]))
+  train_dir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train',
+       '--gin_file=gin/if_mel_hq.gin', f'--train_dir={train_dir}'],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+      check=False)
+  out = result.stdout + result.stderr
+  assert result.returncode == 1, out[-3000:]
+  errors = [l for l in result.stdout.splitlines() if l.startswith('ERROR:')]
+  assert errors == ['ERROR: ' + nsynth.TFDS_INSTALL_HINT], out[-3000:]
+  assert 'Traceback' not in out
+  assert not train_dir.exists()

@@ -6,6 +6,7 @@ both readers default to that subset and to Magenta's pitch-count table of it.
 import glob
 import json
 import os
+import struct
 
 import gin
 import tensorflow as tf
@@ -40,17 +41,26 @@ TFDS_DOWNLOAD_HINT = (
     '(gin/datasets/nsynth_tfrecord.gin).')
 
 
+class TfdsNotInstalledError(ImportError, ValueError):
+  """The optional tensorflow-datasets package is not installed.
+
+  An ImportError, which it is, and a ValueError: a config that asks for a
+  reader that is not installed is bad input, which the tools (train,
+  train_classifier, evaluate) report in one line, before writing anything.
+  """
+
+
 def parse_example(serialized):
   """Parses one NSynth-schema record.
 
   Returns:
     dict with 'note_str' (string), 'pitch', 'velocity', 'instrument_source',
-    'instrument_family' (int64 scalars), 'qualities' (int64 [10]) and
-    'audio' (float32 [num_samples]).
+    'instrument_family', 'sample_rate' (int64 scalars; -1 where the record
+    has none), 'qualities' (int64 [10]) and 'audio' (float32 [num_samples]).
   """
   ex = tf.io.parse_single_example(serialized, records.FEATURE_SPEC)
   out = {k: (v[0] if k in ('pitch', 'velocity', 'instrument_source',
-                           'instrument_family') else v)
+                           'instrument_family', 'sample_rate') else v)
          for k, v in ex.items() if k != 'audio'}
   out['audio'] = tf.sparse.to_dense(ex['audio'])
   return out
@@ -66,6 +76,64 @@ def _resolve_files(file_pattern, what):
         'Expected NSynth files such as nsynth-train.tfrecord, or the output '
         'of tools/render_soundfont.py / tools/prepare_dataset.py.')
   return files
+
+
+def _record_header(f, path, offset, size):
+  """(data length, offset of the next record) of the record at `offset`."""
+  header = f.read(12)  # uint64 length, uint32 masked CRC of the length
+  if len(header) < 12:
+    raise ValueError(
+        f'{path} is not a complete TFRecord file: it ends {size - offset} '
+        f'bytes into the record header at byte {offset} (a truncated copy, '
+        'or not a TFRecord file).')
+  length, = struct.unpack('<Q', header[:8])
+  end = offset + 12 + length + 4  # data, then its uint32 masked CRC
+  if end > size:
+    raise ValueError(
+        f'{path} is not a complete TFRecord file: the record at byte '
+        f'{offset} needs {length} bytes of data but the file ends at byte '
+        f'{size} (a truncated copy, or not a TFRecord file).')
+  return length, end
+
+
+def check_tfrecord_file(path, sample_rate=schema.SAMPLE_RATE):
+  """Raises ValueError unless `path` reads as NSynth notes at `sample_rate`.
+
+  Walks the record headers only (one seek per record, no data read), so a
+  shard cut short (an interrupted copy or download) or a file that is not
+  an uncompressed TFRecord file is refused before any training starts
+  instead of failing the run when the reader gets there. Damage inside a
+  record's data is found by the reader's CRC check when it reads it. The
+  first record's `sample_rate`, where it has one, must be `sample_rate`;
+  the reader checks every other record as it reads it.
+  """
+  size = os.path.getsize(path)
+  first = None
+  with open(path, 'rb') as f:
+    offset = 0
+    while offset < size:
+      length, end = _record_header(f, path, offset, size)
+      if first is None:
+        first = f.read(length)
+      f.seek(end)
+      offset = end
+  if first is None:
+    return
+  try:
+    example = tf.train.Example.FromString(first)
+  except Exception as e:  # protobuf's DecodeError
+    raise ValueError(f'{path}: its first record is not a tf.train.Example '
+                     f'({e}); expected NSynth-schema notes.') from None
+  feature = example.features.feature
+  rates = list(feature['sample_rate'].int64_list.value) if (
+      'sample_rate' in feature) else []
+  if rates and rates[0] != sample_rate:
+    name = (feature['note_str'].bytes_list.value[0].decode(errors='replace')
+            if feature['note_str'].bytes_list.value else '?')
+    raise ValueError(
+        f'{path}: note {name!r} has sample_rate {rates[0]} Hz; expected '
+        f'{sample_rate} Hz. Resample the notes (tools/prepare_dataset.py '
+        'resamples audio files to 16 kHz).')
 
 
 @gin.configurable
@@ -95,6 +163,7 @@ class NSynthTFRecordDataset(base.NotesDataset):
                                [int(s) for s in instrument_sources])
     self._pitch_counts_spec = pitch_counts
     self._counts = None
+    self._files_checked = False
 
   def describe(self):
     desc = super().describe()
@@ -113,11 +182,33 @@ class NSynthTFRecordDataset(base.NotesDataset):
                    tf.constant(self.instrument_sources, tf.int64))))
     return keep
 
+  def _check_files(self):
+    """Refuses cut-short shards and another sample rate, once, before reading."""
+    if self._files_checked:
+      return
+    for path in self.files:
+      if os.path.isfile(path):  # local files; remote ones (gs://) unchecked
+        check_tfrecord_file(path)
+    self._files_checked = True
+
+  def _check_sample_rate(self, ex):
+    """`ex`, once its sample_rate is NSynth's (or absent)."""
+    rate = ex['sample_rate']
+    ok = tf.logical_or(tf.equal(rate, -1), tf.equal(rate, schema.SAMPLE_RATE))
+    where = self.describe()['path'] or os.path.dirname(self.files[0])
+    check = tf.debugging.Assert(ok, [
+        f'{type(self).__name__} ({where}): note', ex['note_str'],
+        'has sample_rate', rate, f'Hz; expected {schema.SAMPLE_RATE} Hz'])
+    with tf.control_dependencies([check]):
+      return dict(ex, audio=tf.identity(ex['audio']))
+
   def _examples(self):
+    self._check_files()
     ds = tf.data.TFRecordDataset(self.files,
                                  num_parallel_reads=tf.data.AUTOTUNE)
-    return ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE).filter(
-        self._keep)
+    return ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE).map(
+        self._check_sample_rate,
+        num_parallel_calls=tf.data.AUTOTUNE).filter(self._keep)
 
   def provide_dataset(self):
     return self._examples().map(
@@ -236,7 +327,7 @@ class NSynthTfdsDataset(base.NotesDataset):
     try:
       import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
     except ImportError as e:
-      raise ImportError(TFDS_INSTALL_HINT) from e
+      raise TfdsNotInstalledError(TFDS_INSTALL_HINT) from e
     try:
       return tfds.load(TFDS_NAME, data_dir=self.tfds_data_dir,
                        split=self.split, download=False)

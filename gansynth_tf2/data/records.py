@@ -26,6 +26,8 @@ FEATURE_SPEC = {
                                                default_value=[-1]),
     'instrument_family': tf.io.FixedLenFeature([1], tf.int64,
                                                default_value=[-1]),
+    # Checked by the readers: 16 kHz, or -1 (absent: taken as 16 kHz).
+    'sample_rate': tf.io.FixedLenFeature([1], tf.int64, default_value=[-1]),
     'qualities': tf.io.FixedLenFeature(
         [schema.NUM_QUALITIES], tf.int64,
         default_value=[0] * schema.NUM_QUALITIES),
