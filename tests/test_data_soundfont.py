@@ -29,8 +29,11 @@ def _tool(args, **kwargs):
 @pytest.fixture(scope='module')
 def rendered(tmp_path_factory):
   out = tmp_path_factory.mktemp('render')
-  proc = _tool([f'--sf2={SF2}', '--programs=0,73', '--pitches=36,60,79',
-                '--velocities=100', f'--output_dir={out}', '--num_shards=2'])
+  # 36,60,79 written with a step range; --gain and --num_workers are
+  # checked by test_tool_step_syntax_gain_and_workers.
+  proc = _tool([f'--sf2={SF2}', '--programs=0,73', '--pitches=36-60:24,79',
+                '--velocities=100', f'--output_dir={out}', '--num_shards=2',
+                '--gain=0.5', '--num_workers=1'])
   assert proc.returncode == 0, proc.stderr[-3000:]
   return out, proc.stdout
 
@@ -155,3 +158,99 @@ def test_silent_notes_are_listed_and_all_silent_is_an_error(tmp_path,
   with pytest.raises(RuntimeError, match='silent'):  # not taken as finished
     soundfont.render_soundfont(tmp_path / 'b', [0], [60], sf2=SF2,
                                progress=False)
+
+
+def test_midi_lists_and_their_step_syntax():
+  parse = soundfont.parse_midi_list
+  assert parse('24-84:3', 'pitches') == list(range(24, 85, 3))
+  assert parse('24-84:3', 'pitches')[-1] == 84
+  assert parse('0, 3-5,10-20:5', 'programs') == [0, 3, 4, 5, 10, 15, 20]
+  assert parse('60-60', 'pitches') == [60]
+  for text, message in [
+      ('0,128', "--programs='0,128': programs must be whole numbers in "
+                '0..127; got 128'),
+      ('84-24', "the range '84-24' is empty"),
+      ('24-84:0', "the step of '24-84:0' must be >= 1"),
+      ('60.5', "'60.5' is not an integer or a range like 24-84"),
+      ('C4', "'C4' is not an integer"),
+      ('60:3', "'60:3' is not an integer"),
+      ('', 'programs: no values given'),
+  ]:
+    with pytest.raises(ValueError) as info:
+      parse(text, 'programs')
+    assert message in str(info.value), (text, str(info.value))
+    assert '\n' not in str(info.value)
+  with pytest.raises(ValueError, match='velocities must be whole numbers in '
+                     '1..127; got 0'):
+    parse('0,100', 'velocities')
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(programs=[128]), 'programs must be whole numbers in 0..127; got 128'),
+    (dict(programs=[-1]), 'programs must be .* got -1'),
+    (dict(pitches=[60, 128]), 'pitches must be .* got 128'),
+    (dict(pitches=[60.5]), r'pitches must be whole numbers .* got 60\.5'),
+    (dict(pitches=[]), 'pitches: no values given'),
+    (dict(velocities=[0]), 'velocities must be whole numbers in 1..127; got 0'),
+    (dict(velocities=[128]), 'got 128'),
+    (dict(gain=11.0), 'gain must be in 0..10'),
+    (dict(num_workers=0), 'num_workers must be an integer >= 1'),
+    (dict(num_shards=0), 'num_shards must be an integer >= 1'),
+])
+def test_out_of_range_arguments_fail_before_anything_is_written(
+    tmp_path, kwargs, message):
+  """Was: pitches checked, but a bad program or velocity failed inside the
+  render pool after .render_cache was made, and 60.5 played as 60."""
+  args = dict(programs=[0], pitches=[60], velocities=[100]) | kwargs
+  out = tmp_path / 'out'
+  with pytest.raises(ValueError, match=message):
+    soundfont.render_soundfont(out, args.pop('programs'), args.pop('pitches'),
+                               args.pop('velocities'), sf2=SF2,
+                               progress=False, **args)
+  assert not out.exists()
+
+
+def test_tool_refuses_bad_values_in_one_line(tmp_path):
+  out = tmp_path / 'out'
+  proc = _tool([f'--sf2={SF2}', '--programs=0,128', f'--output_dir={out}'])
+  assert proc.returncode == 1, proc.stderr[-3000:]
+  assert proc.stderr.strip().splitlines()[-1] == (
+      "error: --programs='0,128': programs must be whole numbers in 0..127; "
+      'got 128')
+  assert 'Traceback' not in proc.stderr
+  proc = _tool([f'--sf2={SF2}', '--num_workers=0', f'--output_dir={out}'])
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines()[-1] == (
+      'error: --num_workers must be >= 1, got 0')
+  assert not out.exists()
+
+
+def test_tool_step_syntax_gain_and_workers(rendered):
+  """The module's render (--pitches=36-60:24,79 --gain=0.5 --num_workers=1):
+  the three pitches, at half the amplitude of a note rendered at gain 1."""
+  out, stdout = rendered
+  assert 'Rendered 6 notes (2 programs x 3 pitches x 1 velocities)' in stdout
+  manifest = json.loads((out / 'manifest.json').read_text())
+  assert manifest['config']['pitches'] == [36, 60, 79]
+  assert manifest['config']['gain'] == 0.5
+  for ex in tf.data.TFRecordDataset(
+      sorted(str(p) for p in out.glob('*.tfrecord*'))).map(
+          nsynth.parse_example).as_numpy_iterator():
+    if ex['note_str'] == b'keyboard_acoustic_000-060-100':
+      half = ex['audio']
+  full, = soundfont.render_notes(SF2, 0, [60], 100, gain=1.0)
+  ratio = np.abs(half).max() / np.abs(full).max()
+  print(f'peak at gain 0.5 / gain 1: {ratio:.3f}')
+  assert 0.45 < ratio < 0.55, ratio
+
+
+def test_evaluation_set_refuses_non_integer_pitches(tmp_path):
+  """SoundfontDataset / EvalDataset (gin-configured pitches): 60.5 was
+  rendered as 60 (int()); now refused before anything is built."""
+  from gansynth_tf2.data import eval_set  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match=r'EvalDataset: pitches must be whole '
+                     r'numbers in 0\.\.127; got 60\.5'):
+    eval_set.build_eval_dataset(pitches=[48, 60.5], cache_dir=str(tmp_path))
+  with pytest.raises(ValueError, match='velocities must be .* got 0'):
+    eval_set.SoundfontDataset(velocities=[0], cache_dir=str(tmp_path))
+  assert not list(tmp_path.iterdir())

@@ -27,54 +27,43 @@ flags.DEFINE_string('sf2', None, 'SF2 soundfont; default: the first installed '
                     'of ' + ', '.join(soundfont.SOUNDFONT_SEARCH_PATHS))
 flags.DEFINE_string('programs', '0,40,73', 'General MIDI programs (0..127): '
                     'comma list and/or ranges, e.g. 0,24-26.')
-flags.DEFINE_string('pitches', '24-84', 'MIDI pitches: comma list and/or '
-                    'ranges, a range may have a step: 24-84:2.')
-flags.DEFINE_string('velocities', '100', 'MIDI velocities, e.g. 50,100,127.')
+flags.DEFINE_string('pitches', '24-84', 'MIDI pitches (0..127): comma list '
+                    'and/or ranges, a range may have a step: 24-84:3 is 24, '
+                    '27, ..., 84.')
+flags.DEFINE_string('velocities', '100', 'MIDI velocities (1..127), e.g. '
+                    '50,100,127.')
 flags.DEFINE_string('output_dir', None, 'Destination folder.')
 flags.DEFINE_integer('num_shards', 1, 'Number of TFRecord shards.')
 flags.DEFINE_integer('num_workers', None, 'Parallel fluidsynth processes '
                      '(default: all CPU cores).')
-flags.DEFINE_float('gain', 1.0, 'fluidsynth master gain.')
+flags.DEFINE_float('gain', 1.0, 'fluidsynth master gain (0..10).')
 flags.mark_flag_as_required('output_dir')
 
 
-def parse_int_list(text, flag):
-  """'0,3-5,10-20:5' -> [0, 3, 4, 5, 10, 15, 20]."""
-  values = []
-  try:
-    for part in text.split(','):
-      part = part.strip()
-      if not part:
-        continue
-      span, _, step = part.partition(':')
-      low, sep, high = span.partition('-')
-      if sep:
-        values.extend(range(int(low), int(high) + 1, int(step or 1)))
-      else:
-        values.append(int(span))
-  except ValueError as e:
-    raise app.UsageError(f'--{flag}={text!r}: expected integers and ranges '
-                         'like 24-84 or 24-84:3, comma separated.') from e
-  if not values:
-    raise app.UsageError(f'--{flag} is empty.')
-  return values
-
-
 def main(argv):
-  del argv
-  programs = parse_int_list(FLAGS.programs, 'programs')
-  pitches = parse_int_list(FLAGS.pitches, 'pitches')
-  velocities = parse_int_list(FLAGS.velocities, 'velocities')
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  # Bad input: one line naming the flag, before anything is written.
   try:
+    programs = soundfont.parse_midi_list(FLAGS.programs, 'programs')
+    pitches = soundfont.parse_midi_list(FLAGS.pitches, 'pitches')
+    velocities = soundfont.parse_midi_list(FLAGS.velocities, 'velocities')
+    for flag in ('num_shards', 'num_workers'):
+      value = getattr(FLAGS, flag)
+      if value is not None and value < 1:
+        raise ValueError(f'--{flag} must be >= 1, got {value}')
+    if not 0.0 <= FLAGS.gain <= 10.0:
+      raise ValueError(f'--gain must be in 0..10 (fluidsynth -g), got '
+                       f'{FLAGS.gain}')
     sf2 = soundfont.find_soundfont(FLAGS.sf2)
     soundfont.find_fluidsynth()
-  except soundfont.MissingToolError as e:
+    start = time.time()
+    manifest = soundfont.render_soundfont(
+        FLAGS.output_dir, programs, pitches, velocities, sf2=sf2,
+        num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers,
+        gain=FLAGS.gain)
+  except (ValueError, RuntimeError) as e:  # MissingToolError included
     sys.exit(f'error: {e}')
-  start = time.time()
-  manifest = soundfont.render_soundfont(
-      FLAGS.output_dir, programs, pitches, velocities, sf2=sf2,
-      num_shards=FLAGS.num_shards, num_workers=FLAGS.num_workers,
-      gain=FLAGS.gain)
   print(f'\nRendered {manifest["num_examples"]} notes '
         f'({len(programs)} programs x {len(pitches)} pitches x '
         f'{len(velocities)} velocities) from {sf2} in '

@@ -60,13 +60,13 @@ def build_eval_dataset(programs=PROGRAMS, pitches=PITCHES,
     A folder of NSynth-schema shards and manifest.json (PreparedDataset's
     layout).
   """
-  programs = [int(p) for p in programs]
-  pitches = [int(p) for p in pitches]
-  velocities = [int(v) for v in velocities]
-  if not programs or not pitches or not velocities:
-    raise ValueError('EvalDataset needs at least one program, pitch and '
-                     f'velocity; got programs={programs} pitches={pitches} '
-                     f'velocities={velocities}.')
+  # Whole numbers in MIDI's ranges (60.5 is refused, not played as 60).
+  try:
+    programs = soundfont.midi_values(programs, 'programs')
+    pitches = soundfont.midi_values(pitches, 'pitches')
+    velocities = soundfont.midi_values(velocities, 'velocities')
+  except ValueError as e:
+    raise ValueError(f'EvalDataset: {e}') from None
   backend = default._backend(backend)
   if backend == 'fluidsynth':
     sf2 = soundfont.find_soundfont()

@@ -12,6 +12,7 @@ the next note and one process start serves a whole pitch range.
 import collections
 import concurrent.futures
 import json
+import numbers
 import os
 import shutil
 import subprocess
@@ -23,7 +24,6 @@ import pretty_midi
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from gansynth_tf2.data import records
 from gansynth_tf2.data import schema
 
 INSTALL_HINT = (
@@ -190,6 +190,76 @@ class MissingToolError(RuntimeError):
   """fluidsynth or a soundfont is not installed; the message says how to install."""
 
 
+# Each MIDI quantity's range; its name is the render_soundfont.py flag's.
+MIDI_RANGES = {'programs': (0, 127), 'pitches': (0, 127),
+               'velocities': (1, 127)}
+
+
+def midi_values(values, what):
+  """`values` as a list of ints, each a whole number in `what`'s MIDI range.
+
+  Args:
+    values: numbers (60 and 60.0 pass; 60.5, True and '60' do not).
+    what: 'programs', 'pitches' or 'velocities'.
+
+  Raises:
+    ValueError: one line naming `what`, the offending values and the range;
+      also for no values at all.
+  """
+  lo, hi = MIDI_RANGES[what]
+  values = list(values)
+  bad = [v for v in values
+         if isinstance(v, bool) or not isinstance(v, numbers.Real)
+         or v != int(v) or not lo <= int(v) <= hi]
+  if bad:
+    raise ValueError(f'{what} must be whole numbers in {lo}..{hi}; got '
+                     f'{", ".join(repr(v) for v in bad[:5])}'
+                     + (f' and {len(bad) - 5} more' if len(bad) > 5 else ''))
+  if not values:
+    raise ValueError(f'{what}: no values given')
+  return [int(v) for v in values]
+
+
+def parse_midi_list(text, what):
+  """'0,3-5,10-20:5' -> [0, 3, 4, 5, 10, 15, 20], checked by midi_values.
+
+  A range 'LOW-HIGH' includes both ends; 'LOW-HIGH:STEP' takes every STEP-th
+  value from LOW (24-84:3 is 24, 27, ..., 84).
+
+  Raises:
+    ValueError: one line naming the flag --`what` and what was expected.
+  """
+  flag = f'--{what}={text!r}'
+  values = []
+  for part in text.split(','):
+    part = part.strip()
+    if not part:
+      continue
+    span, colon, step = part.partition(':')
+    low, dash, high = span.partition('-')
+    try:
+      if dash:
+        low, high, step = int(low), int(high), int(step) if colon else 1
+      elif colon:
+        raise ValueError('a step needs a range')
+      else:
+        values.append(int(span))
+        continue
+    except ValueError:
+      raise ValueError(f'{flag}: {part!r} is not an integer or a range like '
+                       '24-84 or 24-84:3 (comma separated)') from None
+    if low > high:
+      raise ValueError(f'{flag}: the range {part!r} is empty (write the low '
+                       'end first)')
+    if step < 1:
+      raise ValueError(f'{flag}: the step of {part!r} must be >= 1')
+    values.extend(range(low, high + 1, step))
+  try:
+    return midi_values(values, what)
+  except ValueError as e:
+    raise ValueError(f'{flag}: {e}') from None
+
+
 def find_fluidsynth():
   """Returns the fluidsynth executable path or raises MissingToolError."""
   path = shutil.which('fluidsynth')
@@ -258,11 +328,10 @@ def render_notes(sf2, program, pitches, velocity,
   Returns:
     [len(pitches), audio_length] float32 mono waves.
   """
+  program, = midi_values([program], 'programs')
+  velocity, = midi_values([velocity], 'velocities')
+  pitches = midi_values(pitches, 'pitches')
   fluidsynth = fluidsynth or find_fluidsynth()
-  if not 0 <= program < 128:
-    raise ValueError(f'GM program must be in 0..127, got {program}.')
-  if not 1 <= velocity <= 127:
-    raise ValueError(f'MIDI velocity must be in 1..127, got {velocity}.')
   note_len = audio_length / sample_rate
   # Half a second of silence between slots; all slot boundaries fall on
   # exact MIDI ticks and samples (120 bpm, 960 ticks per beat = 1/1920 s).
@@ -356,18 +425,26 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
   Returns:
     The manifest dict (also written to `<output_dir>/manifest.json`).
   """
+  # Bad arguments fail before anything is written.
+  programs = midi_values(programs, 'programs')
+  pitches = midi_values(pitches, 'pitches')
+  velocities = midi_values(velocities, 'velocities')
+  if isinstance(num_shards, bool) or not isinstance(
+      num_shards, numbers.Integral) or num_shards < 1:
+    raise ValueError(f'num_shards must be an integer >= 1, got {num_shards!r}')
+  if num_workers is not None and (isinstance(num_workers, bool) or not
+                                  isinstance(num_workers, numbers.Integral)
+                                  or num_workers < 1):
+    raise ValueError('num_workers must be an integer >= 1 (or None: all '
+                     f'cores), got {num_workers!r}')
+  # fluidsynth's own limits for its master gain (-g).
+  if not 0.0 <= float(gain) <= 10.0:
+    raise ValueError(f'gain must be in 0..10 (fluidsynth -g), got {gain!r}')
   fluidsynth = find_fluidsynth()
   sf2 = os.path.abspath(find_soundfont(sf2))
-  programs = [int(p) for p in programs]
-  pitches = [int(p) for p in pitches]
-  velocities = [int(v) for v in velocities]
-  if not programs or not pitches or not velocities:
-    raise ValueError('Need at least one program, pitch and velocity; got '
-                     f'programs={programs} pitches={pitches} '
-                     f'velocities={velocities}.')
-  for p in pitches:
-    if not 0 <= p <= 127:
-      raise ValueError(f'MIDI pitch must be in 0..127, got {p}.')
+  # Imported here: it imports TensorFlow, which the checks above (and
+  # tools/render_soundfont.py's refusals of bad flags) need not wait for.
+  from gansynth_tf2.data import records  # pylint: disable=import-outside-toplevel
   config = dict(sf2=sf2, sf2_size=os.path.getsize(sf2), programs=programs,
                 pitches=pitches, velocities=velocities, gain=float(gain),
                 sample_rate=sample_rate, audio_length=audio_length,
