@@ -166,16 +166,51 @@ def test_whole_dataset_errors(tmp_path):
 
 
 def test_tool_in_parallel_matches_in_process(sample_dir, prepared, tmp_path):
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'tools', 'prepare_dataset.py'),
-       f'--input_dir={sample_dir}', f'--output_dir={tmp_path}',
-       '--num_workers=2', '--num_shards=2'],
-      capture_output=True, text=True, check=False)
+  """The tool on 2 workers = prepare_folder in-process, except that
+  --min_pitch=49 also rejects organ-048 (and moves the range in the reasons)."""
+  proc = _prepare_tool(f'--input_dir={sample_dir}', f'--output_dir={tmp_path}',
+                       '--num_workers=2', '--num_shards=2', '--min_pitch=49',
+                       '--max_pitch=84')
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert 'Accepted 4 notes, rejected 8' in proc.stdout
+  assert 'Accepted 3 notes, rejected 9' in proc.stdout
   assert 'rejected random_name.wav: file name' in proc.stdout
   manifest = json.loads((tmp_path / 'manifest.json').read_text())
   assert manifest['shards'] == ['train.tfrecord-00000-of-00002',
                                 'train.tfrecord-00001-of-00002']
-  assert manifest['accepted'] == prepared[1]['accepted']
-  assert manifest['rejected'] == prepared[1]['rejected']
+  in_process = prepared[1]
+  organ = [e for e in in_process['accepted']
+           if e['file'] == 'organ-048-100.wav']
+  assert manifest['accepted'] == [e for e in in_process['accepted']
+                                  if e not in organ]
+  expected = {e['file']: dict(e, reason=e['reason'].replace('24..84',
+                                                            '49..84'))
+              for e in in_process['rejected']}
+  expected['organ-048-100.wav'] = dict(
+      organ[0], reason='pitch 48 outside the model range 49..84')
+  assert {e['file']: e for e in manifest['rejected']} == expected
+  assert manifest['config']['min_pitch'] == 49
+
+
+
+def _prepare_tool(*args):
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'tools', 'prepare_dataset.py')]
+      + list(args), capture_output=True, text=True, check=False)
+
+
+def test_min_pitch_above_max_pitch_is_refused_before_writing(tmp_path):
+  src = tmp_path / 'src'
+  src.mkdir()
+  sf.write(src / 'organ-060-100.wav', _note('organ', 60), 16000)
+  out = tmp_path / 'out'
+  proc = _prepare_tool(f'--input_dir={src}', f'--output_dir={out}',
+                       '--min_pitch=90', '--max_pitch=30')
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines() == [
+      'error: --min_pitch=90 and --max_pitch=30: expected 0 <= --min_pitch '
+      '<= --max_pitch <= 127 (MIDI pitches kept)'], proc.stderr[-3000:]
+  assert not out.exists()  # was: every file rejected, a manifest written
+  with pytest.raises(ValueError, match='min_pitch=90, max_pitch=30'):
+    folders.prepare_folder(str(src), str(out), min_pitch=90, max_pitch=30,
+                           progress=False)
+  assert not out.exists()

@@ -32,8 +32,9 @@ flags.DEFINE_string('pitch_regex', audio_files.NSYNTH_PATTERN,
                     'optional (?P<velocity>) and (?P<name>) groups.')
 flags.DEFINE_boolean('estimate_pitch', False, 'Estimate each pitch with '
                      'librosa.pyin (overrides the file name).')
-flags.DEFINE_integer('min_pitch', 24, 'Lowest pitch kept.')
-flags.DEFINE_integer('max_pitch', 84, 'Highest pitch kept.')
+flags.DEFINE_integer('min_pitch', 24, 'Lowest MIDI pitch kept (others are '
+                     'rejected and listed in manifest.json).')
+flags.DEFINE_integer('max_pitch', 84, 'Highest MIDI pitch kept.')
 flags.DEFINE_integer('num_shards', 1, 'Number of TFRecord shards.')
 flags.DEFINE_integer('num_workers', None, 'Decoding processes (default: all '
                      'CPU cores).')
@@ -41,7 +42,17 @@ flags.mark_flags_as_required(['input_dir', 'output_dir'])
 
 
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  # Bad flags: one line, before TensorFlow is imported or anything written.
+  if not 0 <= FLAGS.min_pitch <= FLAGS.max_pitch <= 127:
+    sys.exit(f'error: --min_pitch={FLAGS.min_pitch} and --max_pitch='
+             f'{FLAGS.max_pitch}: expected 0 <= --min_pitch <= --max_pitch '
+             '<= 127 (MIDI pitches kept)')
+  for flag in ('num_shards', 'num_workers'):
+    value = getattr(FLAGS, flag)
+    if value is not None and value < 1:
+      sys.exit(f'error: --{flag} must be >= 1, got {value}')
   # Imported here, not at the top: the spawned decoding workers re-import this
   # script, and should not pay for the TensorFlow import that folders needs.
   from gansynth_tf2.data import folders  # pylint: disable=import-outside-toplevel

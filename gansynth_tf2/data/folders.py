@@ -39,9 +39,15 @@ def prepare_folder(input_dir, output_dir,
     The manifest dict (also at `<output_dir>/manifest.json`).
 
   Raises:
+    ValueError: min_pitch/max_pitch outside 0..127 or the wrong way round
+      (before anything is read or written).
     FileNotFoundError: no audio files.
     RuntimeError: every file was rejected (the manifest says why).
   """
+  if not 0 <= min_pitch <= max_pitch <= 127:
+    raise ValueError(f'Need 0 <= min_pitch <= max_pitch <= 127, got '
+                     f'min_pitch={min_pitch}, max_pitch={max_pitch}: no note '
+                     'could be kept.')
   paths = audio_files.find_audio_files(input_dir)
   audio_files.check_pattern(pitch_regex)  # Fail before any work.
   work = functools.partial(
