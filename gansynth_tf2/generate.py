@@ -290,6 +290,14 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     raise FileNotFoundError(f'--midi_file: no such file: {midi_file}')
   if z_file and not os.path.isfile(z_file):
     raise FileNotFoundError(f'--z_file: no such file: {z_file}')
+  if midi_file and not secs_per_instrument > 0:
+    raise ValueError('--secs_per_instrument must be > 0, got '
+                     f'{secs_per_instrument}')
+  # Before TensorFlow starts: a mistyped path fails in a second.
+  if model is None and not os.path.isdir(ckpt_dir):
+    raise FileNotFoundError(f'--ckpt_dir: no such directory: {ckpt_dir} '
+                            '(expected a training directory or a Magenta '
+                            'checkpoint: experiment.json + stage_000NN/)')
   check_output_dir(output_dir, overwrite)
 
   if model is None:

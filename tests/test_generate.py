@@ -369,3 +369,67 @@ def test_clips_over_full_scale_are_scaled_to_minus_1_dbfs(tmp_path):
     audio, _ = soundfile.read(tmp_path / entry['wav'], dtype='float32')
     assert np.abs(audio).max() <= 1.0
     np.testing.assert_allclose(audio, clip * entry['gain'], rtol=1e-6)
+
+
+# Flags only the command line passes (issue 10): each run and checked.
+
+
+def test_cli_missing_checkpoint_is_one_line_and_quick(tmp_path):
+  out = tmp_path / 'out'
+  result = run_cli([f'--ckpt_dir={tmp_path / "absent"}', f'--output_dir={out}',
+                    '--n=1'], cwd=tmp_path)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f'gansynth_tf2.generate: error: --ckpt_dir: no such directory: '
+      f'{tmp_path / "absent"} (expected a training directory or a Magenta '
+      'checkpoint'), result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr
+  assert os.listdir(tmp_path) == []
+
+
+def test_cli_n_pitches_no_png_no_use_ema(oracle_ckpt_dir, oracle_model,
+                                         tmp_path):
+  """--n=3 --pitches=48,60 --nopng --nouse_ema: three notes (pitches
+  cycled) from the raw generator weights, no PNGs."""
+  out = tmp_path / 'out'
+  result = run_cli([f'--ckpt_dir={oracle_ckpt_dir}', f'--output_dir={out}',
+                    '--n=3', '--pitches=48,60', '--seed=7', '--batch_size=2',
+                    '--nopng', '--nouse_ema'], cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'wrote 3 clips' in result.stdout
+  assert sorted(os.listdir(out)) == ['generated.json', 'generated_0.wav',
+                                     'generated_1.wav', 'generated_2.wav',
+                                     'z.npy']
+  meta = read_meta(out)
+  assert meta['use_ema'] is False and meta['pitches'] == [48, 60, 48]
+  z = np.load(out / 'z.npy')
+  audio = np.stack([soundfile.read(out / f['wav'], dtype='float32')[0]
+                    / f['gain'] for f in meta['files']])
+  assert audio.shape == (3, 64000) and np.all(np.isfinite(audio))
+  # Not the EMA weights' notes for the same z (those the CLI matches to
+  # 1.6e-4 of peak by default: test_cli_plays_magentas_latents_...).
+  ema = oracle_model.generate_from_z(z, [48, 60, 48])
+  assert np.abs(audio - ema).max() > 0.05 * np.abs(ema).max()
+
+
+def test_cli_secs_per_instrument_and_overwrite(oracle_ckpt_dir, tmp_path):
+  """--midi_file --secs_per_instrument=0.5 into a non-empty --output_dir
+  with --overwrite: a latent vector every 0.5 s of the 2 s song (the
+  default 6 s gives 2), the PNG (--png is the default), other files kept."""
+  song = write_midi(tmp_path / 'song.mid', [(48, 100, 0.0, 1.0),
+                                             (60, 100, 1.0, 2.0)])
+  out = tmp_path / 'out'
+  out.mkdir()
+  (out / 'notes.txt').write_text('an earlier file')
+  args = [f'--ckpt_dir={oracle_ckpt_dir}', f'--output_dir={out}',
+          f'--midi_file={song}', '--secs_per_instrument=0.5', '--seed=0',
+          '--batch_size=2', '--overwrite']
+  result = run_cli(args, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  meta = read_meta(out)
+  assert meta['secs_per_instrument'] == 0.5
+  assert meta['instrument_times'] == [0.0, 0.5, 1.0, 1.5, 2.0]
+  assert np.load(out / 'z.npy').shape == (5, 256)
+  assert sorted(os.listdir(out)) == ['generated.json', 'generated_clip.png',
+                                     'generated_clip.wav', 'notes.txt',
+                                     'z.npy']
