@@ -433,3 +433,14 @@ def test_cli_secs_per_instrument_and_overwrite(oracle_ckpt_dir, tmp_path):
   assert sorted(os.listdir(out)) == ['generated.json', 'generated_clip.png',
                                      'generated_clip.wav', 'notes.txt',
                                      'z.npy']
+
+
+def test_non_integer_pitches_are_refused(tmp_path, model, oracle_model):
+  with pytest.raises(ValueError, match="--pitches: '60.5' is neither a MIDI "
+                     'number nor a note name'):
+    generate.run('ckpt', str(tmp_path / 'out'), model=model,
+                 pitches=['60.5'])
+  assert os.listdir(tmp_path) == []
+  # load_model's API: not rounded or truncated to a pitch it has.
+  with pytest.raises(ValueError, match='pitches must be integer MIDI numbers'):
+    oracle_model.generate_from_z(np.zeros([1, 256], np.float32), [60.5])
