@@ -14,8 +14,10 @@ Serving signatures (pitch in MIDI numbers):
           z: float32[n, latent_size]}
   metadata() -> {min_pitch, max_pitch, sample_rate, audio_length,
                  latent_size, data_type, config (JSON of experiment.json)}
-A pitch outside the model's range, a NaN z or mismatched batch sizes fail
-inside the graph with an InvalidArgumentError that says what was expected.
+A pitch outside the model's range or one it had no notes of in training
+(count 0 in experiment.json's pitch_counts), a NaN z or mismatched batch
+sizes fail inside the graph with an InvalidArgumentError that says what was
+expected.
 The same metadata is in assets/gansynth_metadata.json.
 
 --format=tflite also writes generate.tflite: builtin TF Lite ops only (the
@@ -93,12 +95,20 @@ class ServingModule(tf.Module):
     self._lo, self._hi = lo, hi
     self._audio_length = metadata['audio_length']
     self._latent_size = metadata['latent_size']
-    # A pitch inside [lo, hi] that the model does not have maps to -1 and
-    # is rejected.
-    trained = sorted(metadata['pitch_counts'])
-    self._label_of_pitch = tf.constant(model.label_table())
-    counts = np.array([metadata['pitch_counts'][p] for p in trained],
-                      np.float64)
+    # A pitch inside [lo, hi] that the model does not have, or that had no
+    # notes in training (our checkpoints list every pitch of the range, the
+    # absent ones with count 0), maps to -1 and is rejected.
+    counts = metadata['pitch_counts']
+    trained = sorted(p for p, c in counts.items() if c > 0)
+    if not trained:
+      raise ValueError('the checkpoint has no pitch with a positive count in '
+                       f'experiment.json pitch_counts: {counts}')
+    table = np.array(model.label_table())
+    for p, c in counts.items():
+      if c <= 0 and lo <= p <= hi:
+        table[p - lo] = -1
+    self._label_of_pitch = tf.constant(table)
+    counts = np.array([counts[p] for p in trained], np.float64)
     self._log_pitch_probs = tf.constant(
         np.log(counts / counts.sum())[None].astype(np.float32))
     self._trained_pitches = tf.constant(np.array(trained, np.int32))

@@ -232,24 +232,6 @@ def test_real_ops_inverse_for_every_spectrogram_data_type(data_type):
   assert err <= 1e-5, f'{data_type}: {err:.2e} of peak'
 
 
-def test_tflite_export_runs_with_builtin_ops(model, oracle_ckpt_dir, inputs,
-                                             tmp_path):
-  path = tmp_path / 'saved'
-  export.export(oracle_ckpt_dir, str(path), model=model, format='tflite')
-  with warnings.catch_warnings():
-    warnings.simplefilter('ignore')  # tf.lite.Interpreter's deprecation note
-    interpreter = tf.lite.Interpreter(
-        model_path=str(path / export.TFLITE_FILE))
-  z, pitch = inputs
-  out = interpreter.get_signature_runner()(z=z, pitch=pitch)
-  expected = model.generate_from_z(z, pitch)
-  err = np.abs(out['audio'] - expected).max() / np.abs(expected).max()
-  print(f'TF Lite vs load_model audio: {err:.2e} of peak')
-  # TF Lite's own conv kernels: the tiny oracle model's pixel norm turns
-  # their rounding into ~5e-4 of peak (like Magenta's batch-size noise).
-  assert err <= 1e-3, f'{err:.2e} of peak'
-
-
 def test_cli_refuses_an_existing_export_dir_and_a_non_checkpoint(
     oracle_ckpt_dir, tmp_path):
   existing = tmp_path / 'saved'
@@ -268,3 +250,56 @@ def test_cli_refuses_an_existing_export_dir_and_a_non_checkpoint(
   assert result.returncode == 1
   assert 'is not a GANSynth checkpoint directory' in result.stderr
   assert sorted(os.listdir(tmp_path)) == ['saved']
+
+
+def test_pitches_without_training_notes_are_rejected(tmp_path):
+  """models/cpu_small was trained on every third pitch; its experiment.json
+  lists the others with count 0. The docs say the SavedModel rejects them;
+  it played them (their labels exist) until the counts were read."""
+  small = gansynth_tf2.load_model(os.path.join(
+      os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'models',
+      'cpu_small'))
+  metadata = export.model_metadata(small)
+  assert metadata['pitch_counts'][36] > 0 and metadata['pitch_counts'][37] == 0
+  path = tmp_path / export.METADATA_FILE
+  path.write_text(json.dumps(metadata, default=str))
+  module = export.ServingModule(small, metadata, str(path))
+  z = tf.zeros([1, small.latent_size])
+  audio = module.generate(z, tf.constant([36]))['audio']
+  np.testing.assert_allclose(audio.numpy(), small.generate_from_z(
+      z.numpy(), [36]), atol=1e-5)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='pitch is not one of the pitches this model was '
+                           'trained on'):
+    module.generate(tf.zeros([2, small.latent_size]), tf.constant([36, 37]))
+  drawn = module.generate_random(tf.constant(40), tf.constant(0))['pitch']
+  assert set(drawn.numpy()) <= {p for p, c in metadata['pitch_counts'].items()
+                                if c}
+
+
+def test_cli_exports_saved_model_and_tflite(model, oracle_ckpt_dir, inputs,
+                                            tmp_path):
+  """`export --format=tflite` from the command line; the TF Lite model runs
+  with builtin ops and matches load_model."""
+  out = tmp_path / 'saved'
+  result = run_subprocess(
+      [sys.executable, '-m', 'gansynth_tf2.export',
+       f'--ckpt_dir={oracle_ckpt_dir}', f'--export_dir={out}',
+       '--format=tflite'], cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip() == (f'exported {oracle_ckpt_dir} to {out} '
+                                   '(pitches 24..84, mel)')
+  assert {'saved_model.pb', export.TFLITE_FILE, 'assets'} <= set(
+      os.listdir(out))
+  assert sorted(os.listdir(tmp_path)) == ['saved']  # no temporary folder left
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    interpreter = tf.lite.Interpreter(model_path=str(out / export.TFLITE_FILE))
+  z, pitch = inputs
+  out = interpreter.get_signature_runner()(z=z, pitch=pitch)
+  expected = model.generate_from_z(z, pitch)
+  err = np.abs(out['audio'] - expected).max() / np.abs(expected).max()
+  print(f'TF Lite vs load_model audio: {err:.2e} of peak')
+  # TF Lite's own conv kernels: the tiny oracle model's pixel norm turns
+  # their rounding into ~5e-4 of peak (like Magenta's batch-size noise).
+  assert err <= 1e-3, f'{err:.2e} of peak'
