@@ -82,3 +82,12 @@ def test_synth_timbres_are_pitched(timbre):
                                  frame_length=2048, resolution=0.25)
     measured = librosa.hz_to_midi(np.median(f0[voiced]))
     assert abs(measured - pitch) < 0.5, (timbre, pitch, measured)
+
+
+def test_the_suite_never_builds_into_the_users_cache(private_data_cache):
+  """conftest's session fixture points the default cache (and the CLIs'
+  subprocesses, through the environment) at this test run's folder."""
+  assert default.cache_root() == private_data_cache
+  assert os.environ[default.CACHE_ENV] == private_data_cache
+  assert not private_data_cache.startswith(
+      os.path.expanduser(os.path.join('~', '.cache')))
