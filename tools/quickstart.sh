@@ -23,7 +23,10 @@ for arg in "$@"; do
   esac
 done
 bash tools/setup.sh
-PY=${PYTHON:-python3}
+# The Python setup.sh installed into (PYTHON, a venv, .venv or python3).
+. tools/python_env.sh
+python_env_pick "$PWD"
+PY=$PYTHON
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
 MODEL=models/cpu_small

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
+# The Python setup.sh installed into (PYTHON, a venv, .venv or python3).
+. tools/python_env.sh
+python_env_pick "$PWD"
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 # Two workers (TEST_WORKERS=1 for one process): most of a test's time is
 # single-threaded Python (tracing tf.functions, starting CLIs), so two
@@ -12,4 +15,4 @@ workers=${TEST_WORKERS:-2}
 if [ "$workers" -gt 1 ]; then
   set -- -n "$workers" --dist loadgroup "$@"
 fi
-exec "${PYTHON:-python3}" -m pytest -q "$@"
+exec "$PYTHON" -m pytest -q "$@"
