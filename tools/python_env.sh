@@ -24,10 +24,15 @@ python_env_pick() {
   fi
   # "venv externally_managed" as two 0/1 flags.
   local state
-  state=$("$base" -c 'import os, sys, sysconfig
+  if ! state=$("$base" -c 'import os, sys, sysconfig
 marker = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
 in_venv = sys.prefix != sys.base_prefix
-print(int(in_venv), int(os.path.exists(marker) and not in_venv))')
+print(int(in_venv), int(os.path.exists(marker) and not in_venv))') ||
+     [ -z "$state" ]; then
+    # Guessing "not managed" here would send pip at a system Python.
+    echo "setup: $(command -v "$base") did not run; set PYTHON to a Python >= 3.10" >&2
+    return 1
+  fi
   if [ "${state% *}" = 1 ]; then
     PYTHON=$base
   elif [ -x "$root/.venv/bin/python" ] || [ "${state#* }" = 1 ]; then
