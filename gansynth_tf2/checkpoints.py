@@ -76,7 +76,7 @@ def write_or_check_experiment(train_dir, hparams):
 
   Args:
     train_dir: the training directory (created if missing).
-    hparams: dict with Magenta's hyperparameter names.
+    hparams: `hparams.HParams` of the run.
 
   Raises:
     ConfigConflictError: experiment.json exists with other values; the message
@@ -84,15 +84,16 @@ def write_or_check_experiment(train_dir, hparams):
   """
   tf.io.gfile.makedirs(train_dir)
   path = run_dir.experiment_path(train_dir)
+  config = hparams.as_dict()
   if tf.io.gfile.exists(path):
     old = run_dir.read_experiment(train_dir)
-    lines = _diff(old, hparams)
+    lines = _diff(old, config)
     if lines:
       raise ConfigConflictError(
           f'{path} was written by a different config; refusing to mix runs. '
           'Use a new --train_dir, or the old config. Differences:\n' +
           '\n'.join(lines))
-  files.write_atomic(path, json.dumps(hparams, indent=1, sort_keys=True))
+  files.write_atomic(path, json.dumps(config, indent=1, sort_keys=True))
 
 
 class StageCheckpoint:

@@ -45,7 +45,6 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import files
-from gansynth_tf2 import gin_keras
 from gansynth_tf2.data import base
 
 MIN_PITCH = base.MIN_PITCH
@@ -140,7 +139,6 @@ def log_magnitude(waves, n_fft=1024, hop=256):
   return spec[..., tf.newaxis]
 
 
-@gin_keras.configurable
 class PitchClassifier(keras.Model):
   """The NSynth baseline pitch classifier (see the module docstring).
 
@@ -401,7 +399,6 @@ def load_classifier(classifier_dir=DEFAULT_DIR):
   if not os.path.isfile(weights):
     raise FileNotFoundError(f'{classifier_dir}: weights file {weights} is '
                             'missing.')
-  # Every argument explicitly, so gin bindings of the caller do not apply.
   model = PitchClassifier(**info['config']).build_variables()
   model.load_weights(weights)
   return model

@@ -94,7 +94,8 @@ def dataset_from_gin(gin_files, gin_params=()):
   Raises:
     EvaluationError: no DATASET macro, or the dataset cannot be built.
   """
-  # Importing train registers the configurables training configs name.
+  # Importing train registers the configurables training configs bind
+  # (train.*, hparams.*) besides the dataset's.
   from gansynth_tf2 import gin_config  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel,unused-import
   gin.clear_config()
@@ -151,11 +152,11 @@ def dataset_from_experiment(ckpt_dir):
   from gansynth_tf2.data import nsynth  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   config = magenta_checkpoint.read_experiment_json(ckpt_dir)
-  name = config.get('dataset_name')
-  path = config.get('train_data_path')
+  name = config.dataset_name
+  path = config.train_data_path
   what = f"{ckpt_dir}/experiment.json's {name} data {path}"
   # Real notes as long as the model's (cpu_small trains on 0.5 s of each).
-  length = dict(audio_length=int(config.get('audio_length', 64000)))
+  length = dict(audio_length=int(config.audio_length))
   try:
     if name in ('prepared', 'default') and path and os.path.isdir(path):
       return nsynth.PreparedDataset(path, **length), what
@@ -718,18 +719,14 @@ def write_json(path, results):
 def define_flags():
   """The command-line flags; defined only by the CLI so that importing this
   module beside another absl program does not clash."""
-  # train.py defines the same two flags when imported (dataset_from_gin does):
-  # allow_override lets its definitions stand beside these, and absl keeps
-  # the values already parsed.
   flags.DEFINE_multi_string(
       'gin_file', [], 'Real data: gin files binding the DATASET macro, as '
       'train.py reads them (e.g. gin/datasets/prepared.gin). Default: the '
       "first checkpoint's training data when readable, else "
-      f'{DEFAULT_DATASET_GIN}', allow_override=True)
+      f'{DEFAULT_DATASET_GIN}')
   flags.DEFINE_multi_string(
       'gin_param', [], 'gin bindings applied after the files, e.g. '
-      "--gin_param=\"PreparedDataset.data_dir='data/mine'\"",
-      allow_override=True)
+      "--gin_param=\"PreparedDataset.data_dir='data/mine'\"")
   flags.DEFINE_multi_string(
       'ckpt_dir', [], 'Checkpoint directory, ours (a training dir) or '
       "Magenta's (experiment.json + stage_000NN/); one row each")

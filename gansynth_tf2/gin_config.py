@@ -76,6 +76,12 @@ def _one_line(text):
   return f'{lines[0].rstrip(".")} ({where[0].lower()}{where[1:]})'
 
 
+def error_message(error):
+  """An error's own message, without the "In call to configurable 'x'"
+  lines gin appends to exceptions raised inside a configurable."""
+  return str(error).split('\n  In call to configurable')[0].strip()
+
+
 @contextlib.contextmanager
 def _quiet_gin_lookups():
   """Hides gin's "Path not found" log lines (one per folder it tries)."""

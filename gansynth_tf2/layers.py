@@ -12,7 +12,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gansynth_tf2 import gin_keras
 
 
 def pixel_norm(images, epsilon=1.0e-8):
@@ -175,7 +174,6 @@ class _EqualizedLayer(keras.layers.Layer):
     return config
 
 
-@gin_keras.configurable
 class EqualizedConv2D(_EqualizedLayer):
   """Magenta's `custom_conv2d`: `[b, h, w, c_in] -> [b, h', w', filters]`.
 
@@ -208,7 +206,6 @@ class EqualizedConv2D(_EqualizedLayer):
     return config
 
 
-@gin_keras.configurable
 class EqualizedDense(_EqualizedLayer):
   """Magenta's `custom_dense`: flattens `[b, ...]` then `-> [b, units]`.
 
@@ -229,7 +226,6 @@ class EqualizedDense(_EqualizedLayer):
     return config
 
 
-@gin_keras.configurable
 class PixelNorm(keras.layers.Layer):
   """`pixel_norm` as a layer: `[b, h, w, c] -> [b, h, w, c]`."""
 
@@ -246,7 +242,6 @@ class PixelNorm(keras.layers.Layer):
     return config
 
 
-@gin_keras.configurable
 class MinibatchStddev(keras.layers.Layer):
   """Appends the minibatch mean stddev as a channel: `[b, h, w, c] -> [b, h, w, c+1]`.
 
@@ -277,14 +272,12 @@ class _BoxScaling(keras.layers.Layer):
     return config
 
 
-@gin_keras.configurable
 class BoxUpscale(_BoxScaling):
   """Nearest-neighbour upscaling by `scale` along H and W, or H only."""
   _both_axes = staticmethod(upscale)
   _height = staticmethod(upscale_height)
 
 
-@gin_keras.configurable
 class BoxDownscale(_BoxScaling):
   """Average-pool downscaling by `scale` along H and W, or H only."""
   _both_axes = staticmethod(downscale)

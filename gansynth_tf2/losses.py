@@ -15,7 +15,6 @@ Each term is a plain function of tensors so that tests can check it against
 Magenta's numbers; `generator_losses` / `discriminator_losses` weigh and sum
 them exactly as Magenta's graph does, and return every term for summaries.
 """
-import gin
 import tensorflow as tf
 
 
@@ -140,7 +139,6 @@ def gl_consistency_loss(data, specgrams_helper, is_mel):
   return tf.reduce_mean(tf.square((mag - new_mag) / mag_scale))
 
 
-@gin.configurable
 class LossWeights:
   """Loss weights with Magenta's hyperparameter names and defaults.
 
@@ -161,6 +159,11 @@ class LossWeights:
     self.generator_ac_loss_weight = float(generator_ac_loss_weight)
     self.discriminator_ac_loss_weight = float(discriminator_ac_loss_weight)
     self.gen_gl_consistency_loss_weight = float(gen_gl_consistency_loss_weight)
+
+  @classmethod
+  def from_hparams(cls, hp):
+    """From an `hparams.HParams` (the same names)."""
+    return cls(**{k: getattr(hp, k) for k in vars(cls()).keys()})
 
   def as_dict(self):
     return dict(vars(self))
@@ -258,8 +261,8 @@ def compute_discriminator_losses(discriminator, real_data, real_one_hot_labels,
     weights: `LossWeights`.
 
   Returns:
-    `discriminator_losses` dict plus 'd_real_outputs' / 'd_gen_outputs'
-    ([b, 1] scores).
+    (losses, outputs): the `discriminator_losses` dict of scalars, and the
+    scores {'d_real_outputs', 'd_gen_outputs'} ([b, 1] each).
   """
   d_real, d_real_cls = discriminator(real_data, progress)
   d_gen, _ = discriminator(generated_data, progress)
@@ -269,8 +272,7 @@ def compute_discriminator_losses(discriminator, real_data, real_one_hot_labels,
       target=weights.gradient_penalty_target)
   terms = discriminator_losses(d_real, d_gen, gp, d_real_cls,
                                real_one_hot_labels, weights)
-  terms.update(d_real_outputs=d_real, d_gen_outputs=d_gen)
-  return terms
+  return terms, {'d_real_outputs': d_real, 'd_gen_outputs': d_gen}
 
 
 def compute_generator_losses(discriminator, generated_data, gen_one_hot_labels,
@@ -286,11 +288,11 @@ def compute_generator_losses(discriminator, generated_data, gen_one_hot_labels,
     gl_loss_fn: optional data -> scalar G&L consistency loss.
 
   Returns:
-    `generator_losses` dict plus 'd_gen_outputs'.
+    (losses, outputs): the `generator_losses` dict of scalars, and
+    {'d_gen_outputs': [b, 1] scores}.
   """
   d_gen, d_gen_cls = discriminator(generated_data, progress)
   gl = gl_loss_fn(generated_data) if gl_loss_fn is not None else None
   terms = generator_losses(d_gen, d_gen_cls, gen_one_hot_labels, weights,
                            gl_loss=gl)
-  terms['d_gen_outputs'] = d_gen
-  return terms
+  return terms, {'d_gen_outputs': d_gen}

@@ -9,7 +9,6 @@ scopes. Generation uses the generator's `ExponentialMovingAverage` shadows, as
 Magenta's `Model.load_from_path` does.
 """
 
-import copy
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import files
-from gansynth_tf2 import magenta_hparams
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
 from gansynth_tf2 import run_dir
@@ -43,21 +42,12 @@ REQUIRED_KEYS = ('data_type', 'fmap_base', 'fmap_decay', 'fmap_max',
                  'stable_stage_num_images', 'transition_stage_num_images',
                  'total_num_images', 'audio_length', 'sample_rate',
                  'data_normalizer')
-# Keys old experiment.json files may lack, filled with Magenta's defaults
-# (Magenta fills them the same way when it loads).
-DEFAULTS = {k: magenta_hparams.MAGENTA_DEFAULTS[k] for k in (
-    'simple_arch', 'to_rgb_activation', 'train_progressive',
-    'train_time_limit', 'train_time_stage_multiplier', 'batch_size_schedule',
-    'mag_normalizer_a', 'mag_normalizer_b', 'p_normalizer_a', 'p_normalizer_b',
-    'normalizer_margin', 'normalizer_num_examples')}
-
-
 class CheckpointError(ValueError):
   """A checkpoint directory that cannot be loaded; the message says why."""
 
 
 def read_experiment_json(path):
-  """Hyperparameters of the train dir `path`, with Magenta's defaults filled in.
+  """`hparams.HParams` of the train dir `path` (Magenta's defaults filled in).
 
   Raises:
     CheckpointError: missing/unreadable file, or required keys missing.
@@ -76,13 +66,15 @@ def read_experiment_json(path):
   if missing:
     raise CheckpointError(f'{json_path} lacks required keys: '
                           f'{", ".join(missing)}')
-  for key, value in DEFAULTS.items():
-    hparams.setdefault(key, copy.deepcopy(value))  # never share the table's lists
   if hparams['data_type'] not in specgrams.DATA_TYPES:
     raise CheckpointError(
         f'{json_path}: data_type {hparams["data_type"]!r} is not one of '
         f'{specgrams.DATA_TYPES}')
-  return hparams
+  try:
+    # Keys old files lack take Magenta's defaults, as Magenta fills them.
+    return hparams_lib.HParams.from_dict(hparams)
+  except (TypeError, ValueError) as e:
+    raise CheckpointError(f'{json_path}: {e}') from e
 
 
 def last_stage(path, stage_id=None):
@@ -272,11 +264,11 @@ class MagentaCheckpoint:
       raise CheckpointError(f'{self.prefix} is a TF2 object-based checkpoint '
                             '(gansynth_tf2), not Magenta\'s')
     self.training_schedule = schedule.TrainingSchedule.from_hparams(
-        **self.hparams)
+        self.hparams)
     if not 0 <= self.stage_id < self.training_schedule.num_stages:
       raise CheckpointError(
           f'{self.prefix}: stage {self.stage_id} does not exist with '
-          f'num_resolutions={self.hparams["num_resolutions"]} '
+          f'num_resolutions={self.hparams.num_resolutions} '
           f'({self.training_schedule.num_stages} stages)')
     self.num_blocks = self.training_schedule.num_blocks(self.stage_id)
     shapes = self.reader.get_variable_to_shape_map()
@@ -330,8 +322,8 @@ class MagentaCheckpoint:
     """
     hp = self.hparams
     optimizer = keras.optimizers.Adam(
-        learning_rate, beta_1=hp.get('adam_beta1', 0.0),
-        beta_2=hp.get('adam_beta2', 0.99), epsilon=1e-8)
+        learning_rate, beta_1=hp.adam_beta1, beta_2=hp.adam_beta2,
+        epsilon=1e-8)
     trainable = network.trainable_variables
     optimizer.build(trainable)
     shapes = self.reader.get_variable_to_shape_map()
@@ -343,7 +335,7 @@ class MagentaCheckpoint:
         optimizer._momentums[i].assign(self.reader.get_tensor(slot))  # pylint: disable=protected-access
         optimizer._velocities[i].assign(self.reader.get_tensor(slot + '_1'))  # pylint: disable=protected-access
     power = f'{OPTIMIZER_SCOPE}{name}_train/beta2_power'
-    beta2 = hp.get('adam_beta2', 0.99)
+    beta2 = hp.adam_beta2
     if power in shapes and 0 < beta2 < 1:
       steps = round(np.log(float(self.reader.get_tensor(power))) /
                     np.log(beta2)) - 1
@@ -358,11 +350,10 @@ def make_normalizer(path, hparams):
     CheckpointError: a data-computed normalizer whose `assets/` file is
       missing from `path`.
   """
-  normalizer = normalizers.make_normalizer(hparams['data_normalizer'], path,
-                                           **hparams)
+  normalizer = normalizers.from_hparams(hparams, path)
   if hasattr(normalizer, 'exists') and not normalizer.exists():
     raise CheckpointError(
-        f'{path}: data_normalizer {hparams["data_normalizer"]!r} needs '
+        f'{path}: data_normalizer {hparams.data_normalizer!r} needs '
         f'{normalizer.path}, which is missing')
   return normalizer
 
@@ -373,7 +364,7 @@ def pitch_counts_from_hparams(hparams):
   experiment.json may carry `pitch_counts` (JSON keys are strings); without it
   the counts are NSynth's GANSynth subset, which every Magenta dataset uses.
   """
-  counts = hparams.get('pitch_counts')
+  counts = hparams.pitch_counts
   if counts is None:
     return dict(nsynth.GANSYNTH_SUBSET_PITCH_COUNTS)
   return {int(k): int(v) for k, v in counts.items()}
@@ -385,20 +376,21 @@ def _gin_value(value):
 
 
 def hparams_gin(hparams):
-  """`hparams.<key> = value` lines for a Magenta hparams dict.
+  """`hparams.<key> = value` lines for an `hparams.HParams`.
 
-  Keys our training does not know (`magenta_hparams.MAGENTA_DEFAULTS` lists
-  those it does) are written as comments, so the file can be included as is.
-
-  Args:
-    hparams: Magenta-named hyperparameters.
+  Keys gin cannot bind (those training records itself, and keys of the
+  experiment.json that no hyperparameter holds) are written as comments, so
+  the file can be included as is.
   """
   lines = ['# Hyperparameters of a converted Magenta GANSynth checkpoint.',
            '# Magenta names; include this file to train on from it.']
-  for key in sorted(hparams):
-    line = f'hparams.{key} = {_gin_value(hparams[key])}'
-    if key not in magenta_hparams.MAGENTA_DEFAULTS:
+  config = hparams.as_dict()
+  for key in sorted(config):
+    line = f'hparams.{key} = {_gin_value(config[key])}'
+    if key not in hparams_lib.FIELD_NAMES:
       line = '# (not a training hyperparameter here) ' + line
+    elif key in hparams_lib.NOT_BINDABLE:
+      line = f'# (hparams.{key} {hparams_lib.NOT_BINDABLE[key]}) ' + line
     lines.append(line)
   return '\n'.join(lines) + '\n'
 
@@ -442,11 +434,11 @@ def convert(magenta_dir, output_dir, overwrite=False):
       generator=generator, ema_generator=ema_generator,
       discriminator=discriminator,
       generator_optimizer=ckpt.build_optimizer(
-          generator, 'generator', hp.get('generator_learning_rate', 4e-4),
+          generator, 'generator', hp.generator_learning_rate,
           generator_variable_map(generator)),
       discriminator_optimizer=ckpt.build_optimizer(
           discriminator, 'discriminator',
-          hp.get('discriminator_learning_rate', 4e-4),
+          hp.discriminator_learning_rate,
           discriminator_variable_map(discriminator)),
       image_id=tf.Variable(ckpt.global_step, dtype=tf.int64,
                            trainable=False),
@@ -457,9 +449,9 @@ def convert(magenta_dir, output_dir, overwrite=False):
         root, run_dir.stage_dir(scratch, ckpt.stage_id), max_to_keep=1,
         checkpoint_name='ckpt')
     prefix = manager.save()
-    hparams = dict(hp, train_root_dir=target)
+    hparams = hp.replace(train_root_dir=target)
     with open(run_dir.experiment_path(scratch), 'w') as f:
-      json.dump(hparams, f, indent=1, sort_keys=True)
+      json.dump(hparams.as_dict(), f, indent=1, sort_keys=True)
     with open(os.path.join(scratch, 'hparams.gin'), 'w') as f:
       f.write(hparams_gin(hparams))
     # Normalizers computed from data live in assets/ and come along.

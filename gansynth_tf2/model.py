@@ -31,13 +31,14 @@ class GANSynthModel:
   """A generator ready to make notes.
 
   Attributes:
-    config: the experiment.json dict (Magenta's keys, defaults filled in).
+    hparams: the run's `hparams.HParams` (its experiment.json).
+    config: the experiment.json dict (`hparams.as_dict()`).
     generator: the Keras `networks.Generator` (EMA weights by default).
     data_helper: `specgrams.DataHelper` of the model's data_type.
     pitch_counts: {MIDI pitch: count} of the training data.
     pitches: sorted MIDI pitches; label i is pitches[i].
     min_pitch, max_pitch: the pitch range, inclusive.
-    latent_size, sample_rate, audio_length: as in config.
+    latent_size, sample_rate, audio_length: as in hparams.
     progress: the training progress the generator is run at.
     batch_size: notes per generator call (inputs are padded to it).
     source: 'magenta' or 'gansynth_tf2'.
@@ -48,19 +49,19 @@ class GANSynthModel:
   once for `[batch_size, latent_size]` (XLA-compiled with `jit_compile`).
   """
 
-  def __init__(self, generator, config, pitch_counts, progress,
+  def __init__(self, generator, hparams, pitch_counts, progress,
                batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
                checkpoint_path=None, jit_compile=False,
                discriminator_loader=None):
     self.generator = generator
-    self.config = config
+    self.hparams = hparams
     self.pitch_counts = dict(pitch_counts)
     self.pitches = sorted(self.pitch_counts)
     self.min_pitch, self.max_pitch = self.pitches[0], self.pitches[-1]
     self._label_of_pitch = {p: i for i, p in enumerate(self.pitches)}
-    self.latent_size = int(config['latent_vector_size'])
-    self.sample_rate = int(config['sample_rate'])
-    self.audio_length = int(config['audio_length'])
+    self.latent_size = int(hparams.latent_vector_size)
+    self.sample_rate = int(hparams.sample_rate)
+    self.audio_length = int(hparams.audio_length)
     self.progress = float(progress)
     self.batch_size = int(batch_size)
     self.source = source
@@ -68,12 +69,12 @@ class GANSynthModel:
     self._discriminator_loader = discriminator_loader
     self._discriminator = None
     self.data_helper = specgrams.make_data_helper(
-        config['data_type'], self.audio_length, self.sample_rate,
+        hparams.data_type, self.audio_length, self.sample_rate,
         generator.image_shape)
     if tuple(self.data_helper.data_shape[:2]) != tuple(generator.image_shape):
       raise CheckpointError(
           f'{checkpoint_path}: the networks make {generator.image_shape} '
-          f'images but data_type {config["data_type"]!r} needs '
+          f'images but data_type {hparams.data_type!r} needs '
           f'{self.data_helper.data_shape[:2]}')
     # One graph per model: fixed batch, generator + inverse transform.
     spec = [tf.TensorSpec([self.batch_size, self.latent_size], tf.float32),
@@ -82,6 +83,11 @@ class GANSynthModel:
                                   jit_compile=jit_compile)
     self._waves_fn = tf.function(self._waves_from_z, input_signature=spec,
                                  jit_compile=jit_compile)
+
+  @property
+  def config(self):
+    """The experiment.json dict (Magenta's keys, defaults filled in)."""
+    return self.hparams.as_dict()
 
   @property
   def discriminator(self):
@@ -246,10 +252,10 @@ def _restore_ours(prefix, name, network):
 
 def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
   pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hparams)
-  training_schedule = schedule.TrainingSchedule.from_hparams(**hparams)
+  training_schedule = schedule.TrainingSchedule.from_hparams(hparams)
   if not 0 <= stage_id < training_schedule.num_stages:
     raise CheckpointError(f'{prefix}: stage {stage_id} does not exist with '
-                          f'num_resolutions={hparams["num_resolutions"]}')
+                          f'num_resolutions={hparams.num_resolutions}')
   network_kwargs = dict(
       num_blocks=training_schedule.num_blocks(stage_id),
       num_tokens=len(pitch_counts),

@@ -23,7 +23,6 @@ import math
 import keras
 import tensorflow as tf
 
-from gansynth_tf2 import gin_keras
 from gansynth_tf2 import layers
 from gansynth_tf2 import normalizers
 from gansynth_tf2 import schedule
@@ -64,11 +63,9 @@ def _he_init():
   return keras.initializers.VarianceScaling(2.0, 'fan_in', 'truncated_normal')
 
 
-def _static_value(progress):
-  """Python float of `progress` when it is a Python number, else None."""
-  if isinstance(progress, (int, float)):
-    return float(progress)
-  return None
+def _is_static(progress):
+  """A Python number (known when tracing), not a tensor."""
+  return isinstance(progress, (int, float))
 
 
 class _ProgressiveNetwork(keras.Model):
@@ -123,11 +120,10 @@ class _ProgressiveNetwork(keras.Model):
     return self.resolution_schedule.downscale(x, scale)
 
   @classmethod
-  def from_hparams(cls, hparams, num_blocks=None, normalizer=None, **kwargs):
-    """Builds from a Magenta-style hparams dict (experiment.json); other keys are ignored."""
-    picked = {k: hparams[k] for k in cls.HPARAMS if k in hparams}
-    return cls(num_blocks=num_blocks, normalizer=normalizer, **picked,
-               **kwargs)
+  def from_hparams(cls, hp, num_blocks=None, normalizer=None, **kwargs):
+    """Builds from an `hparams.HParams` (the fields in `HPARAMS`)."""
+    return cls(num_blocks=num_blocks, normalizer=normalizer,
+               **{k: getattr(hp, k) for k in cls.HPARAMS}, **kwargs)
 
 
 class _GeneratorBlock(keras.layers.Layer):
@@ -198,7 +194,6 @@ class _GeneratorBlock(keras.layers.Layer):
     return self.conv1(self.conv0(x))
 
 
-@gin_keras.configurable
 class Generator(_ProgressiveNetwork):
   """Progressive GAN generator (Magenta's `generator_fn_specgram`).
 
@@ -259,16 +254,13 @@ class Generator(_ProgressiveNetwork):
     for block in self.blocks:
       x = block(x, upscale_fn=lambda t: self._upscale(t, base))
       features.append(x)
-    static_progress = _static_value(progress)
+    static = _is_static(progress)
     outputs = []
     for block_id, (block, lod) in enumerate(zip(self.blocks, features),
                                             start=1):
-      if static_progress is not None:
-        alpha = schedule.generator_alpha(block_id, static_progress)
-        if alpha == 0.0:
-          continue  # adds exact zeros in Magenta's sum
-      else:
-        alpha = schedule.generator_alpha(block_id, progress)
+      alpha = schedule.generator_alpha(block_id, progress)
+      if static and alpha == 0.0:
+        continue  # adds exact zeros in Magenta's sum
       rgb = block.to_rgb(lod)
       # Nearest-neighbour copies are exact, so scaling before upscaling gives
       # Magenta's numbers with less work.
@@ -356,7 +348,6 @@ class _DiscriminatorBlock(keras.layers.Layer):
     return downscale_fn(self.conv1(self.conv0(x)))
 
 
-@gin_keras.configurable
 class Discriminator(_ProgressiveNetwork):
   """Progressive GAN discriminator (Magenta's `discriminator_fn_specgram`).
 
@@ -408,16 +399,13 @@ class Discriminator(_ProgressiveNetwork):
     if progress is None:
       progress = self.num_blocks - 1.0
     x0 = self.normalizer.normalize(images) if normalize else images
-    static_progress = _static_value(progress)
+    static = _is_static(progress)
     base = self.resolution_schedule.scale_base
     x = None
     for block_id in range(self.num_blocks, 0, -1):
       block = self.blocks[block_id - 1]
-      if static_progress is not None:
-        alpha = schedule.discriminator_alpha(block_id, static_progress)
-      else:
-        alpha = schedule.discriminator_alpha(block_id, progress)
-      if x is not None and static_progress is not None and alpha == 0.0:
+      alpha = schedule.discriminator_alpha(block_id, progress)
+      if x is not None and static and alpha == 0.0:
         # `0 * from_rgb + 1 * x` is exactly x.
         lod = None
       else:

@@ -16,7 +16,6 @@ checkpoint carries what it needs to be denormalized.
 import io
 import os
 
-import gin
 import numpy as np
 import tensorflow as tf
 
@@ -73,7 +72,6 @@ class Normalizer:
     return self.denormalize(x)
 
 
-@gin.configurable
 class NoneNormalizer(Normalizer):
   """Identity; for data already in range (e.g. raw waves)."""
 
@@ -84,7 +82,6 @@ class NoneNormalizer(Normalizer):
     return tf.convert_to_tensor(x)
 
 
-@gin.configurable
 class PrespecifiedNormalizer(Normalizer):
   """Fixed constants; the defaults are the paper's (computed on NSynth)."""
 
@@ -172,7 +169,6 @@ class _ComputedNormalizer(Normalizer):
     return super().denormalize(x)
 
 
-@gin.configurable
 class SimpleNormalizer(_ComputedNormalizer):
   """One (a, b) per channel from the data's range, scaled by the margin."""
   file_name = 'specgrams_simple_normalizer.npz'
@@ -188,7 +184,6 @@ class SimpleNormalizer(_ComputedNormalizer):
             np.asarray([m_b, p_b])[None, None, None])
 
 
-@gin.configurable
 class FreqNormalizer(_ComputedNormalizer):
   """One (a, b) per frequency bin and channel; params `[freq, 4]`."""
   file_name = 'specgrams_freq_normalizer.npz'
@@ -213,15 +208,15 @@ REGISTRY = {
 }
 
 
-def make_normalizer(name, train_dir=None, **hparams):
+def make_normalizer(name, train_dir=None, **kwargs):
   """A normalizer by Magenta's registry name.
 
   Args:
     name: a key of `REGISTRY` (Magenta's `data_normalizer` values).
     train_dir: where computed normalizers keep `assets/` (needed for the
       simple and freq normalizers).
-    **hparams: hyperparameters; those a normalizer does not use are ignored,
-      so a whole experiment config can be passed.
+    **kwargs: the normalizer's own arguments (Magenta's names, e.g.
+      `mag_normalizer_a` or `normalizer_margin`).
 
   Returns:
     A `Normalizer`.
@@ -230,15 +225,32 @@ def make_normalizer(name, train_dir=None, **hparams):
     raise ValueError(f'data_normalizer must be one of {sorted(REGISTRY)}, got '
                      f'{name!r}')
   cls = REGISTRY[name]
-  if cls is NoneNormalizer:
-    return cls()
-  if cls is PrespecifiedNormalizer:
-    keys = ('mag_normalizer_a', 'mag_normalizer_b', 'p_normalizer_a',
-            'p_normalizer_b')
-    return cls(**{k: hparams[k] for k in keys if k in hparams})
+  if cls in (NoneNormalizer, PrespecifiedNormalizer):
+    return cls(**kwargs)
   if train_dir is None:
     raise ValueError(f'the {name} normalizer is computed from data and saved '
                      'beside the checkpoint: pass train_dir')
-  keys = ('normalizer_margin', 'normalizer_num_examples')
-  return cls(os.path.join(train_dir, 'assets'),
-             **{k: hparams[k] for k in keys if k in hparams})
+  return cls(os.path.join(train_dir, 'assets'), **kwargs)
+
+
+# The HParams fields each normalizer takes.
+_HPARAMS = {
+    NoneNormalizer: (),
+    PrespecifiedNormalizer: ('mag_normalizer_a', 'mag_normalizer_b',
+                             'p_normalizer_a', 'p_normalizer_b'),
+    SimpleNormalizer: ('normalizer_margin', 'normalizer_num_examples'),
+    FreqNormalizer: ('normalizer_margin', 'normalizer_num_examples'),
+}
+
+
+def from_hparams(hp, train_dir=None):
+  """The normalizer `hp.data_normalizer` names, with `hp`'s constants.
+
+  Args:
+    hp: `hparams.HParams`.
+    train_dir: where computed normalizers keep `assets/`.
+  """
+  cls = REGISTRY.get(hp.data_normalizer)
+  keys = _HPARAMS.get(cls, ())
+  return make_normalizer(hp.data_normalizer, train_dir,
+                         **{k: getattr(hp, k) for k in keys})

@@ -11,7 +11,6 @@ float in `[0, num_blocks - 1]`: an integer p means "stable at block p + 1",
 p + f means "fading from block p + 1 to p + 2, fraction f done".
 """
 
-import gin
 import numpy as np
 import tensorflow as tf
 
@@ -21,7 +20,6 @@ from gansynth_tf2 import run_dir
 SCALE_MODES = ('ALL', 'H')
 
 
-@gin.configurable
 class ResolutionSchedule:
   """Image sizes per block: block 1 is `start_resolutions`, each next block x`scale_base`.
 
@@ -41,11 +39,10 @@ class ResolutionSchedule:
     self.num_resolutions = int(num_resolutions)
 
   @classmethod
-  def from_hparams(cls, scale_mode, start_height, start_width, scale_base,
-                   num_resolutions, **unused_hparams):
-    """Builds from Magenta's flat hyperparameter names (experiment.json)."""
-    return cls(scale_mode, (start_height, start_width), scale_base,
-               num_resolutions)
+  def from_hparams(cls, hp):
+    """From an `hparams.HParams` (Magenta's flat names)."""
+    return cls(hp.scale_mode, (hp.start_height, hp.start_width),
+               hp.scale_base, hp.num_resolutions)
 
   def scale_factor(self, block_id):
     """How much block `block_id`'s images are upscaled to reach the final size."""
@@ -280,12 +277,11 @@ def get_stage_info(stage_id, num_resolutions, stable_stage_num_images,
   return num_blocks, min(num_images, total_num_images)
 
 
-@gin.configurable
 class TrainingSchedule:
   """Magenta's per-stage training plan from its hyperparameters, in one object.
 
-  Hyperparameter names are Magenta's; `from_hparams(**experiment_json)` accepts
-  an experiment.json dict.
+  Hyperparameter names are Magenta's; `from_hparams(hp)` takes an
+  `hparams.HParams`.
   """
 
   def __init__(self, num_resolutions=7, stable_stage_num_images=800000,
@@ -307,9 +303,9 @@ class TrainingSchedule:
               'train_time_stage_multiplier')
 
   @classmethod
-  def from_hparams(cls, **hparams):
-    """Picks this schedule's keys out of a Magenta-style hparams dict."""
-    return cls(**{k: hparams[k] for k in cls._HPARAMS if k in hparams})
+  def from_hparams(cls, hp):
+    """From an `hparams.HParams` (Magenta's flat names)."""
+    return cls(**{k: getattr(hp, k) for k in cls._HPARAMS})
 
   @property
   def num_stages(self):

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gansynth_tf2 import gin_keras
+from gansynth_tf2 import schedule
 from gansynth_tf2 import spectral_ops
 
 DATA_TYPES = ('phase', 'linear', 'mel', 'wave')
@@ -92,7 +92,6 @@ class SpecgramsHelper:
           f'{self._nhop} and nfft {self._nfft} cover (spec_shape '
           f'{spec_shape}, overlap {overlap})')
     self._pad_l = num_samples - self._audio_length
-    self._pad_r = 0
     self._l2mel = None
     self._mel2l = None
 
@@ -155,7 +154,7 @@ class SpecgramsHelper:
   def waves_to_stfts(self, waves):
     """`[batch, samples, 1]` float -> complex64 `[batch, time, freq, 1]`."""
     waves = self._check_waves(waves)
-    padded = tf.pad(waves[:, :, 0], [[0, 0], [self._pad_l, self._pad_r]])
+    padded = tf.pad(waves[:, :, 0], [[0, 0], [self._pad_l, 0]])
     stfts = tf.signal.stft(padded, frame_length=self._nfft,
                            frame_step=self._nhop, fft_length=self._nfft,
                            pad_end=False)
@@ -171,8 +170,7 @@ class SpecgramsHelper:
         stfts, frame_length=self._nfft, frame_step=self._nhop,
         fft_length=self._nfft,
         window_fn=tf.signal.inverse_stft_window_fn(frame_step=self._nhop))
-    end = None if self._pad_r == 0 else -self._pad_r
-    return waves[:, self._pad_l:end, tf.newaxis]
+    return waves[:, self._pad_l:, tf.newaxis]
 
   def stfts_to_specgrams(self, stfts):
     """complex `[batch, time, freq, 1]` -> `[batch, time, freq, 2]`."""
@@ -292,6 +290,12 @@ class DataHelper:
         ifreq=data_type != 'phase')
     self.data_shape = tuple(spec_shape) + (2,)
 
+  @classmethod
+  def from_hparams(cls, hp):
+    """The representation of an `hparams.HParams` at its final resolution."""
+    spec_shape = schedule.ResolutionSchedule.from_hparams(hp).final_resolutions
+    return cls(hp.data_type, hp.audio_length, hp.sample_rate, spec_shape)
+
   def waves_to_data(self, waves):
     """`[batch, audio_length, 1]` -> `[batch, *data_shape]`."""
     helper = self.specgrams_helper
@@ -324,7 +328,6 @@ def make_data_helper(data_type, audio_length=64000, sample_rate=16000,
   return DataHelper(data_type, audio_length, sample_rate, spec_shape)
 
 
-@gin_keras.configurable
 class WavesToSpecgrams(keras.layers.Layer):
   """Keras layer: waves `[batch, samples(, 1)]` -> data `[batch, H, W, 2]`."""
 
@@ -352,7 +355,6 @@ class WavesToSpecgrams(keras.layers.Layer):
     return config
 
 
-@gin_keras.configurable
 class SpecgramsToWaves(WavesToSpecgrams):
   """Keras layer: data `[batch, H, W, 2]` -> waves `[batch, samples, 1]`."""
 
@@ -372,11 +374,9 @@ class _MelOnly:
                      sample_rate=sample_rate, spec_shape=spec_shape, **kwargs)
 
 
-@gin_keras.configurable
 class MelIF(_MelOnly, WavesToSpecgrams):
   """waves -> IF-Mel specgrams (the paper's best representation)."""
 
 
-@gin_keras.configurable
 class InverseMelIF(_MelOnly, SpecgramsToWaves):
   """IF-Mel specgrams -> waves."""

@@ -172,7 +172,8 @@ def describe_dataset(dataset, labels):
 
 
 @gin.configurable
-def train_classifier(output_dir, dataset=gin.REQUIRED, batch_size=32,
+def train_classifier(output_dir, dataset=gin.REQUIRED, width=1.0,
+                     bn_momentum=0.99, batch_size=32,
                      num_steps=2000, learning_rate=1e-4, adam_beta1=0.5,
                      holdout_fraction=0.15, holdout_seed=0,
                      max_shift_seconds=0.1, noise_floor_prob=0.5,
@@ -181,12 +182,15 @@ def train_classifier(output_dir, dataset=gin.REQUIRED, batch_size=32,
                      max_notes=None,
                      max_train_seconds=None, eval_every_steps=0,
                      log_every_secs=10.0, seed=0):
-  """Trains a PitchClassifier (configured by gin) and saves it.
+  """Trains a PitchClassifier and saves it.
 
   Args:
     output_dir: the classifier folder to write (see save_classifier).
     dataset: a data.base.NotesDataset (gin: `train_classifier.dataset =
       %DATASET`).
+    width: the classifier's channel multiplier (`PitchClassifier`'s; 1.0 is
+      the paper's network).
+    bn_momentum: its batch norm moving-average momentum.
     batch_size: notes per step.
     num_steps: training steps.
     learning_rate: Adam learning rate (the NSynth baseline's: 1e-4).
@@ -222,7 +226,7 @@ def train_classifier(output_dir, dataset=gin.REQUIRED, batch_size=32,
                      f'{holdout_fraction}.')
   classifier_lib.check_output_dir(output_dir)
   keras.utils.set_random_seed(seed)
-  model = classifier_lib.PitchClassifier()
+  model = classifier_lib.PitchClassifier(width=width, bn_momentum=bn_momentum)
   start = time.time()
   specs, waves, labels, crcs, dropped = load_notes(dataset, model, max_notes)
   name = type(dataset).__name__

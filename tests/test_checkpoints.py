@@ -9,9 +9,10 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import hparams
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
-from gansynth_tf2 import train
+from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import default
 
 TINY_GIN = pathlib.Path(__file__).parent / 'data' / 'train_tiny.gin'
@@ -20,28 +21,27 @@ TINY_GIN = pathlib.Path(__file__).parent / 'data' / 'train_tiny.gin'
 
 
 def test_experiment_json_written_then_accepted_again(tmp_path):
-  hp = train.hparams_from_gin([str(TINY_GIN)])
+  hp = hparams.from_gin_files([str(TINY_GIN)])
   checkpoints.write_or_check_experiment(str(tmp_path), hp)
   with open(tmp_path / 'experiment.json') as f:
-    assert json.load(f) == hp
+    assert json.load(f) == hp.as_dict()
   # Same config (tuples vs lists, ints vs floats do not matter), and keys
   # that do not change the model (where the data lives) may differ.
-  again = dict(hp, batch_size_schedule=tuple(hp['batch_size_schedule']),
-               fmap_decay=1, train_data_path='/elsewhere')
+  again = hp.replace(fmap_decay=1, train_data_path='/elsewhere')
   checkpoints.write_or_check_experiment(str(tmp_path), again)
   # Fine-tuning on other data and training the last stage for longer are
   # allowed; the new values are recorded.
-  longer = dict(hp, dataset_name='mine', pitch_counts={'60': 3},
-                total_num_images=hp['total_num_images'] + 8)
+  longer = hp.replace(dataset_name='mine', pitch_counts={'60': 3},
+                      total_num_images=hp.total_num_images + 8)
   checkpoints.write_or_check_experiment(str(tmp_path), longer)
   assert run_dir.read_experiment(str(tmp_path))['dataset_name'] == 'mine'
   assert not [p for p in os.listdir(tmp_path) if '.tmp' in p]
 
 
 def test_conflicting_config_is_refused_with_a_diff(tmp_path):
-  hp = train.hparams_from_gin([str(TINY_GIN)])
+  hp = hparams.from_gin_files([str(TINY_GIN)])
   checkpoints.write_or_check_experiment(str(tmp_path), hp)
-  other = dict(hp, fmap_max=16, generator_learning_rate=1e-4)
+  other = hp.replace(fmap_max=16, generator_learning_rate=1e-4)
   with pytest.raises(checkpoints.ConfigConflictError) as err:
     checkpoints.write_or_check_experiment(str(tmp_path), other)
   message = str(err.value)
@@ -57,19 +57,19 @@ def test_conflicting_config_is_refused_with_a_diff(tmp_path):
 def two_stages(tmp_path_factory):
   """Trains stage 0 for one step, saves, then builds and restores stage 1."""
   train_dir = str(tmp_path_factory.mktemp('train'))
-  hp = train.hparams_from_gin([str(TINY_GIN)])
-  hp['train_root_dir'] = train_dir
+  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(
+      train_root_dir=train_dir)
   checkpoints.write_or_check_experiment(train_dir, hp)
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  sched = schedule.TrainingSchedule.from_hparams(hp)
   dataset = default.DefaultDataset()
   strategy = tf.distribute.get_strategy()
-  stage0 = train.StageTrainer(0, hp, sched, train_dir, dataset, strategy)
+  stage0 = trainer_lib.StageTrainer(0, hp, sched, train_dir, dataset, strategy)
   assert stage0.restore() == 'fresh start'
   batches = stage0.real_batches()
   for _ in range(2):
     stage0.run_step(*next(batches))
   path0 = stage0.checkpoint.save()
-  stage1 = train.StageTrainer(1, hp, sched, train_dir, dataset, strategy)
+  stage1 = trainer_lib.StageTrainer(1, hp, sched, train_dir, dataset, strategy)
   origin = stage1.restore()
   return stage0, stage1, path0, origin
 
@@ -121,8 +121,8 @@ def test_resume_restores_everything_of_the_stage(two_stages, tmp_path):
   stage0, stage1, _, _ = two_stages
   path1 = stage1.checkpoint.save()
   hp = stage1.hp
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
-  again = train.StageTrainer(1, hp, sched, stage1.train_dir, stage1.dataset,
+  sched = schedule.TrainingSchedule.from_hparams(hp)
+  again = trainer_lib.StageTrainer(1, hp, sched, stage1.train_dir, stage1.dataset,
                              tf.distribute.get_strategy())
   assert again.restore() == f'resumed {path1}'
   for name in ('generator', 'ema_generator', 'discriminator'):
@@ -153,8 +153,8 @@ def test_checkpoint_layout_matches_contract(two_stages):
   assert dtypes['train_time/.ATTRIBUTES/VARIABLE_VALUE'] == tf.float64
   assert os.path.basename(os.path.dirname(path0)) == 'stage_00000'
   hp = stage0.hp
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
-  fresh = train.StageTrainer(0, hp, sched, stage0.train_dir + '_other',
+  sched = schedule.TrainingSchedule.from_hparams(hp)
+  fresh = trainer_lib.StageTrainer(0, hp, sched, stage0.train_dir + '_other',
                              stage0.dataset, tf.distribute.get_strategy())
   for name in ('generator', 'ema_generator', 'discriminator'):
     root = tf.train.Checkpoint(**{name: getattr(fresh, name)})

@@ -22,9 +22,11 @@ import gansynth_tf2
 from gansynth_tf2 import checkpoints
 from gansynth_tf2 import classifier
 from gansynth_tf2 import evaluate
+from gansynth_tf2 import hparams
 from gansynth_tf2 import metrics
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train
+from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import nsynth
 from gansynth_tf2.data import records
 from gansynth_tf2.data import synth
@@ -66,12 +68,12 @@ def ours_dir(tmp_path_factory, real_dir):
   """A checkpoint as train.py writes it: experiment.json + stage_00000/ (the
   tiny config's stage 0, saved before any step: a step costs 25 s here)."""
   train_dir = str(tmp_path_factory.mktemp('runs') / 'ours')
-  hp = train.hparams_from_gin([str(TINY_GIN)])
+  hp = hparams.from_gin_files([str(TINY_GIN)])
   dataset = nsynth.PreparedDataset(real_dir)
-  hp.update(train.describe_dataset(dataset), train_root_dir=train_dir)
+  hp = hp.replace(train_root_dir=train_dir, **train.describe_dataset(dataset))
   checkpoints.write_or_check_experiment(train_dir, hp)
-  trainer = train.StageTrainer(
-      0, hp, schedule.TrainingSchedule.from_hparams(**hp), train_dir, dataset,
+  trainer = trainer_lib.StageTrainer(
+      0, hp, schedule.TrainingSchedule.from_hparams(hp), train_dir, dataset,
       tf.distribute.get_strategy())
   trainer.restore()
   trainer.save()

@@ -9,7 +9,8 @@ import gin
 import pytest
 
 from gansynth_tf2 import gin_config
-from gansynth_tf2 import train  # registers hparams / train configurables
+from gansynth_tf2 import hparams
+from gansynth_tf2 import train  # pylint: disable=unused-import  # registers train.*
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -29,9 +30,9 @@ def test_shipped_configs_are_found_from_any_folder(name, tmp_path,
   assert os.path.samefile(path, REPO / 'gin' / 'quickstart.gin')
   # Its include 'gin/if_mel_hq.gin' resolves too.
   gin_config.parse_gin([name], ['hparams.fmap_max = 7'])
-  hp = train.hparams()
-  assert hp['fmap_max'] == 7
-  assert hp['data_type'] == 'mel'  # set by the included if_mel_hq.gin
+  hp = hparams.from_gin()
+  assert hp.fmap_max == 7
+  assert hp.data_type == 'mel'  # set by the included if_mel_hq.gin
 
 
 def test_a_local_file_wins_over_a_shipped_one(tmp_path, monkeypatch):

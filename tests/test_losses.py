@@ -187,13 +187,12 @@ def test_losses_match_magenta_on_its_checkpoint(oracle, oracle_networks):
   labels = oracle['loss_gen_pitches'] - 24
   gen_one_hot = tf.one_hot(labels, 61)
   fake = generator(tf.constant(oracle['loss_z']), gen_one_hot, progress)
-  weights = losses.LossWeights(
-      **{k: ckpt.hparams[k] for k in losses.LossWeights().as_dict()})
-  d = losses.compute_discriminator_losses(
+  weights = losses.LossWeights.from_hparams(ckpt.hparams)
+  d, d_out = losses.compute_discriminator_losses(
       discriminator, tf.constant(oracle['real_images']),
       tf.constant(oracle['real_one_hot']), fake,
       tf.constant(oracle['loss_gp_alpha']), progress, weights)
-  g = losses.compute_generator_losses(discriminator, fake, gen_one_hot,
+  g, _ = losses.compute_generator_losses(discriminator, fake, gen_one_hot,
                                       progress, weights)
   summary = 'loss_summary_'
   dwl = summary + 'discriminator_wasserstein_loss_'
@@ -215,8 +214,8 @@ def test_losses_match_magenta_on_its_checkpoint(oracle, oracle_networks):
        summary + 'real_score_penalty'),
       ('fake_ac_loss', g['fake_ac_loss'], 'loss_fake_ac_loss'),
       ('real_ac_loss', d['real_ac_loss'], 'loss_real_ac_loss'),
-      ('d_real_outputs', d['d_real_outputs'], 'loss_d_real_outputs'),
-      ('d_gen_outputs', d['d_gen_outputs'], 'loss_d_gen_outputs'),
+      ('d_real_outputs', d_out['d_real_outputs'], 'loss_d_real_outputs'),
+      ('d_gen_outputs', d_out['d_gen_outputs'], 'loss_d_gen_outputs'),
   ]
   errors = {}
   for name, ours, key in pairs:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import magenta_checkpoint as mc
 from gansynth_tf2 import networks
 
@@ -59,7 +60,7 @@ def test_reads_experiment_and_last_stage(ckpt):
   assert ckpt.global_step == 264
   assert ckpt.progress == 6.0
   assert ckpt.prefix.endswith('model.ckpt-264')
-  assert ckpt.hparams['data_type'] == 'mel'
+  assert ckpt.hparams.data_type == 'mel'
   assert len(ckpt.pitch_counts()) == 61
 
 
@@ -214,6 +215,11 @@ def test_convert(ckpt, oracle_ckpt_dir, tmp_path):
   gin_lines = (out / 'hparams.gin').read_text().splitlines()
   assert 'hparams.batch_size_schedule = [8]' in gin_lines
   assert "hparams.data_type = 'mel'" in gin_lines
+  # What gin may not bind (training records it) is left as a comment.
+  assert not [line for line in gin_lines
+              if line.startswith('hparams.train_root_dir')]
+  assert any(line.startswith('# (hparams.train_root_dir is the --train_dir')
+             for line in gin_lines)
   assert not any(p.name.startswith('.convert-') for p in tmp_path.iterdir())
 
   reader = tf.train.load_checkpoint(prefix)
@@ -277,8 +283,8 @@ def test_normalizer_computed_from_data(ckpt, oracle_ckpt_dir, tmp_path):
   hp = ckpt.hparams
   (dest / 'assets').mkdir()
   np.savez(dest / 'assets' / 'specgrams_simple_normalizer.npz',
-           normalizer=np.array([hp['mag_normalizer_a'], hp['mag_normalizer_b'],
-                                hp['p_normalizer_a'], hp['p_normalizer_b']]))
+           normalizer=np.array([hp.mag_normalizer_a, hp.mag_normalizer_b,
+                                hp.p_normalizer_a, hp.p_normalizer_b]))
   z, one_hot = tf.zeros([1, 256]), tf.one_hot([3], 61)
   np.testing.assert_allclose(
       mc.MagentaCheckpoint(dest).build_generator()(z, one_hot),
@@ -309,8 +315,8 @@ def test_convert_tool(oracle_ckpt_dir, tmp_path):
 
 
 def test_hparams_gin_comments_out_keys_training_does_not_know():
-  text = mc.hparams_gin(
-      {'fmap_max': 8, 'eval_batch_size': 3, 'scale_mode': 'ALL'})
+  text = mc.hparams_gin(hparams_lib.HParams.from_dict(
+      {'fmap_max': 8, 'eval_batch_size': 3, 'scale_mode': 'ALL'}))
   lines = text.splitlines()
   assert 'hparams.fmap_max = 8' in lines
   assert "hparams.scale_mode = 'ALL'" in lines

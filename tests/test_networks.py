@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import networks
 
@@ -134,8 +135,9 @@ def test_bad_hyperparameters():
     networks.Generator(to_rgb_activation='relu', **SMALL)
 
 
-def test_from_hparams_ignores_other_keys(oracle_ckpt_dir):
-  hparams = json.loads((oracle_ckpt_dir / 'experiment.json').read_text())
+def test_from_hparams_of_an_experiment_json(oracle_ckpt_dir):
+  hparams = hparams_lib.HParams.from_dict(
+      json.loads((oracle_ckpt_dir / 'experiment.json').read_text()))
   g = networks.Generator.from_hparams(hparams, num_blocks=3)
   assert g.num_blocks == 3
   assert g.image_shape == (128, 1024)
@@ -146,8 +148,8 @@ def test_full_size_structure_matches_magenta():
   """fmap_base 4096 / fmap_max 256, 7 blocks, 128 x 1024: Magenta's variables."""
   data_dir = pathlib.Path(__file__).parent / 'data' / 'oracle'
   listed = json.loads((data_dir / 'full_variables.json').read_text())
-  hparams = json.loads(
-      (data_dir / 'full_reference_meta.json').read_text())['experiment_json']
+  hparams = hparams_lib.HParams.from_dict(json.loads(
+      (data_dir / 'full_reference_meta.json').read_text())['experiment_json'])
   g = networks.Generator.from_hparams(hparams)
   d = networks.Discriminator.from_hparams(hparams)
   ours = {k: v.shape.as_list()

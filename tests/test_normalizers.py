@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import normalizers
 
 
@@ -19,7 +20,7 @@ def test_prespecified_denormalize_matches_magenta(oracle, oracle_ckpt_dir):
   # checkpoint's experiment.json constants.
   with open(os.path.join(oracle_ckpt_dir, 'experiment.json')) as f:
     config = json.load(f)
-  n = normalizers.make_normalizer(config['data_normalizer'], **config)
+  n = normalizers.from_hparams(hparams_lib.HParams.from_dict(config))
   ours = n.denormalize(oracle['gen_images_pre_denorm']).numpy()
   err = np.abs(ours - oracle['gen_images']).max()
   print(f'denormalize vs Magenta: max abs error {err:.3g}')

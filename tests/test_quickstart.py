@@ -7,13 +7,14 @@ import sys
 
 import gin
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import gin_config
+from gansynth_tf2 import hparams
 from gansynth_tf2 import midi
 from gansynth_tf2 import schedule
-from gansynth_tf2 import train
+from gansynth_tf2 import train  # pylint: disable=unused-import  # registers train.*
+from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import default
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -24,10 +25,10 @@ PITCHES = list(range(36, 85, 3))
 
 
 def test_cpu_small_config_binds_what_it_says():
-  hp = train.hparams_from_gin([str(CPU_SMALL)])
-  assert hp['simple_arch'] and hp['latent_vector_size'] == 64
-  assert hp['audio_length'] == 8192 and hp['data_type'] == 'mel'
-  rs = schedule.ResolutionSchedule.from_hparams(**hp)
+  hp = hparams.from_gin_files([str(CPU_SMALL)])
+  assert hp.simple_arch and hp.latent_vector_size == 64
+  assert hp.audio_length == 8192 and hp.data_type == 'mel'
+  rs = schedule.ResolutionSchedule.from_hparams(hp)
   assert rs.final_resolutions == (32, 512)  # nfft 1024, hop 256
   gin.clear_config()
   gin_config.parse_gin([str(CPU_SMALL)], [])
@@ -40,11 +41,11 @@ def test_cpu_small_config_binds_what_it_says():
 
 
 def test_cpu_small_last_stage_steps(tmp_path):
-  hp = train.hparams_from_gin([str(CPU_SMALL)])
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
-  t = train.StageTrainer(sched.num_stages - 1, hp, sched, str(tmp_path),
-                         default.DefaultDataset(audio_length=8192),
-                         tf.distribute.get_strategy(), ema_decay=0.99)
+  hp = hparams.from_gin_files([str(CPU_SMALL)])
+  sched = schedule.TrainingSchedule.from_hparams(hp)
+  t = trainer_lib.StageTrainer(sched.num_stages - 1, hp, sched, str(tmp_path),
+                               default.DefaultDataset(audio_length=8192),
+                               tf.distribute.get_strategy(), ema_decay=0.99)
   real, labels = next(t.real_batches())
   assert real.shape == (8, 32, 512, 2)
   values, _ = t.run_step(real, labels)

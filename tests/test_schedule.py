@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import schedule
 
 
@@ -244,7 +245,8 @@ def test_blend_images(mode):
 
 def test_training_schedule_from_experiment_json(oracle_ckpt_dir):
   hparams = json.loads((oracle_ckpt_dir / 'experiment.json').read_text())
-  ts = schedule.TrainingSchedule.from_hparams(**hparams)
+  ts = schedule.TrainingSchedule.from_hparams(
+      hparams_lib.HParams.from_dict(hparams))
   assert ts.num_stages == 13
   assert ts.stage_info(12) == (7, 256)
   assert ts.batch_size(12) == 8
@@ -303,7 +305,8 @@ def test_magenta_resolution_schedule(magenta):
   n = 0
   for row in magenta['resolution_schedule']:
     hp = magenta['hparam_sets'][row['set']]
-    rs = schedule.ResolutionSchedule.from_hparams(**hp)
+    rs = schedule.ResolutionSchedule.from_hparams(
+        hparams_lib.HParams.from_dict(hp))
     if row['block_id'] == 'final':
       assert list(rs.final_resolutions) == row['resolution'], row
       n += 1
@@ -332,7 +335,8 @@ def test_magenta_stage_arithmetic(magenta):
     n += 1
   for row in magenta['stages']:
     hp = magenta['hparam_sets'][row['set']]
-    ts = schedule.TrainingSchedule.from_hparams(**hp)
+    ts = schedule.TrainingSchedule.from_hparams(
+        hparams_lib.HParams.from_dict(hp))
     args = (row['stage_id'], hp['num_resolutions'],
             hp['stable_stage_num_images'], hp['transition_stage_num_images'],
             hp['total_num_images'])
@@ -367,7 +371,7 @@ def test_magenta_stage_ids(magenta, tmp_path):
     assert schedule.get_stage_ids(str(root),
                                   hp['num_resolutions']) == row['stage_ids']
     flat = schedule.TrainingSchedule.from_hparams(
-        **dict(hp, train_progressive=False))
+        hparams_lib.HParams.from_dict(dict(hp, train_progressive=False)))
     # Magenta sums the ends of the stages still to train (0 if none are).
     assert flat.num_images(flat.num_stages - 1, str(root)) == (
         row['non_progressive_num_images']), row

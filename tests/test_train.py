@@ -17,9 +17,11 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import hparams
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train
+from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import default
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -50,11 +52,12 @@ def run_cli(train_dir, *gin_params, timeout=300):
 
 @pytest.fixture(scope='module')
 def trainer(tmp_path_factory):
-  hp = train.hparams_from_gin([str(TINY_GIN)])
+  hp = hparams.from_gin_files([str(TINY_GIN)])
   train_dir = str(tmp_path_factory.mktemp('inproc'))
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
-  t = train.StageTrainer(1, hp, sched, train_dir, default.DefaultDataset(),
-                         tf.distribute.get_strategy())
+  sched = schedule.TrainingSchedule.from_hparams(hp)
+  t = trainer_lib.StageTrainer(1, hp, sched, train_dir,
+                               default.DefaultDataset(),
+                               tf.distribute.get_strategy())
   return t
 
 
@@ -64,7 +67,7 @@ def test_fresh_stage_needs_previous_stage(trainer):
 
 
 def test_one_trace_per_stage_and_ema_and_counter(trainer):
-  train.copy_weights(trainer.generator, trainer.ema_generator)
+  trainer_lib.copy_weights(trainer.generator, trainer.ema_generator)
   trainer.image_id.assign(4)  # where stage 1 (the first transition) starts
   batches = trainer.real_batches()
   progresses = []
@@ -95,7 +98,7 @@ def test_ema_decay_is_configurable(trainer):
   # would leave Magenta's 0.999 (checked above), so check the update itself.
   trainer.ema_decay = 0.5
   try:
-    train.copy_weights(trainer.generator, trainer.ema_generator)
+    trainer_lib.copy_weights(trainer.generator, trainer.ema_generator)
     before = [v.numpy() for v in trainer.generator.trainable_variables]
     trainer.step = tf.function(trainer._distributed_step)  # retrace: new decay
     trainer.run_step(*next(trainer.real_batches()))
@@ -107,12 +110,12 @@ def test_ema_decay_is_configurable(trainer):
       moved += int(np.any(raw.numpy() != b))
     assert moved > 0  # the generator's weights did change on the step
   finally:
-    trainer.ema_decay = train.EMA_DECAY
+    trainer.ema_decay = trainer_lib.EMA_DECAY
     trainer.step = tf.function(trainer._distributed_step)
   with pytest.raises(ValueError, match='ema_decay'):
-    train.StageTrainer(1, trainer.hp, trainer.schedule, trainer.train_dir,
-                       trainer.dataset, tf.distribute.get_strategy(),
-                       ema_decay=1.0)
+    trainer_lib.StageTrainer(1, trainer.hp, trainer.schedule,
+                             trainer.train_dir, trainer.dataset,
+                             tf.distribute.get_strategy(), ema_decay=1.0)
 
 
 def test_optimizers_are_magentas_adam(trainer):
@@ -125,7 +128,7 @@ def test_optimizers_are_magentas_adam(trainer):
 
 def test_unknown_hyperparameter_names_the_key():
   with pytest.raises(ValueError, match=r"\['fmap_bse'\]"):
-    train.hparams(fmap_bse=3)
+    hparams.from_gin(fmap_bse=3)
 
 
 # The command line.
@@ -198,7 +201,7 @@ def killed_and_resumed(tmp_path_factory):
 def test_kill_minus_9_then_resume(killed_and_resumed):
   train_dir, kills, final = killed_and_resumed
   sched = schedule.TrainingSchedule.from_hparams(
-      **train.hparams_from_gin([str(TINY_GIN)]))
+      hparams.from_gin_files([str(TINY_GIN)]))
   assert len(kills) >= 3, [k['log'][-2000:] for k in kills]
   runs = [k['log'] for k in kills[1:]] + [final.stdout]
   for kill, next_log in zip(kills, runs):
@@ -289,11 +292,11 @@ def test_nan_loss_stops_without_saving_poison(tmp_path):
 
 
 def _stage_trainer(tmp_path, stage_id, **overrides):
-  hp = dict(train.hparams_from_gin([str(TINY_GIN)]), **overrides)
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
-  return train.StageTrainer(stage_id, hp, sched, str(tmp_path),
-                            default.DefaultDataset(),
-                            tf.distribute.get_strategy())
+  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(**overrides)
+  sched = schedule.TrainingSchedule.from_hparams(hp)
+  return trainer_lib.StageTrainer(stage_id, hp, sched, str(tmp_path),
+                                  default.DefaultDataset(),
+                                  tf.distribute.get_strategy())
 
 
 def test_time_limited_schedule_drives_progress_and_stage_end(tmp_path):
@@ -314,9 +317,9 @@ def test_time_limited_schedule_drives_progress_and_stage_end(tmp_path):
 
 
 def test_non_progressive_training_trains_all_blocks_once(tmp_path):
-  hp = dict(train.hparams_from_gin([str(TINY_GIN)]),
-            train_progressive=False)
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(
+      train_progressive=False)
+  sched = schedule.TrainingSchedule.from_hparams(hp)
   assert sched.stages_to_train(str(tmp_path)) == [12]
   t = _stage_trainer(tmp_path, 12, train_progressive=False)
   assert t.num_blocks == 7
@@ -331,21 +334,21 @@ def test_non_progressive_training_trains_all_blocks_once(tmp_path):
 def test_paper_configs_train_a_step_in_their_last_stage(config, tmp_path):
   """Each paper row's representation and growth schedule fits its networks
   (tiny widths; the G&L term switched on to run that path too)."""
-  hp = train.hparams_from_gin(
+  hp = hparams.from_gin_files(
       [str(REPO / 'gin' / f'{config}.gin')],
       ['hparams.fmap_base=512', 'hparams.fmap_max=8',
        'hparams.batch_size_schedule=[2]',
        'hparams.gen_gl_consistency_loss_weight=1.0'])
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
-  t = train.StageTrainer(12, hp, sched, str(tmp_path),
-                         default.DefaultDataset(),
-                         tf.distribute.get_strategy())
+  sched = schedule.TrainingSchedule.from_hparams(hp)
+  t = trainer_lib.StageTrainer(12, hp, sched, str(tmp_path),
+                               default.DefaultDataset(),
+                               tf.distribute.get_strategy())
   t.image_id.assign(sched.num_images(11))
   values, _ = t.run_step(*next(t.real_batches()))
   print(config, t.data_helper.data_shape, values['generator_loss'])
   assert values['progress'] == 6.0
   assert all(np.isfinite(v) for v in values.values())
-  assert ('fake_gl_loss' in values) == (hp['data_type'] != 'wave')
+  assert ('fake_gl_loss' in values) == (hp.data_type != 'wave')
 
 
 @pytest.mark.slow
@@ -363,16 +366,16 @@ def test_quickstart_trains_all_stages_end_to_end(tmp_path):
 def test_data_computed_normalizer_is_fitted_once_into_assets(tmp_path):
   """Magenta's init_data_normalizer: fitted from the data before stage 0,
   saved under <train_dir>/assets, then reused (and by the networks)."""
-  hp = dict(train.hparams_from_gin([str(TINY_GIN)]),
-            data_normalizer='specgrams_simple_normalizer',
-            normalizer_num_examples=20)
+  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(
+      data_normalizer='specgrams_simple_normalizer',
+      normalizer_num_examples=20)
   dataset = default.DefaultDataset()
   normalizer = train.init_normalizer(hp, str(tmp_path), dataset)
   assert os.path.dirname(normalizer.path) == str(tmp_path / 'assets')
   stamp = os.stat(normalizer.path).st_mtime_ns
   again = train.init_normalizer(hp, str(tmp_path), dataset)
   assert os.stat(again.path).st_mtime_ns == stamp
-  t = _stage_trainer(tmp_path, 0, data_normalizer=hp['data_normalizer'],
+  t = _stage_trainer(tmp_path, 0, data_normalizer=hp.data_normalizer,
                      normalizer_num_examples=20)
   np.testing.assert_array_equal(
       np.asarray(t.discriminator.normalizer.a), np.asarray(normalizer.a))
@@ -449,3 +452,31 @@ def test_missing_data_fails_before_anything_is_written(tmp_path):
   assert 'ERROR: TFDS nsynth/gansynth_subset' in result.stdout
   assert 'Traceback' not in result.stdout + result.stderr
   assert not train_dir.exists()
+
+
+def test_data_that_fails_during_training_stops_with_one_line(tmp_path):
+  """Only the first note is read before training starts; a bad record met
+  later (here a note at 22.05 kHz) stops the run with one ERROR line, and the
+  checkpoint written at the stage start stays the latest."""
+  from gansynth_tf2.data import records  # pylint: disable=import-outside-toplevel
+  data_dir = tmp_path / 'data'
+  notes = [records.make_example(np.zeros(16000, np.float32) + 0.1 * i, p,
+                                100, f'organ_{i}', instrument_source=0,
+                                sample_rate=rate)
+           for i, (p, rate) in enumerate([(60, 16000), (62, 22050)])]
+  records.write_dataset(
+      str(data_dir), [({'pitch': 60, 'instrument_source': 0}, notes[0]),
+                      ({'pitch': 62, 'instrument_source': 0}, notes[1])], [])
+  train_dir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train', f'--gin_file={TINY_GIN}',
+       '--gin_file=gin/datasets/prepared.gin',
+       f"--gin_param=PreparedDataset.data_dir='{data_dir}'",
+       f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,
+      timeout=300, check=False)
+  out = result.stdout + result.stderr
+  assert result.returncode == 1, out[-3000:]
+  assert 'ERROR: training data cannot be read at image_id 0: ' in out
+  assert 'has sample_rate' in out and 'Traceback' not in out
+  assert 'In call to configurable' not in out  # gin's context lines cut
+  assert _stage_state(str(train_dir)) == (0, 0)

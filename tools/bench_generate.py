@@ -62,14 +62,13 @@ ORACLE_CKPT = os.path.join(os.path.dirname(__file__), '..', 'tests', 'data',
 def full_size_model(batch_size):
   """load_model's model object around a random full-size generator."""
   tiny = gansynth_tf2.load_model(ORACLE_CKPT)  # for its config + pitch counts
-  hparams = dict(tiny.config, **FULL_SIZE)
+  hparams = tiny.hparams.replace(**FULL_SIZE)
   generator = networks.Generator.from_hparams(
-      hparams, num_blocks=hparams['num_resolutions'],
+      hparams, num_blocks=hparams.num_resolutions,
       num_tokens=len(tiny.pitch_counts),
-      normalizer=normalizers.make_normalizer(hparams['data_normalizer'],
-                                             ORACLE_CKPT, **hparams))
+      normalizer=normalizers.from_hparams(hparams, ORACLE_CKPT))
   return model_lib.GANSynthModel(generator, hparams, tiny.pitch_counts,
-                                 progress=hparams['num_resolutions'] - 1,
+                                 progress=hparams.num_resolutions - 1,
                                  batch_size=batch_size, source='random')
 
 

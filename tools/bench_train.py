@@ -19,8 +19,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gansynth_tf2 import hparams  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import schedule  # pylint: disable=g-import-not-at-top
-from gansynth_tf2 import train  # pylint: disable=g-import-not-at-top
+from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from gansynth_tf2.data import default  # pylint: disable=g-import-not-at-top
 
 CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin'}
@@ -28,15 +29,15 @@ CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin'}
 
 def bench(config, jit_compile, batch_size, steps):
   """Returns (trace_seconds, seconds_per_step, images_per_second)."""
-  hp = train.hparams_from_gin(
+  hp = hparams.from_gin_files(
       [CONFIGS[config]], [f'hparams.batch_size_schedule=[{batch_size}]'])
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  sched = schedule.TrainingSchedule.from_hparams(hp)
   stage_id = sched.num_stages - 1
   with tempfile.TemporaryDirectory() as train_dir:
-    trainer = train.StageTrainer(stage_id, hp, sched, train_dir,
-                                 default.DefaultDataset(),
-                                 tf.distribute.get_strategy(),
-                                 jit_compile=jit_compile)
+    trainer = trainer_lib.StageTrainer(stage_id, hp, sched, train_dir,
+                                       default.DefaultDataset(),
+                                       tf.distribute.get_strategy(),
+                                       jit_compile=jit_compile)
     # Progress in the middle of the schedule's last stage: all blocks.
     trainer.image_id.assign(sched.num_images(stage_id - 1))
     real, one_hot = next(trainer.real_batches())

@@ -41,7 +41,7 @@ def initial_model(train_dir, seed):
   from gansynth_tf2 import networks  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import schedule  # pylint: disable=import-outside-toplevel
   hp = magenta_checkpoint.read_experiment_json(train_dir)
-  sched = schedule.TrainingSchedule.from_hparams(**hp)
+  sched = schedule.TrainingSchedule.from_hparams(hp)
   num_blocks = sched.num_blocks(sched.num_stages - 1)
   pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hp)
   keras.utils.set_random_seed(seed)

@@ -6,13 +6,11 @@ measures it against what a training step consumes. The output is in data
 space (not normalized), as the discriminator normalizes its inputs itself,
 like Magenta's.
 """
-import gin
 import tensorflow as tf
 
 from gansynth_tf2 import specgrams
 
 
-@gin.configurable
 def provide_batches(dataset, batch_size, data_type='mel',
                     spec_shape=(128, 1024), sample_rate=16000,
                     shuffle_buffer=1000, repeat=True, cache=False, seed=None,

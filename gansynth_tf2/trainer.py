@@ -1,0 +1,247 @@
+"""The stage trainer: networks, optimizers and the compiled step of one stage.
+
+Each stage of the progressive schedule builds networks with its number of
+blocks, starts from the previous stage's checkpoint (new block fresh,
+optimizers reset) and trains with a tf.function step traced once per stage:
+one discriminator step, then one generator step, then the generator EMA.
+`train.py` runs the stages; this module does not read flags or gin.
+
+Magenta -> here: `train_util.define_loss/define_train_ops` + `model.Model`
+-> `StageTrainer` with losses.py; `train_util.make_scaffold` ->
+`StageTrainer.restore` + checkpoints.py.
+"""
+import time
+
+import keras
+import tensorflow as tf
+
+from gansynth_tf2 import checkpoints
+from gansynth_tf2 import losses
+from gansynth_tf2 import networks
+from gansynth_tf2 import normalizers
+from gansynth_tf2 import schedule
+from gansynth_tf2 import specgrams
+from gansynth_tf2.data import pipeline
+
+EMA_DECAY = 0.999  # Magenta's generator ExponentialMovingAverage.
+
+
+def copy_weights(source, target):
+  """Copies `source`'s trainable weights into the same-shaped `target`."""
+  src, dst = source.trainable_variables, target.trainable_variables
+  if len(src) != len(dst):
+    raise ValueError(f'{len(src)} vs {len(dst)} trainable variables')
+  for s, d in zip(src, dst):
+    d.assign(s)
+
+
+def update_ema(model, ema_model, decay=EMA_DECAY):
+  """ema = decay * ema + (1 - decay) * weights.
+
+  Magenta's `tf.train.ExponentialMovingAverage(decay=0.999)` without
+  `num_updates`, applied after each generator step.
+  """
+  for var, ema_var in zip(model.trainable_variables,
+                          ema_model.trainable_variables):
+    ema_var.assign_sub((1.0 - decay) * (ema_var - var))
+
+
+class StageTrainer:
+  """Networks, optimizers, checkpoint and compiled step of one stage.
+
+  Args:
+    stage_id: stage of the progressive schedule.
+    hp: `hparams.HParams` of the run.
+    training_schedule: `schedule.TrainingSchedule`.
+    train_dir: training directory.
+    dataset: a data.base.NotesDataset.
+    strategy: tf.distribute strategy whose scope holds the variables.
+    jit_compile: compile the step with XLA.
+    max_to_keep: checkpoints kept per stage.
+    ema_decay: decay of the generator's moving average (Magenta: 0.999).
+  """
+
+  def __init__(self, stage_id, hp, training_schedule, train_dir, dataset,
+               strategy, jit_compile=False, max_to_keep=2,
+               ema_decay=EMA_DECAY):
+    if not 0.0 <= ema_decay < 1.0:
+      raise ValueError(f'ema_decay must be in [0, 1), got {ema_decay}')
+    self.ema_decay = float(ema_decay)
+    self.stage_id = stage_id
+    self.hp = hp
+    self.schedule = training_schedule
+    self.train_dir = train_dir
+    self.dataset = dataset
+    self.strategy = strategy
+    self.num_blocks = training_schedule.num_blocks(stage_id)
+    self.batch_size = training_schedule.batch_size(stage_id)
+    self.num_images = training_schedule.num_images(stage_id, train_dir)
+    self.time_limit = training_schedule.stage_train_time_limit(stage_id)
+    self.resolution_schedule = schedule.ResolutionSchedule.from_hparams(hp)
+    self.weights = losses.LossWeights.from_hparams(hp)
+    self.num_pitches = dataset.num_pitches
+    self.data_helper = specgrams.DataHelper.from_hparams(hp)
+    # G&L consistency only in the last stage and for Fourier data, as Magenta.
+    self.use_gl_loss = (
+        hp.gen_gl_consistency_loss_weight > 0 and
+        hp.data_type != 'wave' and
+        stage_id == training_schedule.num_stages - 1)
+
+    normalizer = normalizers.from_hparams(hp, train_dir)
+    with strategy.scope():
+      nets = {}
+      for name, cls in (('generator', networks.Generator),
+                        ('ema_generator', networks.Generator),
+                        ('discriminator', networks.Discriminator)):
+        nets[name] = cls.from_hparams(
+            hp, num_blocks=self.num_blocks, normalizer=normalizer,
+            num_tokens=self.num_pitches, name=name)
+      self.generator = nets['generator']
+      self.ema_generator = nets['ema_generator']
+      self.discriminator = nets['discriminator']
+      self.generator_optimizer = keras.optimizers.Adam(
+          hp.generator_learning_rate, beta_1=hp.adam_beta1,
+          beta_2=hp.adam_beta2, epsilon=1e-8)
+      self.discriminator_optimizer = keras.optimizers.Adam(
+          hp.discriminator_learning_rate, beta_1=hp.adam_beta1,
+          beta_2=hp.adam_beta2, epsilon=1e-8)
+      self.image_id = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                  name='image_id')
+      self.train_time = tf.Variable(0.0, dtype=tf.float64, trainable=False,
+                                    name='train_time')
+      self._build()
+
+    self.checkpoint = checkpoints.StageCheckpoint(
+        train_dir, stage_id, max_to_keep=max_to_keep,
+        generator=self.generator, ema_generator=self.ema_generator,
+        discriminator=self.discriminator,
+        generator_optimizer=self.generator_optimizer,
+        discriminator_optimizer=self.discriminator_optimizer,
+        image_id=self.image_id, train_time=self.train_time)
+    self.step = tf.function(self._distributed_step, jit_compile=jit_compile,
+                            autograph=False)
+
+  def _build(self):
+    """Creates every variable (networks and optimizer slots) eagerly."""
+    shape = self.data_helper.data_shape
+    z = tf.zeros([1, self.hp.latent_vector_size])
+    labels = tf.zeros([1, self.num_pitches])
+    progress = tf.constant(0.0)
+    for g in (self.generator, self.ema_generator):
+      g(z, labels, progress)
+    self.discriminator(tf.zeros([1] + list(shape)), progress)
+    self.generator_optimizer.build(self.generator.trainable_variables)
+    self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+  def save(self):
+    """Saves a checkpoint and says so on stdout; returns its path."""
+    path = self.checkpoint.save()
+    print(f'Saved {path} at image_id {int(self.image_id.numpy())}',
+          flush=True)
+    return path
+
+  def restore(self):
+    """Resumes this stage, or starts it from the previous one (make_scaffold).
+
+    Returns:
+      A short description of where the stage starts from.
+    """
+    if self.checkpoint.restore_latest():
+      return f'resumed {self.checkpoint.latest}'
+    # Fresh stage: the EMA starts at the initial weights (the EMA shadows of
+    # Magenta start at their variables' initial values).
+    copy_weights(self.generator, self.ema_generator)
+    if self.stage_id == 0 or not self.hp.train_progressive:
+      return 'fresh start'
+    previous = checkpoints.latest_checkpoint_of_stage(self.train_dir,
+                                                      self.stage_id - 1)
+    if previous is None:
+      raise FileNotFoundError(
+          f'Stage {self.stage_id} has no checkpoint of stage '
+          f'{self.stage_id - 1} to start from in {self.train_dir}')
+    self.checkpoint.restore_previous_stage(previous)
+    return f'started from {previous}'
+
+  def progress(self):
+    return self.schedule.progress(self.stage_id, self.image_id,
+                                  self.train_time)
+
+  def done(self):
+    if self.time_limit is not None:
+      return float(self.train_time.numpy()) > self.time_limit
+    return int(self.image_id.numpy()) >= self.num_images
+
+  def _fake_inputs(self, batch_size):
+    z = tf.random.normal([batch_size, self.hp.latent_vector_size])
+    # Sampled from the data's pitch counts; the dataset's Python bookkeeping
+    # runs once at trace time, so autograph need not convert it.
+    sample = tf.autograph.experimental.do_not_convert(
+        self.dataset.provide_one_hot_labels)
+    return z, sample(batch_size)
+
+  def _gl_loss_fn(self, data):
+    return losses.gl_consistency_loss(data, self.data_helper.specgrams_helper,
+                                      self.hp.data_type == 'mel')
+
+  def _replica_step(self, real_data, real_one_hot):
+    """One D step then one G step on a batch; returns the loss terms."""
+    progress = self.progress()
+    real = schedule.blend_images(real_data, progress,
+                                 self.resolution_schedule, self.num_blocks)
+    batch_size = real.shape[0]
+
+    # Discriminator step.
+    z, fake_one_hot = self._fake_inputs(batch_size)
+    fake = self.generator(z, fake_one_hot, progress)
+    alpha = losses.random_interpolation_alpha(batch_size, real.shape.rank)
+    with tf.GradientTape() as tape:
+      d_terms, d_outputs = losses.compute_discriminator_losses(
+          self.discriminator, real, real_one_hot, fake, alpha, progress,
+          self.weights)
+    variables = self.discriminator.trainable_variables
+    grads = tape.gradient(d_terms['discriminator_loss'], variables)
+    self.discriminator_optimizer.apply_gradients(zip(grads, variables))
+
+    # Generator step, with fresh latents and labels as Magenta's separate
+    # session run.
+    z, fake_one_hot = self._fake_inputs(batch_size)
+    with tf.GradientTape() as tape:
+      fake = self.generator(z, fake_one_hot, progress)
+      g_terms, _ = losses.compute_generator_losses(
+          self.discriminator, fake, fake_one_hot, progress, self.weights,
+          gl_loss_fn=self._gl_loss_fn if self.use_gl_loss else None)
+    variables = self.generator.trainable_variables
+    grads = tape.gradient(g_terms['generator_loss'], variables)
+    self.generator_optimizer.apply_gradients(zip(grads, variables))
+    update_ema(self.generator, self.ema_generator, self.ema_decay)
+    self.image_id.assign_add(batch_size)
+
+    return dict(d_terms, **g_terms, progress=progress,
+                d_real_score=tf.reduce_mean(d_outputs['d_real_outputs']),
+                d_fake_score=tf.reduce_mean(d_outputs['d_gen_outputs']))
+
+  def _distributed_step(self, real_data, real_one_hot):
+    per_replica = self.strategy.run(self._replica_step,
+                                    args=(real_data, real_one_hot))
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in per_replica.items()}
+
+  def run_step(self, real_data, real_one_hot):
+    """Runs the compiled step and adds its duration to `train_time`.
+
+    Returns:
+      (dict of Python floats: every scalar loss term, progress, mean real and
+      fake scores; the step's duration in seconds).
+    """
+    start = time.time()
+    values = {k: float(v) for k, v in self.step(real_data,
+                                                real_one_hot).items()}
+    duration = time.time() - start
+    # Magenta's TrainTimeHook: wall time spent in training steps.
+    self.train_time.assign_add(duration)
+    return values, duration
+
+  def real_batches(self):
+    """Infinite iterator of (data [b, H, W, 2], one_hot [b, P]) batches."""
+    return iter(pipeline.provide_batches(self.dataset, self.batch_size,
+                                         data_helper=self.data_helper))
