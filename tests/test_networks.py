@@ -189,3 +189,60 @@ def test_checkpoint_holds_every_weight(tmp_path):
   tf.train.Checkpoint(generator=g4).read(prefix).expect_partial()
   np.testing.assert_array_equal(g4.blocks[2].conv1.kernel.numpy(),
                                 g.blocks[2].conv1.kernel.numpy())
+
+
+# Magenta's own networks inside transitions and with fewer blocks
+# (tests/data/magenta_transitions.npz, made by tools/make_transition_fixture.py
+# from Magenta's network_functions on the tiny oracle checkpoint).
+TRANSITIONS = pathlib.Path(__file__).parent / 'data' / 'magenta_transitions.npz'
+
+
+@pytest.fixture(scope='module')
+def transitions():
+  return np.load(TRANSITIONS)
+
+
+@pytest.mark.parametrize('num_blocks, progress',
+                         [(1, 0.0), (3, 1.5), (3, 2.0), (5, 3.25), (7, 5.5)])
+def test_transitions_and_fewer_blocks_match_magenta(
+    transitions, oracle, oracle_ckpt_dir, num_blocks, progress):
+  """Blending of lower blocks' to_rgb / from_rgb, upscales and alphas: the
+  generator (EMA weights) and discriminator of `num_blocks` blocks at
+  `progress`, against Magenta's, <= 1e-3 of the peak / largest logit."""
+  ckpt = magenta_checkpoint.MagentaCheckpoint(str(oracle_ckpt_dir))
+  kwargs = dict(num_blocks=num_blocks, num_tokens=61,
+                normalizer=magenta_checkpoint.make_normalizer(
+                    ckpt.path, ckpt.hparams))
+  generator = networks.Generator.from_hparams(ckpt.hparams, **kwargs)
+  discriminator = networks.Discriminator.from_hparams(ckpt.hparams, **kwargs)
+  # The checkpoint holds all 7 blocks: read this network's subset by name
+  # (no check for unused checkpoint variables: scope_prefixes empty).
+  magenta_checkpoint.assign_from_reader(
+      ckpt.reader, ckpt.prefix,
+      magenta_checkpoint.generator_variable_map(generator), (),
+      magenta_checkpoint.EMA_SUFFIX)
+  magenta_checkpoint.assign_from_reader(
+      ckpt.reader, ckpt.prefix,
+      magenta_checkpoint.discriminator_variable_map(discriminator), ())
+  key = f'{num_blocks}_{progress:g}'
+  z = tf.constant(oracle['z'][:2])
+  one_hot = tf.one_hot(oracle['labels'][:2], 61)
+  real = tf.constant(oracle['real_images'][:2])
+  want = transitions[f'gen_images_{key}']
+  peak = np.abs(want).max()
+  # A tensor progress (the training graph) and a Python one (which skips
+  # zero-weight blocks) alike.
+  for p in (tf.constant(progress), progress):
+    images = generator(z, one_hot, progress=p).numpy()
+    logits, cls = discriminator(real, progress=p)
+    errors = {
+        'images': np.abs(images - want).max() / peak,
+        'd_logits': np.abs(logits.numpy() - transitions[f'd_logits_{key}'])
+                    .max() / np.abs(transitions[f'd_logits_{key}']).max(),
+        'd_cls_logits': np.abs(cls.numpy() - transitions[
+            f'd_cls_logits_{key}']).max() / np.abs(
+                transitions[f'd_cls_logits_{key}']).max()}
+    print(f'{num_blocks} blocks, progress {progress} '
+          f'({type(p).__name__}): error / peak ' +
+          ', '.join(f'{k} {v:.2e}' for k, v in errors.items()))
+    assert max(errors.values()) <= 1e-3, errors
