@@ -3,7 +3,8 @@
 Each stage of the progressive schedule builds networks with its number of
 blocks, starts from the previous stage's checkpoint (new block fresh,
 optimizers reset) and trains with a tf.function step traced once per stage:
-one discriminator step, then one generator step, then the generator EMA.
+one generator step and its EMA, then one discriminator step (the order of
+Magenta's sequential train hooks).
 `train.py` runs the stages; this module does not read flags or gin.
 
 Magenta -> here: `train_util.define_loss/define_train_ops` + `model.Model`
@@ -183,39 +184,66 @@ class StageTrainer:
     return losses.gl_consistency_loss(data, self.data_helper.specgrams_helper,
                                       self.hp.data_type == 'mel')
 
+  def generator_step(self, z, one_hot, progress):
+    """One Adam step of the generator, then its EMA (Magenta's generator op).
+
+    Args:
+      z: `[b, latent_vector_size]` latents.
+      one_hot: `[b, num_pitches]` pitches asked of the generator.
+      progress: float scalar.
+
+    Returns:
+      The generator's loss terms (scalars).
+    """
+    with tf.GradientTape() as tape:
+      fake = self.generator(z, one_hot, progress)
+      terms, _ = losses.compute_generator_losses(
+          self.discriminator, fake, one_hot, progress, self.weights,
+          gl_loss_fn=self._gl_loss_fn if self.use_gl_loss else None)
+    variables = self.generator.trainable_variables
+    grads = tape.gradient(terms['generator_loss'], variables)
+    self.generator_optimizer.apply_gradients(zip(grads, variables))
+    update_ema(self.generator, self.ema_generator, self.ema_decay)
+    return terms
+
+  def discriminator_step(self, real, real_one_hot, z, one_hot, alpha,
+                         progress):
+    """One Adam step of the discriminator (Magenta's discriminator op).
+
+    Args:
+      real: `[b, H, W, 2]` real data, already blended by `progress`.
+      real_one_hot: `[b, num_pitches]` their pitches.
+      z, one_hot: the generator's inputs for the fake half.
+      alpha: `[b, 1, 1, 1]` gradient-penalty interpolation coefficients.
+      progress: float scalar.
+
+    Returns:
+      (loss terms (scalars), {'d_real_outputs', 'd_gen_outputs'} scores).
+    """
+    fake = self.generator(z, one_hot, progress)
+    with tf.GradientTape() as tape:
+      terms, outputs = losses.compute_discriminator_losses(
+          self.discriminator, real, real_one_hot, fake, alpha, progress,
+          self.weights)
+    variables = self.discriminator.trainable_variables
+    grads = tape.gradient(terms['discriminator_loss'], variables)
+    self.discriminator_optimizer.apply_gradients(zip(grads, variables))
+    return terms, outputs
+
   def _replica_step(self, real_data, real_one_hot):
-    """One D step then one G step on a batch; returns the loss terms."""
+    """A generator step then a discriminator step, each with its own fresh
+    latents and labels, as tfgan's sequential hooks run Magenta's two train
+    ops (generator first); returns the loss terms."""
     progress = self.progress()
     real = schedule.blend_images(real_data, progress,
                                  self.resolution_schedule, self.num_blocks)
     batch_size = real.shape[0]
-
-    # Discriminator step.
-    z, fake_one_hot = self._fake_inputs(batch_size)
-    fake = self.generator(z, fake_one_hot, progress)
+    g_terms = self.generator_step(*self._fake_inputs(batch_size), progress)
+    z, one_hot = self._fake_inputs(batch_size)
     alpha = losses.random_interpolation_alpha(batch_size, real.shape.rank)
-    with tf.GradientTape() as tape:
-      d_terms, d_outputs = losses.compute_discriminator_losses(
-          self.discriminator, real, real_one_hot, fake, alpha, progress,
-          self.weights)
-    variables = self.discriminator.trainable_variables
-    grads = tape.gradient(d_terms['discriminator_loss'], variables)
-    self.discriminator_optimizer.apply_gradients(zip(grads, variables))
-
-    # Generator step, with fresh latents and labels as Magenta's separate
-    # session run.
-    z, fake_one_hot = self._fake_inputs(batch_size)
-    with tf.GradientTape() as tape:
-      fake = self.generator(z, fake_one_hot, progress)
-      g_terms, _ = losses.compute_generator_losses(
-          self.discriminator, fake, fake_one_hot, progress, self.weights,
-          gl_loss_fn=self._gl_loss_fn if self.use_gl_loss else None)
-    variables = self.generator.trainable_variables
-    grads = tape.gradient(g_terms['generator_loss'], variables)
-    self.generator_optimizer.apply_gradients(zip(grads, variables))
-    update_ema(self.generator, self.ema_generator, self.ema_decay)
+    d_terms, d_outputs = self.discriminator_step(real, real_one_hot, z,
+                                                 one_hot, alpha, progress)
     self.image_id.assign_add(batch_size)
-
     return dict(d_terms, **g_terms, progress=progress,
                 d_real_score=tf.reduce_mean(d_outputs['d_real_outputs']),
                 d_fake_score=tf.reduce_mean(d_outputs['d_gen_outputs']))

@@ -278,13 +278,14 @@ def test_conflicting_config_is_refused(killed_and_resumed):
 
 
 def test_nan_loss_stops_without_saving_poison(tmp_path):
-  # An infinite learning rate blows the discriminator up on its first update,
-  # so the generator loss of the first step is not finite.
+  # An infinite learning rate blows the generator up on its first update
+  # (the step's first half), so the discriminator loss of the first step,
+  # on that generator's notes, is not finite.
   train_dir = tmp_path / 'nan'
-  result = run_cli(train_dir, 'hparams.discriminator_learning_rate=1e400')
+  result = run_cli(train_dir, 'hparams.generator_learning_rate=1e400')
   print(result.stdout[-2000:])
   assert result.returncode == 1, result.stderr[-3000:]
-  assert re.search(r'Non-finite loss at stage 0, step 0 .*generator_loss',
+  assert re.search(r'Non-finite loss at stage 0, step 0 .*discriminator_loss',
                    result.stdout), result.stdout[-3000:]
   # Only the checkpoint written at the stage start exists, and it is finite.
   assert _saved_image_ids(result.stdout) == [0]
