@@ -15,6 +15,7 @@ checkpoint carries what it needs to be denormalized.
 
 import io
 import os
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -150,9 +151,18 @@ class _ComputedNormalizer(Normalizer):
     if not self.exists():
       raise ValueError(f'normalizer asset {self.path} does not exist: compute '
                        'it first with fit(data)')
-    with np.load(self.path) as f:
-      params = f['normalizer']
-    self.a, self.b = self._decode(params)
+    try:
+      with np.load(self.path) as f:
+        params = np.asarray(f['normalizer'])
+      self.a, self.b = self._decode(params)
+    except (OSError, ValueError, KeyError, TypeError, IndexError,
+            zipfile.BadZipFile) as e:
+      detail = str(e).strip().splitlines()[0] if str(e).strip() else ''
+      raise ValueError(
+          f'normalizer asset {self.path} cannot be read '
+          f'({type(e).__name__}{": " + detail if detail else ""}); delete it '
+          'to have training compute it again from the data, or copy it '
+          'again from the run it belongs to') from None
     self._params = params
     return params
 

@@ -1,4 +1,5 @@
 """Tests for normalizers: the paper's constants, computed normalizers, assets."""
+import io
 import json
 import os
 
@@ -91,9 +92,13 @@ def test_fit_accepts_batches_and_stops_at_num_examples(tmp_path):
   extreme = data.copy()
   extreme[..., 0] *= 100.0  # would widen the range if it were read
   n.fit(iter([data[:1], data[1:2], extreme]))
-  ref = normalizers.range_normalizer(data[:2, ..., 0], 0.8)
-  np.testing.assert_allclose(n.a.ravel()[0], ref[0])
-  np.testing.assert_allclose(n.b.ravel()[0], ref[1])
+  # Magenta's range normalizer in closed form, from the first two examples
+  # only: [lo, hi] -> [-0.8, 0.8], so a = 1.6 / (hi - lo) and
+  # b = -0.8 (hi + lo) / (hi - lo).
+  lo, hi = float(data[:2, ..., 0].min()), float(data[:2, ..., 0].max())
+  np.testing.assert_allclose(n.a.ravel()[0], 1.6 / (hi - lo), rtol=1e-6)
+  np.testing.assert_allclose(n.b.ravel()[0], -0.8 * (hi + lo) / (hi - lo),
+                             rtol=1e-6, atol=1e-7)
 
 
 def test_errors(tmp_path):
@@ -112,3 +117,40 @@ def test_errors(tmp_path):
   assert not (tmp_path / 'assets' / n.file_name).exists()
   with pytest.raises(ValueError, match='NaN'):
     normalizers.range_normalizer([0.0, np.nan], 0.8)
+
+
+@pytest.mark.parametrize('content', [
+    b'not an npz file at all',
+    'truncated',
+    'wrong key',
+    'wrong shape',
+])
+def test_a_corrupt_asset_is_one_clear_error(tmp_path, content):
+  """A damaged specgrams_simple_normalizer.npz (issue 10): one ValueError
+  naming the file and what to do, not numpy's or zipfile's own error."""
+  n = normalizers.make_normalizer('specgrams_simple_normalizer',
+                                  train_dir=str(tmp_path))
+  n.fit(np.random.RandomState(0).uniform(-1, 1, (4, 8, 16, 2)))
+  good = open(n.path, 'rb').read()
+  if content == 'truncated':
+    content = good[:len(good) // 2]
+  elif content == 'wrong key':
+    buf = io.BytesIO()
+    np.savez(buf, other=np.zeros(4))
+    content = buf.getvalue()
+  elif content == 'wrong shape':
+    buf = io.BytesIO()
+    np.savez(buf, normalizer=np.zeros(3))
+    content = buf.getvalue()
+  with open(n.path, 'wb') as f:
+    f.write(content)
+  again = normalizers.make_normalizer('specgrams_simple_normalizer',
+                                      train_dir=str(tmp_path))
+  with pytest.raises(ValueError) as info:
+    again.load()
+  message = str(info.value)
+  assert message.startswith(f'normalizer asset {n.path} cannot be read')
+  assert 'delete it' in message and '\n' not in message
+  with pytest.raises(ValueError, match='cannot be read'):
+    again.fit(np.zeros((4, 8, 16, 2)))  # an existing asset is not replaced
+  assert open(n.path, 'rb').read() == content
