@@ -60,7 +60,7 @@ def test_writes_sharded_nsynth_records_and_manifest(rendered):
     assert family in ('flute', 'keyboard')
 
 
-def test_rendered_pitch_matches_within_a_semitone(rendered):
+def test_rendered_pitch_matches_within_a_quarter_semitone(rendered):
   out, _ = rendered
   ds = nsynth.PreparedDataset(str(out))
   count = 0
@@ -75,7 +75,9 @@ def test_rendered_pitch_matches_within_a_semitone(rendered):
                                  frame_length=2048, resolution=0.25)
     measured = librosa.hz_to_midi(np.median(f0[voiced]))
     print(f'pitch {pitch}: pYIN {measured:.2f}')
-    assert abs(measured - pitch) <= 1.0, (pitch, measured)
+    # pYIN hears the asked pitch (measured: exact); a quarter semitone still
+    # catches a transposition by one (or a detuned render).
+    assert abs(measured - pitch) <= 0.25, (pitch, measured)
     count += 1
   assert count == 6
   assert ds.get_pitch_counts()[60] == 2

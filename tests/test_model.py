@@ -95,13 +95,18 @@ def test_ours_loads_the_same_weights(magenta_model, converted_dir, oracle):
 
 def test_any_number_of_notes(magenta_model, oracle, oracle_ckpt_dir):
   z, pitches = oracle['z'], oracle['pitches']
-  # One note padded to a batch of 8 or of 3 gives the same image up to
-  # kernel-choice noise.
+  # The default batch of 8 (one note padded, and all four) against Magenta's
+  # own images: within the parity target, 1e-3 of the peak. oneDNN picks
+  # other kernels per batch size, which moves Magenta's own outputs by ~5e-4
+  # before denormalization (oracle README); measured here 3.0e-4 / 8.5e-4.
   default = gansynth_tf2.load_model(oracle_ckpt_dir)
   assert default.batch_size == 8
-  np.testing.assert_allclose(default.specgrams_from_z(z[:1], pitches[:1]),
-                             magenta_model.specgrams_from_z(z[:1], pitches[:1]),
-                             atol=0.05)
+  want = oracle['gen_images']
+  for n in (1, len(z)):
+    got = default.specgrams_from_z(z[:n], pitches[:n])
+    error = np.abs(got - want[:n]).max() / np.abs(want[:n]).max()
+    print(f'batch 8, {n} note(s): {error:.2e} of the peak')
+    assert error <= 1e-3, error
   assert magenta_model.generate_from_z(z[:0], []).shape == (0, 64000)
 
 

@@ -124,6 +124,11 @@ def test_scale_mode_h():
   images = g(*_inputs(2), progress=2.0)
   assert images.shape == (2, 8, 8, 2)
   assert d(images, progress=2.0)[0].shape == (2, 1)
+  # Only block 1 (2 x 8) counts at progress 0: 'H' upscales it 4x in height
+  # (time) and keeps its 8 columns, where 'ALL' would also widen them.
+  first = g(*_inputs(2), progress=0.0).numpy()
+  np.testing.assert_array_equal(first, np.repeat(first[:, ::4], 4, axis=1))
+  assert np.abs(np.diff(first, axis=2)).min() > 0  # no repeated columns
 
 
 def test_bad_hyperparameters():

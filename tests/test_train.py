@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+import soundfile
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
@@ -123,6 +124,7 @@ def test_optimizers_are_magentas_adam(trainer):
     assert isinstance(opt, tf.keras.optimizers.Adam) or (
         type(opt).__name__ == 'Adam')
     assert opt.beta_1 == 0.0 and opt.beta_2 == 0.99
+    assert opt.epsilon == 1e-8  # tf.train.AdamOptimizer's default
     np.testing.assert_allclose(float(opt.learning_rate.numpy()), 8e-4)
 
 
@@ -415,10 +417,24 @@ def test_all_13_stages_then_generate_through_the_clis(tmp_path,
          f'--ckpt_dir={train_dir}', f'--output_dir={out}', '--seed=3'] + mode,
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-2000:]
+    clips = []
     for name in files:
-      assert (out / name).stat().st_size > 0, name
+      if name.endswith('.png'):
+        assert (out / name).stat().st_size > 0, name
+        continue
+      audio, rate = soundfile.read(str(out / name))
+      assert rate == 16000 and np.all(np.isfinite(audio)), name
+      assert np.abs(audio).max() > 0, name  # not silence
+      if name[-6:-4].strip('_').isdigit():  # one clip per note
+        assert audio.shape == (64000,), (name, audio.shape)
+        clips.append(audio)
+    # Other pitches (sweep) or other latents (interpolation): other clips.
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(clips, clips[1:]))
     with open(out / 'generated.json') as f:
-      assert json.load(f)['seed'] == 3
+      meta = json.load(f)
+    assert meta['seed'] == 3
+    if mode[0] == '--timbre_sweep':
+      assert meta['pitches'] == pitches
 
 
 def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir):
