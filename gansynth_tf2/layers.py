@@ -6,6 +6,13 @@ give the same outputs; the Keras layers own their weights so that a network
 built from them checkpoints like any Keras model.
 
 Images are NHWC: `[batch, height (time), width (freq), channels]`.
+
+`PixelNorm`, `MinibatchStddev`, `BoxUpscale` and `BoxDownscale` are the
+weightless operations as public Keras layers, for users composing their own
+models; our networks call the same functions directly (inside their
+activations and blocks), which keeps their checkpoints' object graphs as
+they were. Each layer is tested against its function and for its config
+round trip.
 """
 
 import keras
