@@ -92,6 +92,17 @@ TIME_SETS = [(130.0, 1.0, 7), (70.0, 2.0, 2), (1000.0, 1.5, 7),
              (345600.0, 1.2, 7), (50.0, 0.5, 4)]
 
 
+def fixture_args(doc, out_name):
+  """--oracle_dir and --out (default tests/data/OUT_NAME) of a fixture tool."""
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+  parser.add_argument('--oracle_dir', default=os.path.join(
+      repo, '..', 'shared', 'oracle'))
+  parser.add_argument('--out', default=os.path.join(repo, 'tests', 'data',
+                                                    out_name))
+  return parser.parse_args()
+
+
 def _import_magenta(oracle_dir):
   sys.path.insert(0, os.path.abspath(oracle_dir))
   spec = importlib.util.find_spec('magenta')

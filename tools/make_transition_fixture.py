@@ -19,7 +19,6 @@ Environment (as tools/make_schedule_fixture.py):
   PYTHONPATH=/tmp/mgdeps python tools/make_transition_fixture.py \
       --oracle_dir=../shared/oracle --out=tests/data/magenta_transitions.npz
 """
-import argparse
 import json
 import os
 
@@ -39,15 +38,10 @@ def case_key(num_blocks, progress):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--oracle_dir', default=os.path.join(
-      REPO, '..', 'shared', 'oracle'))
-  parser.add_argument('--out', default=os.path.join(
-      REPO, 'tests', 'data', 'magenta_transitions.npz'))
-  args = parser.parse_args()
   # The same Magenta set-up as the schedule fixture (stubs, no
   # magenta/__init__.py).
-  from make_schedule_fixture import _import_magenta  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  from make_schedule_fixture import _import_magenta, fixture_args  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  args = fixture_args(__doc__, 'magenta_transitions.npz')
   tf, networks = _import_magenta(args.oracle_dir)[:2]
   from magenta.models.gansynth.lib import network_functions  # pylint: disable=g-import-not-at-top,import-outside-toplevel
 

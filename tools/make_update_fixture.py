@@ -21,7 +21,6 @@ Environment (as tools/make_schedule_fixture.py):
   PYTHONPATH=/tmp/mgdeps python tools/make_update_fixture.py \
       --oracle_dir=../shared/oracle --out=tests/data/magenta_update.npz
 """
-import argparse
 import json
 import os
 
@@ -94,13 +93,8 @@ def run_variant(tf, lib_flags, lib_model, ckpt_dir, gl_weight, feed_values):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--oracle_dir', default=os.path.join(
-      REPO, '..', 'shared', 'oracle'))
-  parser.add_argument('--out', default=os.path.join(
-      REPO, 'tests', 'data', 'magenta_update.npz'))
-  args = parser.parse_args()
-  from make_schedule_fixture import _import_magenta  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  from make_schedule_fixture import _import_magenta, fixture_args  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  args = fixture_args(__doc__, 'magenta_update.npz')
   tf = _import_magenta(args.oracle_dir)[0]
   from magenta.models.gansynth.lib import flags as lib_flags  # pylint: disable=g-import-not-at-top,import-outside-toplevel
   from magenta.models.gansynth.lib import model as lib_model  # pylint: disable=g-import-not-at-top,import-outside-toplevel
