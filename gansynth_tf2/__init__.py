@@ -25,8 +25,7 @@ def _quiet_tensorflow_start():
   which reads as an error, plus cudart / oneDNN notices. They stay visible
   with --verbosity (-v) or when TF_CPP_MIN_LOG_LEVEL is set by the user.
   """
-  if any(a == '-v' or a.startswith(('--verbosity', '-v=', '-v'))
-         for a in sys.argv[1:]):
+  if any(a.startswith(('--verbosity', '-v')) for a in sys.argv[1:]):
     return
   if 'TF_CPP_MIN_LOG_LEVEL' in os.environ:
     return

@@ -111,7 +111,7 @@ class HParams:
     """From an experiment.json dict; missing keys take Magenta's defaults."""
     config = dict(config)
     extra = {k: config.pop(k) for k in list(config) if k not in FIELD_NAMES}
-    return cls(**config, extra={**config.get('extra', {}), **extra})
+    return cls(**config, extra=extra)
 
   def as_dict(self):
     """experiment.json's dict (JSON types; `pitch_counts` only when set)."""
@@ -158,9 +158,10 @@ def from_gin(**bindings):
     raise ValueError(
         f'Unknown hyperparameter(s) {unknown} bound as hparams.<name> in the '
         f'gin config; expected one of {sorted(set(FIELD_NAMES) - set(NOT_BINDABLE))}')
-  for name in sorted(set(bindings) & set(NOT_BINDABLE)):
-    raise ValueError(f'hparams.{name} cannot be bound in gin: it '
-                     f'{NOT_BINDABLE[name]}')
+  recorded = sorted(set(bindings) & set(NOT_BINDABLE))
+  if recorded:
+    raise ValueError(f'hparams.{recorded[0]} cannot be bound in gin: it '
+                     f'{NOT_BINDABLE[recorded[0]]}')
   return HParams(**bindings)
 
 

@@ -67,15 +67,14 @@ def _one_step(tmp_path, oracle, fixture, gl_weight):
 def _ours_by_magenta_name(trainer):
   """{Magenta variable name: our variable} for G, EMA, D and Adam slots."""
   names = {}
-  for network, optimizer, suffix in (
-      (trainer.generator, trainer.generator_optimizer, ''),
-      (trainer.discriminator, trainer.discriminator_optimizer, '')):
+  for network, optimizer, variable_map in (
+      (trainer.generator, trainer.generator_optimizer,
+       mc.generator_variable_map(trainer.generator)),
+      (trainer.discriminator, trainer.discriminator_optimizer,
+       mc.discriminator_variable_map(trainer.discriminator))):
     index = {id(v): i for i, v in enumerate(network.trainable_variables)}
-    variable_map = (mc.generator_variable_map(network)
-                    if network is trainer.generator else
-                    mc.discriminator_variable_map(network))
     for name, var in variable_map.items():
-      names[name + suffix] = var
+      names[name] = var
       i = index[id(var)]
       names[f'{mc.OPTIMIZER_SCOPE}{name}/Adam'] = optimizer._momentums[i]  # pylint: disable=protected-access
       names[f'{mc.OPTIMIZER_SCOPE}{name}/Adam_1'] = optimizer._velocities[i]  # pylint: disable=protected-access
