@@ -71,18 +71,20 @@ def _normalize(value):
   return value
 
 
-def write_or_check_experiment(train_dir, hparams):
+def write_or_check_experiment(train_dir, hparams, write=True):
   """Writes experiment.json, or refuses a train_dir made by another config.
 
   Args:
     train_dir: the training directory (created if missing).
     hparams: `hparams.HParams` of the run.
+    write: False only checks an existing file (a cluster's other workers).
 
   Raises:
     ConfigConflictError: experiment.json exists with other values; the message
       lists every differing key.
   """
-  tf.io.gfile.makedirs(train_dir)
+  if write:
+    tf.io.gfile.makedirs(train_dir)
   path = run_dir.experiment_path(train_dir)
   config = hparams.as_dict()
   if tf.io.gfile.exists(path):
@@ -93,7 +95,8 @@ def write_or_check_experiment(train_dir, hparams):
           f'{path} was written by a different config; refusing to mix runs. '
           'Use a new --train_dir, or the old config. Differences:\n' +
           '\n'.join(lines))
-  files.write_atomic(path, json.dumps(config, indent=1, sort_keys=True))
+  if write:
+    files.write_atomic(path, json.dumps(config, indent=1, sort_keys=True))
 
 
 class StageCheckpoint:
@@ -103,12 +106,16 @@ class StageCheckpoint:
     train_dir: training directory.
     stage_id: stage whose folder this writes.
     max_to_keep: checkpoints kept in the stage folder.
+    write: False for the non-chief workers of a cluster: they restore from
+      the chief's folder and never write.
     **objects: the root's trackables (the names of the contract above).
   """
 
-  def __init__(self, train_dir, stage_id, max_to_keep=2, **objects):
+  def __init__(self, train_dir, stage_id, max_to_keep=2, write=True,
+               **objects):
     self.train_dir = train_dir
     self.stage_id = stage_id
+    self.write = write
     self.directory = run_dir.stage_dir(train_dir, stage_id)
     self.objects = objects
     self.checkpoint = tf.train.Checkpoint(**objects)
@@ -118,7 +125,10 @@ class StageCheckpoint:
 
   @property
   def latest(self):
-    return self.manager.latest_checkpoint
+    if self.write:
+      return self.manager.latest_checkpoint
+    # The chief may have saved since this worker's manager read the folder.
+    return tf.train.latest_checkpoint(self.directory)
 
   def restore_latest(self):
     """Restores this stage's latest checkpoint; returns its path or None."""
@@ -151,6 +161,8 @@ class StageCheckpoint:
 
   def save(self):
     """Saves a checkpoint; returns its path."""
+    if not self.write:
+      raise RuntimeError('only the chief writes checkpoints')
     path = self.manager.save()
     logging.debug('Saved %s', path)
     return path

@@ -95,25 +95,44 @@ def upscale_height(images, scale):
   return _box_up(images, _validated_scale(scale), 1)
 
 
-def minibatch_mean_stddev(x):
-  """Mean over all features of the across-batch standard deviation (a scalar).
+def minibatch_mean_stddev(x, group_size=None):
+  """Mean over all features of the across-batch standard deviation.
 
   Args:
     x: `[batch, ...]`.
+    group_size: None (Magenta): one statistic over the whole batch. Else the
+      batch (a multiple of it, or smaller: one group) is cut into
+      consecutive groups of this size, each with its own
+      statistic; a batch split over replicas computes exactly that, one group
+      per replica (tests compare a multi-replica step with one device so).
 
   Returns:
-    scalar `mean(sqrt(var_batch(x) + 1e-6))`.
+    scalar `mean(sqrt(var_batch(x) + 1e-6))`; with `group_size`, `[batch]`
+    (each example gets its group's value).
   """
-  _, var = tf.nn.moments(x, axes=[0])
-  return tf.reduce_mean(tf.sqrt(var + 1e-6))
+  if group_size is None:
+    _, var = tf.nn.moments(x, axes=[0])
+    return tf.reduce_mean(tf.sqrt(var + 1e-6))
+  # A batch smaller than a group is one group (as in Karras et al.'s code).
+  group_size = tf.minimum(group_size, tf.shape(x)[0])
+  groups = tf.reshape(x, [-1, group_size, tf.reduce_prod(tf.shape(x)[1:])])
+  _, var = tf.nn.moments(groups, axes=[1])
+  per_group = tf.reduce_mean(tf.sqrt(var + 1e-6), axis=1)
+  return tf.repeat(per_group, group_size)
 
 
 def scalar_concat(tensor, scalar):
-  """Appends a channel filled with `scalar`: `[..., n] -> [..., n + 1]`."""
+  """Appends a channel filled with `scalar`: `[b, ..., n] -> [b, ..., n + 1]`.
+
+  `scalar` is a scalar, or `[b]` (one value per example).
+  """
   ndims = tensor.shape.rank
   if ndims is None or ndims < 1:
     raise ValueError('tensor must have at least one dimension')
   shape = tf.shape(tensor)
+  scalar = tf.convert_to_tensor(scalar, dtype=tensor.dtype)
+  if scalar.shape.rank == 1:
+    scalar = tf.reshape(scalar, [-1] + [1] * (ndims - 1))
   fill = tf.ones(tf.concat([shape[:-1], [1]], axis=0),
                  dtype=tensor.dtype) * scalar
   return tf.concat([tensor, fill], axis=ndims - 1)
@@ -252,11 +271,21 @@ class PixelNorm(keras.layers.Layer):
 class MinibatchStddev(keras.layers.Layer):
   """Appends the minibatch mean stddev as a channel: `[b, h, w, c] -> [b, h, w, c+1]`.
 
-  The statistic mixes the whole batch, so outputs depend on batch contents.
+  The statistic mixes the whole batch (or each consecutive `group_size`
+  examples), so outputs depend on batch contents.
   """
 
+  def __init__(self, group_size=None, **kwargs):
+    super().__init__(**kwargs)
+    self.group_size = group_size
+
   def call(self, x):
-    return scalar_concat(x, minibatch_mean_stddev(x))
+    return scalar_concat(x, minibatch_mean_stddev(x, self.group_size))
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(group_size=self.group_size)
+    return config
 
 
 class _BoxScaling(keras.layers.Layer):

@@ -276,9 +276,10 @@ class _DiscriminatorBlock(keras.layers.Layer):
   """Block `block_id` of the discriminator (from_rgb + its convs)."""
 
   def __init__(self, block_id, filters, filters_below, kernel_size, start_hw,
-               simple_arch, strides, **kwargs):
+               simple_arch, strides, stddev_group_size=None, **kwargs):
     super().__init__(name=block_name(block_id), **kwargs)
     self.block_id = block_id
+    self.stddev_group_size = stddev_group_size
     self.simple_arch = simple_arch
     self.filters = filters
     self.filters_below = filters_below
@@ -338,12 +339,14 @@ class _DiscriminatorBlock(keras.layers.Layer):
     """Features of this block's resolution -> features one block down (or last conv)."""
     if self.simple_arch:
       if self.block_id == 1:
-        x = layers.scalar_concat(x, layers.minibatch_mean_stddev(x))
+        x = layers.scalar_concat(x, layers.minibatch_mean_stddev(
+            x, self.stddev_group_size))
         x = self.last_conv(tf.reshape(x, [tf.shape(x)[0], -1]))
         return tf.nn.relu(x)[:, tf.newaxis, tf.newaxis, :]
       return self.conv(x)
     if self.block_id == 1:
-      x = layers.scalar_concat(x, layers.minibatch_mean_stddev(x))
+      x = layers.scalar_concat(x, layers.minibatch_mean_stddev(
+          x, self.stddev_group_size))
       return self.conv1(self.conv0(x))
     return downscale_fn(self.conv1(self.conv0(x)))
 
@@ -354,12 +357,15 @@ class Discriminator(_ProgressiveNetwork):
   `discriminator(images [b, H, W, colors] in data space, progress=None)` ->
   `(logits [b, 1], classification_logits [b, num_tokens])`. The images are
   normalized and clipped to [-1, 1] inside. The minibatch-stddev feature mixes
-  the batch, so each output depends on the whole batch.
+  the batch, so each output depends on the whole batch; `stddev_group_size`
+  (not Magenta's: None = the whole batch) limits that to consecutive groups,
+  which is what a batch split over replicas computes.
   """
 
   HPARAMS = SHARED_HPARAMS
 
-  def __init__(self, num_blocks=None, num_tokens=61, colors=2, **kwargs):
+  def __init__(self, num_blocks=None, num_tokens=61, colors=2,
+               stddev_group_size=None, **kwargs):
     kwargs.setdefault('name', 'discriminator')
     super().__init__(num_blocks=num_blocks, **kwargs)
     self.num_tokens = num_tokens
@@ -369,7 +375,7 @@ class Discriminator(_ProgressiveNetwork):
       self._add_block(block_id, _DiscriminatorBlock(
           block_id, self.num_filters(block_id), self.num_filters(block_id - 1),
           self.kernel_size, rs.start_resolutions, self.simple_arch,
-          rs.strides))
+          rs.strides, stddev_group_size))
     # Magenta: `discriminator_cond/classification_logits`, a custom_dense on
     # the flattened last conv.
     self.classification_logits = layers.EqualizedDense(

@@ -21,9 +21,11 @@ def ordered_one_hot(num, num_pitches):
 class ProgressLine:
   """A status line every `every_secs`: stage, images, speed, losses, ETA."""
 
-  def __init__(self, every_secs, total_images):
+  def __init__(self, every_secs, total_images, num_replicas=1):
     self.every_secs = every_secs
     self.total_images = total_images
+    self.replicas = (f' | {num_replicas} replicas in sync'
+                     if num_replicas > 1 else '')
     self._last_time = None
     self._last_images = 0
 
@@ -61,7 +63,8 @@ class ProgressLine:
           f'GP {values["gradient_penalty_loss"]:.3g} | '
           f'progress {values["progress"]:.3f} | '
           f'ETA stage {eta(trainer.num_images - image_id)}, '
-          f'all {eta(self.total_images - image_id)}', flush=True)
+          f'all {eta(self.total_images - image_id)}{self.replicas}',
+          flush=True)
 
 
 class Summaries:

@@ -7,7 +7,13 @@ r"""Trains GANSynth progressively, as Magenta's `gansynth_train.py` does.
       --gin_param="NSynthTFRecordDataset.file_pattern='/data/nsynth-train*'" \
       --train_dir=/tmp/gansynth/if_mel_hq
 
-Running the same command again resumes where it stopped. This module is the
+Running the same command again resumes where it stopped. `--strategy`
+moves the same training onto several devices or machines (distribute.py):
+
+  python -m gansynth_tf2.train --gin_file=gin/if_mel_hq.gin --strategy=mirrored \
+      --train_dir=/tmp/gansynth/if_mel_hq      # every GPU of this machine
+
+This module is the
 loop over the stages of the progressive schedule and the command line;
 `trainer.StageTrainer` holds one stage's networks and compiled step, and
 `summaries` what a run reports.
@@ -25,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import distribute
 from gansynth_tf2 import files
 from gansynth_tf2 import gin_config
 from gansynth_tf2 import hparams as hparams_lib
@@ -107,7 +114,8 @@ def init_normalizer(hp, train_dir, dataset):
 def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
           max_to_keep=2, log_every_secs=10.0, media_summaries=True,
           jit_compile=False, stop_after_images=None,
-          ema_decay=trainer_lib.EMA_DECAY):
+          ema_decay=trainer_lib.EMA_DECAY, strategy='default',
+          cpu_replicas=None, tpu=''):
   """Runs (or resumes) every remaining stage of the progressive schedule.
 
   Args:
@@ -127,10 +135,21 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
       generation uses. Magenta's 0.999 averages over ~1000 steps: right for
       runs of millions of images, but in a run of a few thousand steps the
       average still lags far behind the generator (short CPU runs use less).
+    strategy: where the step runs: 'default', 'mirrored', 'multi_worker',
+      'tpu' (see distribute.py), or a `tf.distribute.Strategy` (the CLI
+      makes it from the next two and passes it). The batch size schedule
+      gives the global batch, split over the replicas.
+    cpu_replicas: with 'mirrored', mirror over this many logical CPU devices
+      (testing multi-replica training without GPUs).
+    tpu: with 'tpu', the TPU's name or address ('' = local).
 
   Returns:
-    The last checkpoint path.
+    The last checkpoint path (None on workers other than the chief).
   """
+  if isinstance(strategy, str):
+    # First: devices and the cluster must be set up before TF runs anything.
+    strategy = distribute.make_strategy(strategy, cpu_replicas, tpu)
+  chief = distribute.is_chief(strategy)
   hp = hparams_lib.from_gin()
   if getattr(dataset, 'audio_length', hp.audio_length) != hp.audio_length:
     raise ValueError(
@@ -141,45 +160,92 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   check_dataset_readable(dataset)
   hp = hp.replace(train_root_dir=os.path.abspath(train_dir),
                   **describe_dataset(dataset))
-  checkpoints.write_or_check_experiment(train_dir, hp)
+  workers = distribute.num_workers(strategy)
+  if workers > 1 and hp.train_time_limit is not None:
+    raise ValueError(
+        'hparams.train_time_limit (a schedule by wall time) would differ '
+        f'between the {workers} workers; use image counts with multi_worker.')
+  checkpoints.write_or_check_experiment(train_dir, hp, write=chief)
   training_schedule = schedule.TrainingSchedule.from_hparams(hp)
-  strategy = tf.distribute.get_strategy()
-  init_normalizer(hp, train_dir, dataset)
-  stage_ids = training_schedule.stages_to_train(train_dir)
-  total_images = training_schedule.num_images(stage_ids[-1], train_dir)
-  line = summaries_lib.ProgressLine(log_every_secs, total_images)
+  if chief:
+    init_normalizer(hp, train_dir, dataset)
+  try:
+    # The others read the chief's normalizer and checkpoints from here on.
+    distribute.barrier(strategy)
+    stage_ids = training_schedule.stages_to_train(train_dir)
+    total_images = training_schedule.num_images(stage_ids[-1], train_dir)
+    line = summaries_lib.ProgressLine(log_every_secs, total_images,
+                                      strategy.num_replicas_in_sync)
+    return _train_stages(train_dir, hp, training_schedule, stage_ids,
+                         dataset, strategy, line, jit_compile, max_to_keep,
+                         ema_decay, save_checkpoint_secs, media_summaries,
+                         stop_after_images)
+  except distribute.PEER_ERRORS as e:
+    if workers == 1:
+      raise
+    raise _cluster_error(e, workers, train_dir) from None
+
+
+def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
+                  strategy, line, jit_compile, max_to_keep, ema_decay,
+                  save_checkpoint_secs, media_summaries, stop_after_images):
+  """The stages of this run, in order; returns the last checkpoint path."""
+  chief = distribute.is_chief(strategy)
+  workers = distribute.num_workers(strategy)
+  who = distribute.worker_name(strategy)
   last_path = None
   for stage_id in stage_ids:
-    if last_path and _reached(last_path, stop_after_images):
-      break
     trainer = trainer_lib.StageTrainer(
         stage_id, hp, training_schedule, train_dir, dataset, strategy,
         jit_compile=jit_compile, max_to_keep=max_to_keep, ema_decay=ema_decay)
     origin = trainer.restore()
-    print(f'Stage {stage_id}: {trainer.num_blocks} blocks, batch '
-          f'{trainer.batch_size}, image_id {int(trainer.image_id.numpy())} '
-          f'-> {trainer.num_images}; {origin}', flush=True)
+    print(f'{who + ": " if who else ""}Stage {stage_id}: '
+          f'{trainer.num_blocks} blocks, batch {trainer.batch_size} '
+          f'({distribute.replicas_in_sync(strategy)}'
+          f'{", %d workers" % workers if workers > 1 else ""}), image_id '
+          f'{int(trainer.image_id.numpy())} -> {trainer.num_images}; '
+          f'{origin}', flush=True)
     if trainer.done():
       last_path = trainer.checkpoint.latest
-      continue
-    if trainer.checkpoint.latest is None:
-      last_path = trainer.save()
-    last_path = _train_stage(trainer, line, save_checkpoint_secs,
-                             media_summaries, stop_after_images) or last_path
-  return last_path
+    else:
+      if trainer.checkpoint.latest is None and chief:
+        last_path = trainer.save()
+      last_path = _train_stage(trainer, line, save_checkpoint_secs,
+                               media_summaries, stop_after_images) or last_path
+      # The next stage starts from this stage's last checkpoint, which the
+      # chief has just written.
+      distribute.barrier(strategy)
+    if (stop_after_images is not None and
+        int(trainer.image_id.numpy()) >= stop_after_images):
+      break
+  return last_path if chief else None
 
 
-def _reached(checkpoint_path, stop_after_images):
-  return stop_after_images is not None and checkpoints.read_scalar(
-      checkpoint_path, 'image_id') >= stop_after_images
+def _cluster_error(error, workers, train_dir):
+  """What a worker says when another worker of the cluster stopped."""
+  lines = [l.strip() for l in error.message.splitlines() if l.strip()]
+  useful = [l for l in lines if 'unhealthy' in l or 'aborted' in l.lower()]
+  reason = (useful or lines or ['no detail'])[0][:300]
+  stages = checkpoints.stages_with_checkpoints(train_dir)
+  latest = (checkpoints.latest_checkpoint_of_stage(train_dir, stages[-1])
+            if stages else None)
+  return distribute.ClusterError(
+      f'a worker of the {workers}-worker cluster stopped responding '
+      f'({type(error).__name__}: {reason}). Restart every worker with the '
+      f'same command: training resumes from the chief\'s last checkpoint '
+      f'({latest or "none yet"}).')
 
 
 def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
                  stop_after_images):
   """The step loop of one stage; returns the last checkpoint path."""
-  summaries = summaries_lib.Summaries(trainer,
-                                      trainer.hp.save_summaries_num_images)
-  summaries.due(int(trainer.image_id.numpy()))
+  # Only the chief writes summaries, the progress line and the config.
+  chief = trainer.is_chief
+  summaries = (summaries_lib.Summaries(trainer,
+                                       trainer.hp.save_summaries_num_images)
+               if chief else None)
+  if chief:
+    summaries.due(int(trainer.image_id.numpy()))
   batches = trainer.real_batches()
   last_save = time.time()
   path = None
@@ -198,37 +264,47 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
           f'{int(trainer.image_id.numpy())}: {e.message.splitlines()[0]}. '
           f'The last checkpoint stays the latest: '
           f'{trainer.checkpoint.latest or "none"}') from None
-    values, duration = trainer.run_step(real_data, real_one_hot)
+    values, duration, save = trainer.run_step(
+        real_data, real_one_hot,
+        save_request=time.time() - last_save >= save_checkpoint_secs)
     _check_finite(values, trainer, step_in_run)
     step_in_run += 1
-    if not wrote_config:
-      # The operative config lists what the run actually used, so it is
-      # complete only after the first step.
-      files.write_atomic(
-          os.path.join(trainer.train_dir, run_dir.OPERATIVE_CONFIG),
-          gin.operative_config_str())
-      wrote_config = True
     image_id = int(trainer.image_id.numpy())
-    if summaries.due(image_id):
-      summaries.write_scalars(values, trainer.batch_size / duration)
-      if media_summaries:
-        summaries.write_media(real_data)
-    if step_in_run == 1:
-      line.restart_clock(trainer)
-    else:
-      line.maybe_print(trainer, values)
+    if chief:
+      if not wrote_config:
+        # The operative config lists what the run actually used, so it is
+        # complete only after the first step.
+        files.write_atomic(
+            os.path.join(trainer.train_dir, run_dir.OPERATIVE_CONFIG),
+            gin.operative_config_str())
+        wrote_config = True
+      if summaries.due(image_id):
+        summaries.write_scalars(values, trainer.batch_size / duration)
+        if media_summaries:
+          summaries.write_media(_first_replica(trainer, real_data))
+      if step_in_run == 1:
+        line.restart_clock(trainer)
+      else:
+        line.maybe_print(trainer, values)
     stop = stop_after_images is not None and image_id >= stop_after_images
-    if time.time() - last_save >= save_checkpoint_secs or stop:
+    if save or stop or trainer.done():
+      # Every worker agrees on `save` (the chief's clock decides); the last
+      # step of a stage always saves.
       path = trainer.save()
       last_save = time.time()
     if stop:
       return path
-  if values is not None:
+  if values is not None and chief:
     line.maybe_print(trainer, values, force=True)
     summaries.write_scalars(values, trainer.batch_size / max(duration, 1e-9))
     if media_summaries:
-      summaries.write_media(real_data)
-  return trainer.save()
+      summaries.write_media(_first_replica(trainer, real_data))
+  return path
+
+
+def _first_replica(trainer, value):
+  """This worker's first replica's part of a distributed value."""
+  return trainer.strategy.experimental_local_results(value)[0]
 
 
 FLAGS = flags.FLAGS
@@ -243,6 +319,36 @@ def define_flags():
                             "files, e.g. --gin_param='hparams.fmap_max=16'.")
   flags.DEFINE_string('train_dir', None, 'Training directory (created if '
                       'missing); rerun the same command to resume.')
+  flags.DEFINE_enum('strategy', None, list(distribute.STRATEGIES),
+                    'Where the step runs (gin: train.strategy; default: '
+                    'default, one device): mirrored = every GPU here, '
+                    'multi_worker = the cluster in $TF_CONFIG, tpu.')
+  flags.DEFINE_integer('cpu_replicas', None, 'Testing aid: with '
+                       '--strategy=mirrored, split the CPU into this many '
+                       'logical devices (gin: train.cpu_replicas).')
+  flags.DEFINE_string('tpu', None, "With --strategy=tpu, the TPU's name or "
+                      "grpc:// address (gin: train.tpu; '' = local).")
+
+
+def _distribution_settings():
+  """train()'s strategy, cpu_replicas and tpu from the flags and gin.
+
+  A flag and a gin binding of the same setting must agree: one of them
+  would otherwise be silently ignored.
+  """
+  settings = {}
+  for name, default in (('strategy', 'default'), ('cpu_replicas', None),
+                        ('tpu', '')):
+    flag = getattr(FLAGS, name)
+    try:
+      bound = gin.query_parameter(f'train.{name}')
+    except ValueError:
+      bound = flag if flag is not None else default
+    if flag is not None and flag != bound:
+      raise ValueError(f'--{name}={flag} contradicts the gin binding '
+                       f'train.{name} = {bound!r}; give one of them.')
+    settings[name] = bound
+  return settings
 
 
 def main(argv):
@@ -256,13 +362,22 @@ def main(argv):
                          '--gin_file=gin/quickstart.gin')
   try:
     gin_config.parse_gin(FLAGS.gin_file, FLAGS.gin_param)
-    path = train(FLAGS.train_dir)
+    settings = _distribution_settings()
+    # Before gin makes the dataset: a cluster or split CPU must be set up
+    # before TensorFlow runs anything.
+    strategy = distribute.make_strategy(settings['strategy'],
+                                        settings['cpu_replicas'],
+                                        settings['tpu'])
+    path = train(FLAGS.train_dir, strategy=strategy)
   except (NonFiniteLossError, checkpoints.ConfigConflictError, ValueError,
-          OSError) as e:
+          OSError, distribute.ClusterError) as e:
     # Bad input or a stopped run: one clear line, no traceback.
     print(f'ERROR: {gin_config.error_message(e)}', flush=True)
     raise SystemExit(1) from None
-  print(f'Done: {path}', flush=True)
+  if path:
+    print(f'Done: {path}', flush=True)
+  else:
+    print('Done (this worker; the chief saved the checkpoints).', flush=True)
 
 
 def console_entry_point():

@@ -4,7 +4,8 @@ Each stage of the progressive schedule builds networks with its number of
 blocks, starts from the previous stage's checkpoint (new block fresh,
 optimizers reset) and trains with a tf.function step traced once per stage:
 one generator step and its EMA, then one discriminator step (the order of
-Magenta's sequential train hooks).
+Magenta's sequential train hooks). The step runs under `strategy.run` with the
+schedule's batch size as the global batch (distribute.py says how it splits).
 `train.py` runs the stages; this module does not read flags or gin.
 
 Magenta -> here: `train_util.define_loss/define_train_ops` + `model.Model`
@@ -17,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
+from gansynth_tf2 import distribute
 from gansynth_tf2 import losses
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
@@ -56,15 +58,18 @@ class StageTrainer:
     training_schedule: `schedule.TrainingSchedule`.
     train_dir: training directory.
     dataset: a data.base.NotesDataset.
-    strategy: tf.distribute strategy whose scope holds the variables.
+    strategy: tf.distribute strategy whose scope holds the variables; its
+      replicas share the schedule's batch size (the global batch).
     jit_compile: compile the step with XLA.
     max_to_keep: checkpoints kept per stage.
     ema_decay: decay of the generator's moving average (Magenta: 0.999).
+    stddev_group_size: the discriminator's minibatch-stddev group (None:
+      each replica's whole batch, as Magenta per tower).
   """
 
   def __init__(self, stage_id, hp, training_schedule, train_dir, dataset,
                strategy, jit_compile=False, max_to_keep=2,
-               ema_decay=EMA_DECAY):
+               ema_decay=EMA_DECAY, stddev_group_size=None):
     if not 0.0 <= ema_decay < 1.0:
       raise ValueError(f'ema_decay must be in [0, 1), got {ema_decay}')
     self.ema_decay = float(ema_decay)
@@ -74,8 +79,16 @@ class StageTrainer:
     self.train_dir = train_dir
     self.dataset = dataset
     self.strategy = strategy
+    self.is_chief = distribute.is_chief(strategy)
     self.num_blocks = training_schedule.num_blocks(stage_id)
     self.batch_size = training_schedule.batch_size(stage_id)
+    self.num_replicas = strategy.num_replicas_in_sync
+    if self.batch_size % self.num_replicas:
+      raise ValueError(
+          f'Stage {stage_id}: the batch size {self.batch_size} (the global '
+          f'batch) does not split over {self.num_replicas} replicas; use a '
+          f'hparams.batch_size_schedule of multiples of {self.num_replicas}.')
+    self.replica_batch_size = self.batch_size // self.num_replicas
     self.num_images = training_schedule.num_images(stage_id, train_dir)
     self.time_limit = training_schedule.stage_train_time_limit(stage_id)
     self.resolution_schedule = schedule.ResolutionSchedule.from_hparams(hp)
@@ -94,9 +107,11 @@ class StageTrainer:
       for name, cls in (('generator', networks.Generator),
                         ('ema_generator', networks.Generator),
                         ('discriminator', networks.Discriminator)):
+        extra = ({'stddev_group_size': stddev_group_size}
+                 if name == 'discriminator' else {})
         nets[name] = cls.from_hparams(
             hp, num_blocks=self.num_blocks, normalizer=normalizer,
-            num_tokens=self.num_pitches, name=name)
+            num_tokens=self.num_pitches, name=name, **extra)
       self.generator = nets['generator']
       self.ema_generator = nets['ema_generator']
       self.discriminator = nets['discriminator']
@@ -118,9 +133,13 @@ class StageTrainer:
         discriminator=self.discriminator,
         generator_optimizer=self.generator_optimizer,
         discriminator_optimizer=self.discriminator_optimizer,
-        image_id=self.image_id, train_time=self.train_time)
-    self.step = tf.function(self._distributed_step, jit_compile=jit_compile,
+        image_id=self.image_id, train_time=self.train_time,
+        write=self.is_chief)
+    self.step = tf.function(self._sampled_step, jit_compile=jit_compile,
                             autograph=False)
+    self.step_with_inputs = tf.function(self._distributed_step,
+                                        jit_compile=jit_compile,
+                                        autograph=False)
 
   def _build(self):
     """Creates every variable (networks and optimizer slots) eagerly."""
@@ -135,7 +154,13 @@ class StageTrainer:
     self.discriminator_optimizer.build(self.discriminator.trainable_variables)
 
   def save(self):
-    """Saves a checkpoint and says so on stdout; returns its path."""
+    """Saves a checkpoint and says so on stdout; returns its path.
+
+    Only the chief writes (other workers return None): every worker holds
+    the same weights.
+    """
+    if not self.is_chief:
+      return None
     path = self.checkpoint.save()
     print(f'Saved {path} at image_id {int(self.image_id.numpy())}',
           flush=True)
@@ -200,10 +225,15 @@ class StageTrainer:
       terms, _ = losses.compute_generator_losses(
           self.discriminator, fake, one_hot, progress, self.weights,
           gl_loss_fn=self._gl_loss_fn if self.use_gl_loss else None)
+      loss = self._replica_share(terms['generator_loss'])
     variables = self.generator.trainable_variables
-    grads = tape.gradient(terms['generator_loss'], variables)
+    grads = tape.gradient(loss, variables)
     self.generator_optimizer.apply_gradients(zip(grads, variables))
-    update_ema(self.generator, self.ema_generator, self.ema_decay)
+    # Once per global step, in cross-replica context: every replica holds
+    # the same (all-reduced) weights by now.
+    tf.distribute.get_replica_context().merge_call(
+        lambda _: update_ema(self.generator, self.ema_generator,
+                             self.ema_decay))
     return terms
 
   def discriminator_step(self, real, real_one_hot, z, one_hot, alpha,
@@ -225,51 +255,129 @@ class StageTrainer:
       terms, outputs = losses.compute_discriminator_losses(
           self.discriminator, real, real_one_hot, fake, alpha, progress,
           self.weights)
+      loss = self._replica_share(terms['discriminator_loss'])
     variables = self.discriminator.trainable_variables
-    grads = tape.gradient(terms['discriminator_loss'], variables)
+    grads = tape.gradient(loss, variables)
     self.discriminator_optimizer.apply_gradients(zip(grads, variables))
     return terms, outputs
 
-  def _replica_step(self, real_data, real_one_hot):
-    """A generator step then a discriminator step, each with its own fresh
-    latents and labels, as tfgan's sequential hooks run Magenta's two train
-    ops (generator first); returns the loss terms."""
-    progress = self.progress()
+  def _replica_share(self, loss):
+    """This replica's part of the global batch's mean loss.
+
+    Each loss is a mean over the replica's batch; the optimizer sums the
+    replicas' gradients, so dividing by their number gives the gradient of
+    the global batch's mean (`tf.nn.compute_average_loss` for equal splits).
+    """
+    return loss / self.num_replicas
+
+  def sample_inputs(self):
+    """Fresh latents, labels and penalty coefficients for the global batch.
+
+    Returns:
+      dict of `g_z`, `g_one_hot` (the generator step's fake batch), `d_z`,
+      `d_one_hot` (the discriminator step's) and `alpha` `[batch, 1, 1, 1]`.
+    """
+    g_z, g_one_hot = self._fake_inputs(self.batch_size)
+    d_z, d_one_hot = self._fake_inputs(self.batch_size)
+    rank = len(self.data_helper.data_shape) + 1
+    alpha = losses.random_interpolation_alpha(self.batch_size, rank)
+    return {'g_z': g_z, 'g_one_hot': g_one_hot, 'd_z': d_z,
+            'd_one_hot': d_one_hot, 'alpha': alpha}
+
+  def _replica_slice(self, inputs):
+    """This replica's rows of the global-batch `inputs`."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    start = replica * self.replica_batch_size
+    return {k: v[start:start + self.replica_batch_size]
+            for k, v in inputs.items()}
+
+  def _replica_generator_step(self, inputs, progress):
+    mine = self._replica_slice(inputs)
+    return self.generator_step(mine['g_z'], mine['g_one_hot'], progress)
+
+  def _replica_discriminator_step(self, real_data, real_one_hot, inputs,
+                                  progress):
+    mine = self._replica_slice(inputs)
     real = schedule.blend_images(real_data, progress,
                                  self.resolution_schedule, self.num_blocks)
-    batch_size = real.shape[0]
-    g_terms = self.generator_step(*self._fake_inputs(batch_size), progress)
-    z, one_hot = self._fake_inputs(batch_size)
-    alpha = losses.random_interpolation_alpha(batch_size, real.shape.rank)
-    d_terms, d_outputs = self.discriminator_step(real, real_one_hot, z,
-                                                 one_hot, alpha, progress)
-    self.image_id.assign_add(batch_size)
-    return dict(d_terms, **g_terms, progress=progress,
-                d_real_score=tf.reduce_mean(d_outputs['d_real_outputs']),
-                d_fake_score=tf.reduce_mean(d_outputs['d_gen_outputs']))
+    terms, outputs = self.discriminator_step(
+        real, real_one_hot, mine['d_z'], mine['d_one_hot'], mine['alpha'],
+        progress)
+    return dict(terms,
+                d_real_score=tf.reduce_mean(outputs['d_real_outputs']),
+                d_fake_score=tf.reduce_mean(outputs['d_gen_outputs']))
 
-  def _distributed_step(self, real_data, real_one_hot):
-    per_replica = self.strategy.run(self._replica_step,
-                                    args=(real_data, real_one_hot))
-    return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in per_replica.items()}
+  def _distributed_step(self, real_data, real_one_hot, inputs,
+                        save_request=False):
+    """One global step: the generator's (+EMA), then the discriminator's.
 
-  def run_step(self, real_data, real_one_hot):
+    As tfgan's sequential hooks run Magenta's two train ops (generator
+    first), each with its own latents and labels.
+
+    Args:
+      real_data: `[replica_batch, H, W, 2]` real data of each replica (a
+        distributed value; a plain tensor with one replica).
+      real_one_hot: `[replica_batch, num_pitches]`, likewise.
+      inputs: `sample_inputs()` for the global batch; each replica takes its
+        rows.
+      save_request: whether this worker asks for a checkpoint after the step.
+
+    Returns:
+      (loss terms, progress, mean real/fake scores, averaged over the global
+      batch; whether any worker asked for a checkpoint, so all agree).
+    """
+    strategy = self.strategy
+    progress = self.progress()
+    g_terms = strategy.run(self._replica_generator_step,
+                           args=(inputs, progress))
+    d_terms = strategy.run(self._replica_discriminator_step,
+                           args=(real_data, real_one_hot, inputs, progress))
+    self.image_id.assign_add(self.batch_size)
+    # Equal shares, so the mean over replicas is the global batch's mean.
+    values = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+              for k, v in dict(d_terms, **g_terms).items()}
+    values['progress'] = progress
+    request = tf.cast(save_request, tf.float32)
+    save = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                           strategy.run(lambda: tf.identity(request)),
+                           axis=None)
+    return values, save > 0.5
+
+  def _sampled_step(self, real_data, real_one_hot, save_request):
+    return self._distributed_step(real_data, real_one_hot,
+                                  self.sample_inputs(), save_request)
+
+  def run_step(self, real_data, real_one_hot, save_request=False):
     """Runs the compiled step and adds its duration to `train_time`.
+
+    Args:
+      real_data, real_one_hot: a batch of `real_batches()`.
+      save_request: this worker would like a checkpoint after the step.
 
     Returns:
       (dict of Python floats: every scalar loss term, progress, mean real and
-      fake scores; the step's duration in seconds).
+      fake scores; the step's duration in seconds; whether to save now, the
+      same on every worker of a cluster).
     """
     start = time.time()
-    values = {k: float(v) for k, v in self.step(real_data,
-                                                real_one_hot).items()}
+    values, save = self.step(real_data, real_one_hot,
+                             tf.constant(bool(save_request)))
+    values = {k: float(v) for k, v in values.items()}
     duration = time.time() - start
     # Magenta's TrainTimeHook: wall time spent in training steps.
     self.train_time.assign_add(duration)
-    return values, duration
+    return values, duration, bool(save)
 
   def real_batches(self):
-    """Infinite iterator of (data [b, H, W, 2], one_hot [b, P]) batches."""
-    return iter(pipeline.provide_batches(self.dataset, self.batch_size,
-                                         data_helper=self.data_helper))
+    """Infinite iterator of (data, one_hot) batches for `run_step`.
+
+    Each replica gets `[replica_batch, H, W, 2]` data and
+    `[replica_batch, P]` labels (plain tensors with one replica); each
+    worker of a cluster reads its own shard of the notes.
+    """
+    def make(context):
+      return pipeline.provide_batches(
+          self.dataset, context.get_per_replica_batch_size(self.batch_size),
+          data_helper=self.data_helper,
+          shard=(context.num_input_pipelines, context.input_pipeline_id))
+    return iter(self.strategy.distribute_datasets_from_function(make))

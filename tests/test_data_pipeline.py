@@ -56,6 +56,18 @@ def test_shuffle_repeat_and_cache(dataset):
   assert len(set(seen)) > 1  # reshuffled between epochs
 
 
+def test_shards_split_the_notes_between_workers(dataset):
+  # Each worker of a cluster reads every num_shards-th note from its index.
+  seen = []
+  for index in range(2):
+    ds = pipeline.provide_batches(dataset, 1, data_type='wave', seed=1,
+                                  repeat=False, shard=(2, index))
+    seen.append(sorted(int(l.numpy().argmax(1)[0]) + 24 for _, l in ds))
+  assert seen == [sorted(PITCHES[0::2]), sorted(PITCHES[1::2])]
+  with pytest.raises(ValueError, match='shard index 2 not in'):
+    pipeline.provide_batches(dataset, 1, shard=(2, 2))
+
+
 def test_bad_arguments(dataset):
   with pytest.raises(ValueError, match='batch_size'):
     pipeline.provide_batches(dataset, 0)

@@ -48,7 +48,7 @@ def test_cpu_small_last_stage_steps(tmp_path):
                                tf.distribute.get_strategy(), ema_decay=0.99)
   real, labels = next(t.real_batches())
   assert real.shape == (8, 32, 512, 2)
-  values, _ = t.run_step(real, labels)
+  values, _, _ = t.run_step(real, labels)
   assert all(np.isfinite(v) for v in values.values())
 
 

@@ -75,7 +75,7 @@ def test_one_trace_per_stage_and_ema_and_counter(trainer):
   for _ in range(3):
     ema_before = [v.numpy() for v in trainer.ema_generator.trainable_variables]
     image_id = int(trainer.image_id.numpy())
-    values, _ = trainer.run_step(*next(batches))
+    values, _, _ = trainer.run_step(*next(batches))
     assert int(trainer.image_id.numpy()) == image_id + trainer.batch_size
     progresses.append(values['progress'])
     for before, raw, ema in zip(
@@ -347,7 +347,7 @@ def test_paper_configs_train_a_step_in_their_last_stage(config, tmp_path):
                                default.DefaultDataset(),
                                tf.distribute.get_strategy())
   t.image_id.assign(sched.num_images(11))
-  values, _ = t.run_step(*next(t.real_batches()))
+  values, _, _ = t.run_step(*next(t.real_batches()))
   print(config, t.data_helper.data_shape, values['generator_loss'])
   assert values['progress'] == 6.0
   assert all(np.isfinite(v) for v in values.values())

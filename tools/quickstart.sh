@@ -11,17 +11,26 @@
 # with pYIN (tools/check_pitch.py).
 # --train: first trains gin/cpu_small.gin from scratch into OUT/train (about
 # 59 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
+# With --train, --strategy=..., --cpu_replicas=N and --gin_param=... go to the
+# training command, e.g. `--train --strategy=mirrored` on every GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=out/quickstart
 TRAIN=0
+TRAIN_ARGS=()
 for arg in "$@"; do
   case "$arg" in
     --train) TRAIN=1 ;;
-    -*) echo "quickstart: unknown option $arg (expected --train)" >&2; exit 2 ;;
+    --strategy=*|--cpu_replicas=*|--gin_param=*) TRAIN_ARGS+=("$arg") ;;
+    -*) echo "quickstart: unknown option $arg (expected --train, --strategy=," \
+             "--cpu_replicas=, --gin_param=)" >&2; exit 2 ;;
     *) OUT=$arg ;;
   esac
 done
+if [ "$TRAIN" = 0 ] && [ ${#TRAIN_ARGS[@]} -gt 0 ]; then
+  echo "quickstart: ${TRAIN_ARGS[0]} applies to training: add --train" >&2
+  exit 2
+fi
 bash tools/setup.sh
 # The Python setup.sh installed into (PYTHON, a venv, .venv or python3).
 . tools/python_env.sh
@@ -32,7 +41,8 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 MODEL=models/cpu_small
 if [ "$TRAIN" = 1 ]; then
   MODEL="$OUT/train"
-  "$PY" -m gansynth_tf2.train --gin_file=gin/cpu_small.gin --train_dir="$MODEL"
+  "$PY" -m gansynth_tf2.train --gin_file=gin/cpu_small.gin --train_dir="$MODEL" \
+      ${TRAIN_ARGS[@]+"${TRAIN_ARGS[@]}"}
 fi
 # The trained pitches (every third semitone from 24) within 36..84.
 PITCHES=36,39,42,45,48,51,54,57,60,63,66,69,72,75,78,81,84

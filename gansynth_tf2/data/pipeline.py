@@ -14,7 +14,7 @@ from gansynth_tf2 import specgrams
 def provide_batches(dataset, batch_size, data_type='mel',
                     spec_shape=(128, 1024), sample_rate=16000,
                     shuffle_buffer=1000, repeat=True, cache=False, seed=None,
-                    data_helper=None):
+                    data_helper=None, shard=None):
   """Batches of a dataset in one representation, ready for a training step.
 
   Args:
@@ -33,6 +33,8 @@ def provide_batches(dataset, batch_size, data_type='mel',
       a spectrogram is 4x the size of its wave.
     seed: shuffle seed.
     data_helper: a specgrams.DataHelper to use instead of making one.
+    shard: (num_shards, index): keep every num_shards-th note from `index`
+      on, before shuffling (one shard per worker of a cluster).
 
   Returns:
     tf.data.Dataset of (data [batch_size, H, W, 2] float32,
@@ -45,6 +47,12 @@ def provide_batches(dataset, batch_size, data_type='mel',
       data_type, audio_length=dataset.audio_length, sample_rate=sample_rate,
       spec_shape=tuple(spec_shape))
   ds = dataset.provide_dataset()
+  if shard is not None:
+    num_shards, index = shard
+    if not 0 <= index < num_shards:
+      raise ValueError(f'shard index {index} not in [0, {num_shards})')
+    if num_shards > 1:
+      ds = ds.shard(num_shards, index)
   if cache:
     ds = ds.cache(cache if isinstance(cache, str) else '')
   if shuffle_buffer:
