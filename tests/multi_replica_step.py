@@ -3,9 +3,12 @@ r"""One training step on one device or several replicas, for test_distribute.py.
 Run as a script (each mode in its own process: devices and clusters are set
 up once per process):
 
-  single        --train_dir=D --out=F [--group=4]: makes stage STAGE's trainer
-                on one device, saves its initial checkpoint into D (unless D
-                has one), takes one step, writes every variable to F.
+  single        --train_dir=D --out=F --group=4 [--whole_out=W]: makes stage
+                STAGE's trainer on one device with the minibatch stddev over
+                groups of 4, saves its initial checkpoint into D (unless D
+                has one), takes one step, writes every variable to F; then
+                the same from that checkpoint with one stddev over the whole
+                batch, into W.
   mirrored      --train_dir=D --out=F --cpu_replicas=2: restores D's
                 checkpoint into a MirroredStrategy trainer over logical CPUs
                 and takes the same step.
@@ -55,6 +58,8 @@ def main():
   parser.add_argument('--cpu_replicas', type=int, default=None)
   parser.add_argument('--group', type=int, default=None,
                       help='single: minibatch-stddev group size')
+  parser.add_argument('--whole_out', default=None,
+                      help='single: also the step with whole-batch stddev')
   args = parser.parse_args()
 
   from gansynth_tf2 import distribute  # pylint: disable=import-outside-toplevel
@@ -69,16 +74,27 @@ def main():
 
   hp = hparams.from_gin_files([CONFIG])
   sched = schedule.TrainingSchedule.from_hparams(hp)
-  keras.utils.set_random_seed(0)
-  trainer = trainer_lib.StageTrainer(
-      STAGE, hp, sched, args.train_dir, default.DefaultDataset(), strategy,
-      stddev_group_size=args.group)
-  if args.mode == 'single' and trainer.checkpoint.latest is None:
-    trainer_lib.copy_weights(trainer.generator, trainer.ema_generator)
-    trainer.image_id.assign(START_IMAGE)
-    trainer.save()
-  else:
-    assert trainer.restore().startswith('resumed'), 'no checkpoint to restore'
+  runs = [(args.out, args.group)]
+  if args.whole_out:
+    runs.append((args.whole_out, None))
+  for out_path, group in runs:
+    keras.utils.set_random_seed(0)
+    trainer = trainer_lib.StageTrainer(
+        STAGE, hp, sched, args.train_dir, default.DefaultDataset(), strategy,
+        stddev_group_size=group)
+    if args.mode == 'single' and trainer.checkpoint.latest is None:
+      trainer_lib.copy_weights(trainer.generator, trainer.ema_generator)
+      trainer.image_id.assign(START_IMAGE)
+      trainer.save()
+    else:
+      assert trainer.restore().startswith('resumed'), 'no checkpoint'
+    one_step(trainer, strategy, hp, out_path, tf)
+    print(f'{args.mode}: {strategy.num_replicas_in_sync} replicas, group '
+          f'{group}, image_id {int(trainer.image_id.numpy())}', flush=True)
+
+
+def one_step(trainer, strategy, hp, out_path, tf):
+  """The fed step; writes losses, every variable and image_id to out_path."""
   fed = step_inputs(hp, trainer.num_pitches, trainer.batch_size)
   b = trainer.replica_batch_size
 
@@ -96,16 +112,14 @@ def main():
   for name, network in (('g', trainer.generator), ('ema', trainer.ema_generator),
                         ('d', trainer.discriminator)):
     for i, var in enumerate(network.trainable_variables):
-      out[f'{name}/{i}/{var.path}'] = var.numpy()
+      out[f'{name}/{i}/{var.path.split("/")[-1]}'] = var.numpy()
   for name, opt in (('gopt', trainer.generator_optimizer),
                     ('dopt', trainer.discriminator_optimizer)):
     for i, var in enumerate(opt.variables):
-      out[f'{name}/{i}/{var.path}'] = np.asarray(var.numpy())
+      out[f'{name}/{i}/{var.path.split("/")[-1]}'] = np.asarray(var.numpy())
   out['image_id'] = int(trainer.image_id.numpy())
   out['replicas'] = strategy.num_replicas_in_sync
-  np.savez(args.out, **out)
-  print(f'{args.mode}: {strategy.num_replicas_in_sync} replicas, image_id '
-        f'{out["image_id"]}', flush=True)
+  np.savez(out_path, **out)
 
 
 if __name__ == '__main__':

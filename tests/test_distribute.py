@@ -18,13 +18,18 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import distribute
+from gansynth_tf2 import hparams
 from gansynth_tf2 import layers
+from gansynth_tf2 import schedule
+from gansynth_tf2 import trainer as trainer_lib
+from gansynth_tf2.data import default
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 STEP_SCRIPT = REPO / 'tests' / 'multi_replica_step.py'
@@ -95,9 +100,10 @@ def one_device(tmp_path_factory):
   """The one-device step (groups of 4 and the whole batch) and its run dir."""
   root = tmp_path_factory.mktemp('distribute')
   run = root / 'run'
-  grouped = _run_step('single', run, root / 'single_g4.npz', '--group=4')
-  whole = _run_step('single', run, root / 'single_whole.npz')
-  return {'root': root, 'run': run, 'grouped': grouped, 'whole': whole}
+  grouped = _run_step('single', run, root / 'single_g4.npz', '--group=4',
+                      f'--whole_out={root / "single_whole.npz"}')
+  return {'root': root, 'run': run, 'grouped': grouped,
+          'whole': np.load(root / 'single_whole.npz')}
 
 
 def _check_equal_to_one_device(one_device, result):
@@ -208,28 +214,29 @@ def _saved(output):
 
 def test_cli_mirrored_resumes_the_same_stage_and_image_count(tmp_path):
   run = tmp_path / 'run'
-  # 16 images (2 global steps) per stage; the first run stops inside stage 1.
-  longer = ['--gin_param=hparams.stable_stage_num_images=16',
-            '--gin_param=hparams.transition_stage_num_images=16']
+  # 24 images (3 global steps) per stage; the first run stops inside stage 0.
+  longer = ['--gin_param=hparams.stable_stage_num_images=24',
+            '--gin_param=hparams.transition_stage_num_images=24']
   first = subprocess.run(
       _cli(run, '--strategy=mirrored', '--cpu_replicas=2', *longer,
-           '--gin_param=train.stop_after_images=24'),
+           '--gin_param=train.stop_after_images=16'),
       cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400,
       check=False)
   assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
   assert 'Stage 0: 1 blocks, batch 8 (2 replicas in sync)' in first.stdout
-  assert '2 replicas in sync' in first.stdout.split('Stage 1:')[1]
+  assert re.search(r'^stage 0/8 .* \| 2 replicas in sync$', first.stdout,
+                   re.M), first.stdout
   last_path, last_image = _saved(first.stdout)[-1]
-  assert last_image == 24 and 'stage_00001' in last_path
+  assert last_image == 16 and 'stage_00000' in last_path
   second = subprocess.run(
       _cli(run, '--strategy=mirrored', '--cpu_replicas=2', *longer,
-           '--gin_param=train.stop_after_images=40'),
+           '--gin_param=train.stop_after_images=24'),
       cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400,
       check=False)
   assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
-  assert (f'Stage 1: 2 blocks, batch 8 (2 replicas in sync), image_id 24 -> '
-          f'32; resumed {last_path}') in second.stdout
-  assert _saved(second.stdout)[-1][1] == 40
+  assert (f'Stage 0: 1 blocks, batch 8 (2 replicas in sync), image_id 16 -> '
+          f'24; resumed {last_path}') in second.stdout
+  assert _saved(second.stdout)[-1][1] == 24
   # A flag and a gin binding of the same setting must agree.
   clash = subprocess.run(
       _cli(tmp_path / 'clash', '--strategy=mirrored',
@@ -240,13 +247,15 @@ def test_cli_mirrored_resumes_the_same_stage_and_image_count(tmp_path):
   assert ('ERROR: --strategy=mirrored contradicts the gin binding '
           "train.strategy = 'default'") in clash.stdout
   assert not (tmp_path / 'clash').exists()
-  # A global batch that does not split over the replicas.
-  odd = subprocess.run(
-      _cli(tmp_path / 'odd', '--strategy=mirrored', '--cpu_replicas=3'),
-      cwd=REPO, env=_env(), capture_output=True, text=True, timeout=200,
-      check=False)
-  assert odd.returncode == 1
-  assert 'batch size 8 (the global batch) does not split over 3' in odd.stdout
+
+
+def test_global_batch_must_split_over_the_replicas(tmp_path):
+  hp = hparams.from_gin_files([str(TINY_GIN)])
+  three = types.SimpleNamespace(num_replicas_in_sync=3)  # fails before use
+  with pytest.raises(ValueError, match=r'batch size 8 \(the global batch\) '
+                     'does not split over 3 replicas'):
+    trainer_lib.StageTrainer(0, hp, schedule.TrainingSchedule.from_hparams(hp),
+                             str(tmp_path), default.DefaultDataset(), three)
 
 
 def _start_cluster(run, ports, logs, *args):
@@ -271,7 +280,7 @@ def test_killed_worker_stops_the_run_and_restart_resumes(tmp_path):
     deadline = time.time() + 300
     while time.time() < deadline:
       saved = _saved(logs[0].read_text())
-      if saved and saved[-1][1] >= 24:
+      if saved and saved[-1][1] >= 16:
         break
       assert procs[0].poll() is None, logs[0].read_text()[-3000:]
       time.sleep(0.5)
@@ -297,7 +306,7 @@ def test_killed_worker_stops_the_run_and_restart_resumes(tmp_path):
                          '--gin_param=hparams.stable_stage_num_images=400',
                          '--gin_param=hparams.transition_stage_num_images=400',
                          '--gin_param=hparams.total_num_images=4000',
-                         f'--gin_param=train.stop_after_images={last_image + 16}')
+                         f'--gin_param=train.stop_after_images={last_image + 8}')
   try:
     for p in procs:
       p.wait(timeout=300)
@@ -311,5 +320,5 @@ def test_killed_worker_stops_the_run_and_restart_resumes(tmp_path):
   assert f'image_id {last_image} -> 400; resumed {last_path}' in chief
   assert f'worker 1: Stage 0: 1 blocks, batch 8 (2 replicas in sync, 2 ' \
          f'workers), image_id {last_image}' in worker
-  assert _saved(chief)[-1][1] == last_image + 16
+  assert _saved(chief)[-1][1] == last_image + 8
   assert not _saved(worker)  # only the chief writes

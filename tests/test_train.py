@@ -101,7 +101,7 @@ def test_ema_decay_is_configurable(trainer):
   try:
     trainer_lib.copy_weights(trainer.generator, trainer.ema_generator)
     before = [v.numpy() for v in trainer.generator.trainable_variables]
-    trainer.step = tf.function(trainer._distributed_step)  # retrace: new decay
+    trainer.step = tf.function(trainer._sampled_step)  # retrace: new decay
     trainer.run_step(*next(trainer.real_batches()))
     moved = 0
     for b, raw, ema in zip(before, trainer.generator.trainable_variables,
@@ -112,7 +112,7 @@ def test_ema_decay_is_configurable(trainer):
     assert moved > 0  # the generator's weights did change on the step
   finally:
     trainer.ema_decay = trainer_lib.EMA_DECAY
-    trainer.step = tf.function(trainer._distributed_step)
+    trainer.step = tf.function(trainer._sampled_step)
   with pytest.raises(ValueError, match='ema_decay'):
     trainer_lib.StageTrainer(1, trainer.hp, trainer.schedule,
                              trainer.train_dir, trainer.dataset,
