@@ -212,31 +212,29 @@ def _saved(output):
           re.finditer(r'Saved (\S+) at image_id (\d+)', output)]
 
 
+def _run_cli(train_dir, *args):
+  proc = subprocess.run(_cli(train_dir, *args), cwd=REPO, env=_env(),
+                        capture_output=True, text=True, timeout=400,
+                        check=False)
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+  return proc.stdout
+
+
 def test_cli_mirrored_resumes_the_same_stage_and_image_count(tmp_path):
   run = tmp_path / 'run'
   # 24 images (3 global steps) per stage; the first run stops inside stage 0.
-  longer = ['--gin_param=hparams.stable_stage_num_images=24',
-            '--gin_param=hparams.transition_stage_num_images=24']
-  first = subprocess.run(
-      _cli(run, '--strategy=mirrored', '--cpu_replicas=2', *longer,
-           '--gin_param=train.stop_after_images=16'),
-      cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400,
-      check=False)
-  assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-  assert 'Stage 0: 1 blocks, batch 8 (2 replicas in sync)' in first.stdout
-  assert re.search(r'^stage 0/8 .* \| 2 replicas in sync$', first.stdout,
-                   re.M), first.stdout
-  last_path, last_image = _saved(first.stdout)[-1]
+  mirrored = ['--strategy=mirrored', '--cpu_replicas=2',
+              '--gin_param=hparams.stable_stage_num_images=24',
+              '--gin_param=hparams.transition_stage_num_images=24']
+  first = _run_cli(run, *mirrored, '--gin_param=train.stop_after_images=16')
+  assert 'Stage 0: 1 blocks, batch 8 (2 replicas in sync)' in first
+  assert re.search(r'^stage 0/8 .* \| 2 replicas in sync$', first, re.M), first
+  last_path, last_image = _saved(first)[-1]
   assert last_image == 16 and 'stage_00000' in last_path
-  second = subprocess.run(
-      _cli(run, '--strategy=mirrored', '--cpu_replicas=2', *longer,
-           '--gin_param=train.stop_after_images=24'),
-      cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400,
-      check=False)
-  assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+  second = _run_cli(run, *mirrored, '--gin_param=train.stop_after_images=24')
   assert (f'Stage 0: 1 blocks, batch 8 (2 replicas in sync), image_id 16 -> '
-          f'24; resumed {last_path}') in second.stdout
-  assert _saved(second.stdout)[-1][1] == 24
+          f'24; resumed {last_path}') in second
+  assert _saved(second)[-1][1] == 24
   # A flag and a gin binding of the same setting must agree.
   clash = subprocess.run(
       _cli(tmp_path / 'clash', '--strategy=mirrored',
