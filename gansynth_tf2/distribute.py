@@ -147,9 +147,9 @@ def worker_name(strategy):
   return '' if task_type is None else f'{task_type} {task_id}'
 
 
-def replicas_in_sync(strategy):
-  n = strategy.num_replicas_in_sync
-  return f'{n} replica{"s" if n != 1 else ""} in sync'
+def replicas_in_sync(num_replicas):
+  """'2 replicas in sync': what the progress lines say."""
+  return f'{num_replicas} replica{"s" if num_replicas != 1 else ""} in sync'
 
 
 def barrier(strategy):

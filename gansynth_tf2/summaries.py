@@ -10,6 +10,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf2 import distribute
 from gansynth_tf2 import schedule
 
 
@@ -24,7 +25,7 @@ class ProgressLine:
   def __init__(self, every_secs, total_images, num_replicas=1):
     self.every_secs = every_secs
     self.total_images = total_images
-    self.replicas = (f' | {num_replicas} replicas in sync'
+    self.replicas = (f' | {distribute.replicas_in_sync(num_replicas)}'
                      if num_replicas > 1 else '')
     self._last_time = None
     self._last_images = 0

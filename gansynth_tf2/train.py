@@ -10,8 +10,8 @@ r"""Trains GANSynth progressively, as Magenta's `gansynth_train.py` does.
 Running the same command again resumes where it stopped. `--strategy`
 moves the same training onto several devices or machines (distribute.py):
 
-  python -m gansynth_tf2.train --gin_file=gin/if_mel_hq.gin --strategy=mirrored \
-      --train_dir=/tmp/gansynth/if_mel_hq      # every GPU of this machine
+  python -m gansynth_tf2.train --gin_file=gin/if_mel_hq.gin \
+      --strategy=mirrored --train_dir=/tmp/gansynth/if_mel_hq  # every GPU
 
 This module is the
 loop over the stages of the progressive schedule and the command line;
@@ -201,7 +201,7 @@ def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
     origin = trainer.restore()
     print(f'{who + ": " if who else ""}Stage {stage_id}: '
           f'{trainer.num_blocks} blocks, batch {trainer.batch_size} '
-          f'({distribute.replicas_in_sync(strategy)}'
+          f'({distribute.replicas_in_sync(strategy.num_replicas_in_sync)}'
           f'{", %d workers" % workers if workers > 1 else ""}), image_id '
           f'{int(trainer.image_id.numpy())} -> {trainer.num_images}; '
           f'{origin}', flush=True)

@@ -194,7 +194,8 @@ def test_roles_without_a_cluster():
   assert distribute.is_chief(strategy)
   assert distribute.num_workers(strategy) == 1
   assert distribute.worker_name(strategy) == ''
-  assert distribute.replicas_in_sync(strategy) == '1 replica in sync'
+  assert distribute.replicas_in_sync(1) == '1 replica in sync'
+  assert distribute.replicas_in_sync(2) == '2 replicas in sync'
   distribute.barrier(strategy)  # one process: returns at once
 
 
