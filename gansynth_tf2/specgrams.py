@@ -16,6 +16,8 @@ Representations (`data_type`, Magenta's names):
 import keras
 import numpy as np
 import tensorflow as tf
+# pylint: disable-next=g-direct-tensorflow-import
+from tensorflow.python.ops import control_flow_util
 
 from gansynth_tf2 import schedule
 from gansynth_tf2 import spectral_ops
@@ -39,6 +41,51 @@ def _check_finite(x, name):
       raise ValueError(f'{name} contains NaN or Inf values')
     return x
   return tf.debugging.assert_all_finite(x, f'{name} contains NaN or Inf values')
+
+
+def _in_xla_context():
+  """Whether ops are being traced for XLA (e.g. a jit_compile tf.function)."""
+  try:
+    return control_flow_util.GraphOrParentsInXlaContext(
+        tf.compat.v1.get_default_graph())
+  except Exception:  # pylint: disable=broad-except  (a private TF API)
+    return False
+
+
+# `[..., n]` x 2 <-> `[..., n, 2]`. tf.stack / slicing on the last axis move
+# one float at a time on CPU (~25 ms per batch-8 128x1024 image, as much as
+# the mel matmuls and the FFT together). A complex64 tensor has exactly the
+# interleaved layout, so tf.complex + tf.bitcast does the same in one fast
+# pass. XLA has no complex bitcast but fuses tf.stack, so it keeps that.
+@tf.custom_gradient
+def _interleave_bitcast(a, b):
+  def grad(g):
+    return _deinterleave_bitcast(g)
+  return tf.bitcast(tf.complex(a, b), tf.float32), grad
+
+
+@tf.custom_gradient
+def _deinterleave_bitcast(x):
+  c = tf.bitcast(x, tf.complex64)
+  def grad(grad_a, grad_b):
+    grad_a = tf.zeros_like(tf.math.real(c)) if grad_a is None else grad_a
+    grad_b = tf.zeros_like(tf.math.real(c)) if grad_b is None else grad_b
+    return _interleave_bitcast(grad_a, grad_b)
+  return (tf.math.real(c), tf.math.imag(c)), grad
+
+
+def _interleave(a, b):
+  """`tf.stack([a, b], axis=-1)` for float32 a and b."""
+  if _in_xla_context():
+    return tf.stack([a, b], axis=-1)
+  return _interleave_bitcast(a, b)
+
+
+def _deinterleave(x):
+  """`(x[..., 0], x[..., 1])` for float32 x with a last axis of 2."""
+  if _in_xla_context() or x.shape[-1] != 2:
+    return x[..., 0], x[..., 1]
+  return _deinterleave_bitcast(x)
 
 
 class SpecgramsHelper:
@@ -94,6 +141,7 @@ class SpecgramsHelper:
     self._pad_l = num_samples - self._audio_length
     self._l2mel = None
     self._mel2l = None
+    self._banded_cache = {}  # BandedMatmul per (matrix, with the dropped bin)
 
   @property
   def nfft(self):
@@ -151,13 +199,48 @@ class SpecgramsHelper:
   def _check_stfts(self, stfts):
     return self._check_image(stfts, tf.complex64, 'stfts', *self._spec_shape, 1)
 
+  def _full_stfts(self, waves):
+    """Checked waves -> complex64 `[batch, time, nfft / 2 + 1]`, all bins."""
+    padded = tf.pad(waves[:, :, 0], [[0, 0], [self._pad_l, 0]])
+    frames_per_window, rem = divmod(self._nfft, self._nhop)
+    if rem:
+      return tf.signal.stft(padded, frame_length=self._nfft,
+                            frame_step=self._nhop, fft_length=self._nfft,
+                            pad_end=False)
+    # tf.signal.stft's framing, window and rfft, with the frames cut as
+    # whole hops (contiguous copies instead of a gather).
+    num_frames = self._spec_shape[0]
+    hops = tf.reshape(padded,
+                      [-1, num_frames - 1 + frames_per_window, self._nhop])
+    frames = tf.concat([hops[:, i:i + num_frames]
+                        for i in range(frames_per_window)], axis=-1)
+    window = tf.signal.hann_window(self._nfft, periodic=True)
+    return tf.signal.rfft(frames * window, [self._nfft])
+
+  def _full_stfts_to_waves(self, stfts):
+    """complex64 `[batch, time, nfft / 2 + 1]` -> `[batch, samples, 1]`."""
+    window = tf.signal.inverse_stft_window_fn(frame_step=self._nhop)(
+        self._nfft, tf.float32)
+    frames = tf.signal.irfft(stfts, [self._nfft]) * window
+    frames_per_window, rem = divmod(self._nfft, self._nhop)
+    if rem:
+      waves = tf.signal.overlap_and_add(frames, self._nhop)
+    else:
+      # tf.signal.overlap_and_add, as one padded add per hop of a frame.
+      num_frames = self._spec_shape[0]
+      hops = tf.reshape(frames, [-1, num_frames, frames_per_window,
+                                 self._nhop])
+      waves = tf.add_n([
+          tf.pad(hops[:, :, i], [[0, 0], [i, frames_per_window - 1 - i],
+                                 [0, 0]])
+          for i in range(frames_per_window)])
+      waves = tf.reshape(waves, [-1, (num_frames - 1) * self._nhop +
+                                 self._nfft])
+    return waves[:, self._pad_l:, tf.newaxis]
+
   def waves_to_stfts(self, waves):
     """`[batch, samples, 1]` float -> complex64 `[batch, time, freq, 1]`."""
-    waves = self._check_waves(waves)
-    padded = tf.pad(waves[:, :, 0], [[0, 0], [self._pad_l, 0]])
-    stfts = tf.signal.stft(padded, frame_length=self._nfft,
-                           frame_step=self._nhop, fft_length=self._nfft,
-                           pad_end=False)
+    stfts = self._full_stfts(self._check_waves(waves))
     stfts = stfts[:, :, 1:] if self._discard_dc else stfts[:, :, :-1]
     return stfts[..., tf.newaxis]
 
@@ -166,29 +249,28 @@ class SpecgramsHelper:
     stfts = self._check_stfts(stfts)
     dc = 1 if self._discard_dc else 0
     stfts = tf.pad(stfts[..., 0], [[0, 0], [0, 0], [dc, 1 - dc]])
-    waves = tf.signal.inverse_stft(
-        stfts, frame_length=self._nfft, frame_step=self._nhop,
-        fft_length=self._nfft,
-        window_fn=tf.signal.inverse_stft_window_fn(frame_step=self._nhop))
-    return waves[:, self._pad_l:, tf.newaxis]
+    return self._full_stfts_to_waves(stfts)
 
   def stfts_to_specgrams(self, stfts):
     """complex `[batch, time, freq, 1]` -> `[batch, time, freq, 2]`."""
     stfts = self._check_stfts(stfts)[..., 0]
     logmag = self._safe_log(tf.abs(stfts))
-    phase_angle = tf.math.angle(stfts)
+    # tf.math.angle is a scalar loop on CPU (~14x slower than atan2).
+    phase_angle = tf.math.atan2(tf.math.imag(stfts), tf.math.real(stfts))
     if self._ifreq:
       p = spectral_ops.instantaneous_frequency(phase_angle)
     else:
       p = phase_angle / np.pi
-    return tf.stack([logmag, p], axis=-1)
+    return _interleave(logmag, p)
 
   def specgrams_to_stfts(self, specgrams):
     """`[batch, time, freq, 2]` -> complex64 `[batch, time, freq, 1]`."""
-    specgrams = self._check_specgrams(specgrams)
-    mag = tf.exp(specgrams[..., 0])
-    p = specgrams[..., 1]
-    phase_angle = tf.cumsum(p * np.pi, axis=-2) if self._ifreq else p * np.pi
+    logmag, p = _deinterleave(self._check_specgrams(specgrams))
+    mag = tf.exp(logmag)
+    if self._ifreq:
+      phase_angle = spectral_ops.running_sum(p * np.pi, axis=-2)
+    else:
+      phase_angle = p * np.pi
     return spectral_ops.polar2rect(mag, phase_angle)[..., tf.newaxis]
 
   @tf.autograph.experimental.do_not_convert  # numpy (see spectral_ops)
@@ -212,6 +294,28 @@ class SpecgramsHelper:
           self.linear_to_mel_matrix())
     return self._mel2l
 
+  def _banded(self, name, all_bins):
+    """Cached `spectral_ops.BandedMatmul` of a mel matrix.
+
+    Args:
+      name: 'l2mel' (`[freq, mel]`) or 'mel2l' (`[mel, freq]`).
+      all_bins: the linear side has all nfft / 2 + 1 rfft bins, the one the
+        specgrams drop (DC, or Nyquist with discard_dc=False) as a zero row
+        (l2mel) or column (mel2l), so the full rfft goes in or comes out
+        without a slice or pad.
+    """
+    key = (name, all_bins)
+    if key not in self._banded_cache:
+      if name == 'l2mel':
+        m = self.linear_to_mel_matrix()
+      else:
+        m = self.mel_to_linear_matrix().T
+      if all_bins:  # m is [freq, mel] here
+        m = np.insert(m, 0 if self._discard_dc else m.shape[0], 0.0, axis=0)
+      self._banded_cache[key] = spectral_ops.BandedMatmul(
+          m if name == 'l2mel' else m.T)
+    return self._banded_cache[key]
+
   def specgrams_to_melspecgrams(self, specgrams):
     """Linear specgrams -> mel specgrams, `[batch, time, freq, 2]` each.
 
@@ -221,34 +325,105 @@ class SpecgramsHelper:
     if self._mel_downscale is None:
       return specgrams
     specgrams = self._check_specgrams(specgrams)
-    mag2 = tf.exp(2.0 * specgrams[..., 0])
-    phase_angle = tf.cumsum(specgrams[..., 1] * np.pi, axis=-2)
-    l2mel = tf.constant(self.linear_to_mel_matrix(), tf.float32)
-    logmelmag2 = self._safe_log(tf.tensordot(mag2, l2mel, 1))
-    mel_phase_angle = tf.tensordot(phase_angle, l2mel, 1)
+    logmag, p = _deinterleave(specgrams)
+    mag2 = tf.exp(2.0 * logmag)
+    phase_angle = spectral_ops.running_sum(p * np.pi, axis=-2)
+    l2mel = self._banded('l2mel', all_bins=False)
+    logmelmag2 = self._safe_log(l2mel(mag2))
+    mel_phase_angle = l2mel(phase_angle)
     mel_p = spectral_ops.instantaneous_frequency(mel_phase_angle)
-    return tf.stack([logmelmag2, mel_p], axis=-1)
+    return _interleave(logmelmag2, mel_p)
 
   def melspecgrams_to_specgrams(self, melspecgrams):
     """Mel specgrams -> linear specgrams, `[batch, time, freq, 2]` each."""
     if self._mel_downscale is None:
       return melspecgrams
-    melspecgrams = self._check_image(
+    melspecgrams = self._check_melspecgrams(melspecgrams)
+    logmelmag2, mel_p = _deinterleave(melspecgrams)
+    mel2l = self._banded('mel2l', all_bins=False)
+    mag2 = mel2l(tf.exp(logmelmag2))
+    logmag = 0.5 * self._safe_log(mag2)
+    mel_phase_angle = spectral_ops.running_sum(mel_p * np.pi, axis=-2)
+    phase_angle = mel2l(mel_phase_angle)
+    p = spectral_ops.instantaneous_frequency(phase_angle)
+    return _interleave(logmag, p)
+
+  def _check_melspecgrams(self, melspecgrams):
+    return self._check_image(
         melspecgrams, tf.float32, 'melspecgrams', self._spec_shape[0],
         self._spec_shape[1] // self._mel_downscale, 2)
-    mel2l = tf.constant(self.mel_to_linear_matrix(), tf.float32)
-    mag2 = tf.tensordot(tf.exp(melspecgrams[..., 0]), mel2l, 1)
-    logmag = 0.5 * self._safe_log(mag2)
-    mel_phase_angle = tf.cumsum(melspecgrams[..., 1] * np.pi, axis=-2)
-    phase_angle = tf.tensordot(mel_phase_angle, mel2l, 1)
-    p = spectral_ops.instantaneous_frequency(phase_angle)
-    return tf.stack([logmag, p], axis=-1)
+
+  # The IF-Mel transforms in one step. Magenta composes them from the
+  # linear ones: IF (unwrap, diff), then back to phase (cumsum), the mel
+  # matmul, IF again (unwrap, diff); and inverse the same way round. Since
+  # the mel matmul (over frequency) commutes with the sums and differences
+  # over time, and the phase only matters modulo 2 pi, most of that cancels:
+  #   forward: d = wrap(phase[t] - phase[t - 1]) (the linear IF times pi,
+  #     first frame the phase itself), mel IF = wrap(d @ l2mel) / pi
+  #     (first frame not wrapped);
+  #   inverse: phase = cumsum over time of mel IF @ (pi mel2l), already the
+  #     phase Magenta's cumsum of the re-derived linear IF gives, modulo 2 pi.
+  # Same values up to float32 rounding (Magenta's own: its cumulative phases
+  # reach hundreds of radians), at a fraction of the ops; see
+  # tests/test_specgrams.py for parity with Magenta's oracle.
+
+  def _stfts_to_melspecgrams(self, stfts, all_bins):
+    """complex64 `[batch, time, bins]` -> mel specgrams `[b, t, mel, 2]`."""
+    re, im = tf.math.real(stfts), tf.math.imag(stfts)
+    mag = tf.sqrt(re * re + im * im)  # tf.abs of complex64 is ~3x slower
+    phase = tf.math.atan2(im, re)
+    previous = tf.pad(phase[:, :-1], [[0, 0], [1, 0], [0, 0]])
+    dphase = spectral_ops.wrap_phase(phase - previous)
+    l2mel = self._banded('l2mel', all_bins)
+    logmelmag2 = self._safe_log(l2mel(tf.square(mag + self._eps)))
+    mel_dphase = l2mel(dphase)
+    # wrap_phase on frames 1.., frame 0 kept whole.
+    mel_p = (mel_dphase * (1.0 / np.pi) -
+             2.0 * tf.round(mel_dphase * self._turn_scale()))
+    return _interleave(logmelmag2, mel_p)
+
+  def _melspecgrams_to_stfts(self, melspecgrams, all_bins):
+    """Checked mel specgrams -> complex64 `[batch, time, bins]`."""
+    logmelmag2, mel_p = _deinterleave(melspecgrams)
+    mag2 = self._banded('mel2l', all_bins)(tf.exp(logmelmag2))
+    eps = self._eps
+    if all_bins:  # the added bin stays exactly 0, as the pad makes it
+      eps = np.full([self._nfft // 2 + 1], self._eps, np.float32)
+      eps[0 if self._discard_dc else -1] = 0.0
+    mag = tf.sqrt(mag2 + eps)  # = exp(0.5 * log(mag2 + eps))
+    # Magenta's phase, to its float32 rounding: the mel cumulative phase
+    # (hundreds of radians, rounded to float32 as it accumulates) through
+    # the matrix, less the whole turns its unwrap then removes, a float32
+    # running sum of float32 2 pi's (not 2 pi). These roundings move the
+    # waves by ~1e-4 of peak: the exact phase, or the cumulative sum of the
+    # linear phase advances, misses Magenta's waves by that much.
+    cumulative = self._banded('mel2l', all_bins)(
+        spectral_ops.running_sum(mel_p * np.pi, axis=-2))
+    advance = cumulative - tf.pad(cumulative[:, :-1], [[0, 0], [1, 0], [0, 0]])
+    turns = tf.round(advance * self._turn_scale())
+    # Summed as float32 multiples of 2 pi, as Magenta's unwrap sums them.
+    phase = cumulative + spectral_ops.running_sum(
+        turns * np.float32(-2.0 * np.pi), axis=-2)
+    return tf.complex(mag * tf.cos(phase), mag * tf.sin(phase))
+
+  def _turn_scale(self):
+    """`[time, 1]`: 1 / (2 pi), but 0 on frame 0 (its phase stays whole)."""
+    scale = np.full([self._spec_shape[0], 1], 1.0 / (2.0 * np.pi), np.float32)
+    scale[0] = 0.0
+    return scale
 
   def stfts_to_melspecgrams(self, stfts):
-    return self.specgrams_to_melspecgrams(self.stfts_to_specgrams(stfts))
+    if self._mel_downscale is None:
+      return self.stfts_to_specgrams(stfts)
+    return self._stfts_to_melspecgrams(self._check_stfts(stfts)[..., 0],
+                                       all_bins=False)
 
   def melspecgrams_to_stfts(self, melspecgrams):
-    return self.specgrams_to_stfts(self.melspecgrams_to_specgrams(melspecgrams))
+    if self._mel_downscale is None:
+      return self.specgrams_to_stfts(melspecgrams)
+    stfts = self._melspecgrams_to_stfts(
+        self._check_melspecgrams(melspecgrams), all_bins=False)
+    return stfts[..., tf.newaxis]
 
   def waves_to_specgrams(self, waves):
     return self.stfts_to_specgrams(self.waves_to_stfts(waves))
@@ -257,10 +432,16 @@ class SpecgramsHelper:
     return self.stfts_to_waves(self.specgrams_to_stfts(specgrams))
 
   def waves_to_melspecgrams(self, waves):
-    return self.stfts_to_melspecgrams(self.waves_to_stfts(waves))
+    if self._mel_downscale is None:
+      return self.waves_to_specgrams(waves)
+    return self._stfts_to_melspecgrams(
+        self._full_stfts(self._check_waves(waves)), all_bins=True)
 
   def melspecgrams_to_waves(self, melspecgrams):
-    return self.stfts_to_waves(self.melspecgrams_to_stfts(melspecgrams))
+    if self._mel_downscale is None:
+      return self.specgrams_to_waves(melspecgrams)
+    return self._full_stfts_to_waves(self._melspecgrams_to_stfts(
+        self._check_melspecgrams(melspecgrams), all_bins=True))
 
 
 class DataHelper:

@@ -159,6 +159,66 @@ def mel_to_linear_weight_matrix(linear_to_mel):
   return m_t @ np.diag(scale)
 
 
+class BandedMatmul:
+  """`x @ matrix` over the last axis, skipping a sparse matrix's zero blocks.
+
+  The mel matrices are ~0.2% nonzeros (each mel band covers a few adjacent
+  linear bins, each linear bin at most two bands), arranged along a band
+  from the low to the high bins. A dense `[..., 1024] @ [1024, 1024]` spends
+  nearly all of its multiply-adds on zeros. Here the output columns are cut
+  into blocks of `block` columns; each block is the dense product of the
+  contiguous input columns its nonzero rows span with that small piece of the
+  matrix, and blocks without nonzeros are zeros. The terms left out are
+  exact zeros, so the result equals the dense product up to the order of
+  float32 summation. A dense matrix still works (one span per block).
+
+  Args:
+    matrix: `[n, m]` numpy array; cast to float32 like Magenta's
+      `tf.to_float` of its float64 matrices.
+    block: output columns per block; 64 measures best for 1024x1024 mel
+      matrices on CPU (about 6% of the dense multiply-adds, 16 matmuls).
+  """
+
+  def __init__(self, matrix, block=64):
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+      raise ValueError(f'matrix must be 2-D, got shape {matrix.shape}')
+    self.shape = matrix.shape
+    self._blocks = []  # (columns, first row, end row, float32 piece or None)
+    for c0 in range(0, matrix.shape[1], block):
+      piece = matrix[:, c0:c0 + block]
+      rows = np.flatnonzero(np.any(piece != 0, axis=1))
+      if rows.size == 0:
+        self._blocks.append((piece.shape[1], 0, 0, None))
+      else:
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1
+        self._blocks.append((piece.shape[1], r0, r1,
+                             piece[r0:r1].astype(np.float32)))
+
+  @property
+  def dense_fraction(self):
+    """Multiply-adds done, as a fraction of the dense product's."""
+    done = sum(cols * (r1 - r0) for cols, r0, r1, _ in self._blocks)
+    return done / float(self.shape[0] * self.shape[1])
+
+  @_numpy_only  # a Python loop over the blocks; nothing for autograph
+  def __call__(self, x):
+    """`[..., n]` float32 -> `[..., m]`."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    if x.shape[-1] is not None and x.shape[-1] != self.shape[0]:
+      raise ValueError(f'x has {x.shape[-1]} columns, the matrix '
+                       f'{self.shape[0]} rows')
+    rows = tf.reshape(x, [-1, self.shape[0]])
+    parts = []
+    for cols, r0, r1, piece in self._blocks:
+      if piece is None:
+        parts.append(tf.zeros([tf.shape(rows)[0], cols], tf.float32))
+      else:
+        parts.append(tf.matmul(rows[:, r0:r1], tf.constant(piece)))
+    out = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+    return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [self.shape[1]]], 0))
+
+
 def _normalize_axis(x, axis):
   rank = x.shape.rank
   if rank is None:
@@ -204,11 +264,47 @@ def unwrap(p, discont=np.pi, axis=-1):
   # Map -pi to +pi for positive jumps, as np.unwrap does.
   ddmod = tf.where((ddmod == -np.pi) & (dd > 0), tf.constant(np.pi, p.dtype),
                    ddmod)
-  correction = tf.cumsum(ddmod - dd, axis=axis)
+  correction = running_sum(ddmod - dd, axis=axis)
   first = [slice(None)] * p.shape.rank
   first[axis] = slice(0, 1)
   correction = tf.concat([tf.zeros_like(p[tuple(first)]), correction], axis=axis)
   return p + correction
+
+
+def running_sum(x, axis=-2):
+  """`tf.cumsum(x, axis)` as an unrolled chain of adds, for a short axis.
+
+  The same sequential float32 sums (bitwise equal to tf.cumsum's), ~4x
+  faster on CPU for the 128 frames of a spectrogram: TF's Cumsum kernel
+  scans slowly along an axis that is not the innermost one. Falls back to
+  tf.cumsum when the axis length is unknown or long (> 512).
+  """
+  x = tf.convert_to_tensor(x)
+  axis = _normalize_axis(x, axis)
+  length = x.shape[axis]
+  if length is None or length > 512:
+    return tf.cumsum(x, axis=axis)
+  steps = tf.unstack(x, axis=axis)
+  sums = [steps[0]]
+  for step in steps[1:]:
+    sums.append(sums[-1] + step)
+  return tf.stack(sums, axis=axis)
+
+
+def wrap_phase(x):
+  """Angles (radians) into [-pi, pi], as Magenta's `unwrap` wraps a jump.
+
+  `x - 2 pi round(x / 2 pi)` for |x| up to 3 pi. Round half to even keeps
+  an exact +-pi where it is (x / 2 pi is then exactly +-0.5), which is the
+  side Magenta's unwrap puts an exact jump of +-pi on (+pi for a positive
+  jump, -pi for a negative one; the Nyquist bin's phase steps by exactly pi).
+  Within a float32 rounding of +-pi otherwise, the two may land on opposite
+  ends of the interval (2 pi apart). Four elementwise ops against Magenta's
+  floormod, compare and select (~3x the time on CPU).
+  """
+  x = tf.convert_to_tensor(x)
+  two_pi = tf.constant(2.0 * np.pi, x.dtype)
+  return x - two_pi * tf.round(x / two_pi)
 
 
 def instantaneous_frequency(phase_angle, time_axis=-2, use_unwrap=True):

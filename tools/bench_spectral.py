@@ -1,63 +1,93 @@
-"""Throughput of the IF-Mel transforms: eager vs tf.function vs XLA.
+"""Throughput of the IF-Mel transforms: eager vs tf.function vs XLA, vs Magenta.
 
-  python tools/bench_spectral.py [--batch_size=8] [--repeats=5]
+  python tools/bench_spectral.py [--batch_size=8] [--repeats=5] \
+      [--magenta_python=/path/to/magenta-venv/bin/python]
 
 Measures waves -> mel-IF specgrams and mel-IF -> waves for the paper's high
 frequency resolution configuration (128x1024, nfft 2048, hop 512) and prints
-examples per second. Each mode is warmed up (traced/compiled) before timing.
+seconds per batch and examples per second (median of --repeats calls, each
+mode warmed up, i.e. traced / compiled, first).
+
+With --magenta_python, the same two transforms in Magenta's own
+`SpecgramsHelper` graph are timed in that interpreter in this invocation
+(tools/magenta_bench_spectral.py, Session.run on the same inputs: uniform
+noise, seed 0) and a second table gives, per direction, our fastest mode,
+Magenta's time and the ratio (Magenta's seconds / ours: > 1 means ours is
+faster). The data pipeline runs the forward transform in a graph
+(tf.data map), the model's generation the inverse in a tf.function (XLA with
+jit_compile), so the tf.function rows are the ones those paths get.
 """
 
 import os
-import time
+import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import bench_common  # noqa: E402
 from gansynth_tf2 import specgrams  # noqa: E402
 
 _BATCH = flags.DEFINE_integer('batch_size', 8, 'Examples per call.')
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed calls per mode.')
+_MAGENTA_PYTHON = flags.DEFINE_string(
+    'magenta_python', None,
+    'Interpreter with Magenta 2.1.4 installed; when given, Magenta\'s '
+    'SpecgramsHelper is timed too (tools/magenta_bench_spectral.py).')
 
-
-def _time(fn, x, repeats):
-  fn(x)  # warm-up: tracing / XLA compilation is not what we measure
-  start = time.perf_counter()
-  for _ in range(repeats):
-    out = fn(x)
-  _ = out.numpy()
-  return (time.perf_counter() - start) / repeats
+DIRECTIONS = (('waves -> mel-IF', 'waves_to_mel_s'),
+              ('mel-IF -> waves', 'mel_to_waves_s'))
 
 
 def main(argv):
   del argv
+  print(bench_common.machine_line())
   helper = specgrams.SpecgramsHelper(64000, (128, 1024), 0.75, 16000, 1)
   rng = np.random.RandomState(0)
   waves = tf.constant(rng.uniform(-0.5, 0.5, (_BATCH.value, 64000, 1)),
                       tf.float32)
   mel = helper.waves_to_melspecgrams(waves)
   rows = []
-  for direction, fn, x in [
-      ('waves -> mel-IF', helper.waves_to_melspecgrams, waves),
-      ('mel-IF -> waves', helper.melspecgrams_to_waves, mel)]:
+  for (direction, _), fn, x in zip(
+      DIRECTIONS, [helper.waves_to_melspecgrams, helper.melspecgrams_to_waves],
+      [waves, mel]):
     modes = [('eager', fn),
              ('tf.function', tf.function(fn)),
              ('tf.function(jit_compile=True)', tf.function(fn,
                                                            jit_compile=True))]
     for mode, f in modes:
       try:
-        seconds = _time(f, x, _REPEATS.value)
+        seconds = bench_common.median_seconds(lambda f=f, x=x: f(x),
+                                              _REPEATS.value)
         rows.append((direction, mode, seconds, _BATCH.value / seconds))
       except Exception as e:  # pylint: disable=broad-except
-        rows.append((direction, mode, float('nan'), f'failed: {type(e).__name__}'))
-  print(f'\nbatch {_BATCH.value}, {os.cpu_count()} CPU cores, TF {tf.__version__}')
+        rows.append((direction, mode, float('nan'),
+                     f'failed: {type(e).__name__}'))
+  print(f'\nbatch {_BATCH.value}, median of {_REPEATS.value} calls')
   print(f'{"direction":<18}{"mode":<32}{"s/batch":>10}{"examples/s":>12}')
   for direction, mode, seconds, rate in rows:
     rate = f'{rate:12.1f}' if isinstance(rate, float) else f'  {rate}'
     print(f'{direction:<18}{mode:<32}{seconds:10.3f}{rate}')
+
+  if _MAGENTA_PYTHON.value is None:
+    return
+  magenta = bench_common.run_magenta(
+      _MAGENTA_PYTHON.value, 'magenta_bench_spectral.py',
+      ['--batch_size', _BATCH.value, '--repeats', _REPEATS.value])
+  print(f'\nvs Magenta\'s SpecgramsHelper graph (Session.run, TF '
+        f'{magenta["tf_version"]}), batch {_BATCH.value}')
+  print(f'{"direction":<18}{"ours (best mode)":<32}{"s/batch":>10}'
+        f'{"examples/s":>12}{"Magenta s":>11}{"examples/s":>12}{"ratio":>8}')
+  for direction, key in DIRECTIONS:
+    timed = [r for r in rows if r[0] == direction and np.isfinite(r[2])]
+    _, mode, ours, _ = min(timed, key=lambda r: r[2])
+    theirs = magenta[key]
+    print(f'{direction:<18}{mode:<32}{ours:10.3f}{_BATCH.value / ours:12.1f}'
+          f'{theirs:11.3f}{_BATCH.value / theirs:12.1f}{theirs / ours:7.2f}x')
 
 
 if __name__ == '__main__':
