@@ -45,6 +45,7 @@ import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-direct-tensorflow-import
 
 from gansynth_tf2 import files
+from gansynth_tf2 import precision as precision_lib
 
 
 FLAGS = flags.FLAGS
@@ -64,6 +65,7 @@ def model_metadata(model):
       'audio_length': int(model.audio_length),
       'latent_size': int(model.latent_size),
       'data_type': str(model.config['data_type']),
+      'precision': str(getattr(model, 'precision', 'fp32')),
       'pitch_counts': counts,
       'config': model.config,
   }
@@ -314,7 +316,7 @@ def to_tflite(model, path):
 
 
 def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: disable=redefined-builtin
-           format='saved_model', model=None):
+           format='saved_model', model=None, precision='fp32'):
   """Exports the generator of a checkpoint as a SavedModel (+ TF Lite).
 
   The export is built in a temporary folder beside `export_dir` and renamed
@@ -326,7 +328,10 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
     overwrite: replace `export_dir` if it exists (otherwise FileExistsError).
     use_ema: export the EMA weights.
     format: 'saved_model' or 'tflite' (adds generate.tflite).
-    model: an already loaded model for ckpt_dir (skips loading).
+    model: an already loaded model for ckpt_dir (skips loading; its own
+      precision is exported).
+    precision: 'fp32', 'bf16' or 'fp16': the compute type of the exported
+      generator (weights saved in float32, audio out in float32).
 
   Returns:
     The metadata dict (also in assets/gansynth_metadata.json).
@@ -334,13 +339,21 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
   if format not in ('saved_model', 'tflite'):
     raise ValueError(f"--format must be 'saved_model' or 'tflite', got "
                      f'{format!r}')
+  precision_lib.check(precision, '--precision')
+  if format == 'tflite' and precision != 'fp32':
+    raise ValueError(f'--format=tflite needs --precision=fp32 (TF Lite\'s '
+                     f'builtin ops have no {precision} convolutions); export '
+                     'the SavedModel alone for 16-bit serving')
   export_dir = os.path.abspath(export_dir)
   if os.path.exists(export_dir) and not overwrite:
     raise FileExistsError(f'--export_dir: {export_dir} already exists; '
                           'choose another directory or pass --overwrite')
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
-    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema)
+    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
+                                    precision=precision)
+  elif format == 'tflite' and getattr(model, 'precision', 'fp32') != 'fp32':
+    raise ValueError('--format=tflite needs an fp32 model')
 
   # Built aside and swapped in: export_dir is never half-written.
   with files.publish_dir(export_dir) as tmp:
@@ -368,6 +381,10 @@ def define_flags():
   flags.DEFINE_boolean(
       'use_ema', True, 'Export the exponential moving average weights of the '
       'generator (what Magenta generates with).')
+  flags.DEFINE_enum(
+      'precision', 'fp32', ['fp32', 'bf16', 'fp16'], 'Compute type of the '
+      'exported generator: fp32 (Magenta\'s numbers) or 16-bit (faster on '
+      'hardware with 16-bit units; weights are saved in float32).')
   flags.mark_flags_as_required(['ckpt_dir', 'export_dir'])
 
 
@@ -376,7 +393,8 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
     meta = export(FLAGS.ckpt_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
-                  use_ema=FLAGS.use_ema, format=FLAGS.format)
+                  use_ema=FLAGS.use_ema, format=FLAGS.format,
+                  precision=FLAGS.precision)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     sys.exit(f'gansynth_tf2.export: error: {e}')
   print(f'exported {FLAGS.ckpt_dir} to {FLAGS.export_dir} (pitches '

@@ -31,6 +31,7 @@ from absl import flags
 import numpy as np
 
 from gansynth_tf2 import midi
+from gansynth_tf2 import precision as precision_lib
 
 FLAGS = flags.FLAGS
 
@@ -262,7 +263,7 @@ def summary_notes(pitches):
 def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
         batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
         timbre_sweep=False, interpolate=0, use_ema=True, png=True,
-        overwrite=False, progress=None):
+        overwrite=False, progress=None, precision='fp32'):
   """Everything the CLI does; returns the metadata written to generated.json.
 
   Args:
@@ -281,6 +282,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     raise ValueError(f'--interpolate needs at least 2 steps, got {interpolate}')
   if batch_size < 1:
     raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
+  precision_lib.check(precision, '--precision')
   if n is not None and n < 1:
     raise ValueError(f'--n must be >= 1, got {n}')
   if midi_file and pitches is not None:
@@ -303,7 +305,8 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
-                                    batch_size=batch_size)
+                                    batch_size=batch_size,
+                                    precision=precision)
   size = model.latent_size
   seed = resolve_seed(seed)
   if pitches is not None:
@@ -312,6 +315,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   meta = {
       'checkpoint': os.path.abspath(ckpt_dir),
       'use_ema': use_ema,
+      'precision': getattr(model, 'precision', precision),
       'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),
       'sample_rate': model.sample_rate,
       'seed': seed,
@@ -478,6 +482,10 @@ def define_flags():
   flags.DEFINE_boolean(
       'use_ema', True, "Use the generator's exponential moving average "
       'weights (what Magenta generates with).')
+  flags.DEFINE_enum(
+      'precision', 'fp32', ['fp32', 'bf16', 'fp16'], 'Compute type of the '
+      'generator: fp32 (Magenta\'s numbers) or 16-bit (faster where the '
+      'hardware has 16-bit units; see README, Performance).')
   flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
   flags.DEFINE_boolean(
       'overwrite', False, 'Allow a non-empty --output_dir; files of the same '
@@ -495,7 +503,8 @@ def main(argv):
                secs_per_instrument=FLAGS.secs_per_instrument,
                z_file=FLAGS.z_file, timbre_sweep=FLAGS.timbre_sweep,
                interpolate=FLAGS.interpolate, use_ema=FLAGS.use_ema,
-               png=FLAGS.png, overwrite=FLAGS.overwrite, progress=None)
+               png=FLAGS.png, overwrite=FLAGS.overwrite, progress=None,
+               precision=FLAGS.precision)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     # Bad input: one clear line, no traceback.
     sys.exit(f'gansynth_tf2.generate: error: {e}')

@@ -20,6 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 
+# Reduced-precision compute dtypes (precision.py); statistics stay float32.
+_HALF_DTYPES = (tf.float16, tf.bfloat16)
+
 
 def pixel_norm(images, epsilon=1.0e-8):
   """Scales each pixel's channel vector to unit root-mean-square.
@@ -31,6 +34,13 @@ def pixel_norm(images, epsilon=1.0e-8):
   Returns:
     `images / sqrt(mean_c(images**2) + epsilon)`, same shape.
   """
+  if images.dtype in _HALF_DTYPES:
+    # 16-bit activations: the mean of squares in float32 (fp16 squares
+    # overflow past 256, and epsilon is below fp16's range).
+    scale = tf.math.rsqrt(tf.reduce_mean(
+        tf.square(tf.cast(images, tf.float32)), axis=-1, keepdims=True) +
+                          epsilon)
+    return images * tf.cast(scale, images.dtype)
   return images * tf.math.rsqrt(
       tf.reduce_mean(tf.square(images), axis=-1, keepdims=True) + epsilon)
 
@@ -95,6 +105,78 @@ def upscale_height(images, scale):
   return _box_up(images, _validated_scale(scale), 1)
 
 
+def _phase_taps(scale):
+  """Per output phase, how a 3-tap kernel row folds onto the low-res grid.
+
+  Output index `scale * i + a` of a nearest-upscaled signal reads, through tap
+  `d` in {-1, 0, 1}, the source index `i + (a + d) // scale`. Returns, for
+  each phase `a`, (first source offset, [tap indices per source offset]).
+  """
+  phases = []
+  for a in range(scale):
+    offsets = {}
+    for d in (-1, 0, 1):
+      offsets.setdefault((a + d) // scale, []).append(d + 1)
+    first = min(offsets)
+    phases.append((first, [offsets[e] for e in sorted(offsets)]))
+  return phases
+
+
+def _fold(kernel, taps, axis):
+  """Sums the kernel's taps along `axis` into one tap per source offset."""
+  # Slices, not tf.gather: the kernel's gradient stays a dense tensor.
+  tap = (lambda t: kernel[t]) if axis == 0 else (lambda t: kernel[:, t])
+  parts = []
+  for group in taps:
+    part = tap(group[0])
+    for t in group[1:]:
+      part = part + tap(t)
+    parts.append(part)
+  return tf.stack(parts, axis=axis)
+
+
+def upscale_conv2d(images, kernel, scale_h, scale_w):
+  """`conv2d(nearest_upscale(images), kernel, 'SAME')`, on the low-res map.
+
+  Each output phase (row and column position within a `scale` x `scale`
+  cell) of a 3x3 conv over nearest-upscaled images only ever sees 2 distinct
+  source rows and columns (sub-pixel form), so the conv is computed as
+  scale_h * scale_w 2x2 (or 2x3 / 3x2) convs over the small map: at scale 2,
+  4/9 of the multiply-adds. Equal to the upscale-then-conv up to float
+  rounding of the folded kernel taps (~1e-6 relative).
+
+  Args:
+    images: `[b, h, w, c_in]`.
+    kernel: `[3, 3, c_in, c_out]`.
+    scale_h, scale_w: integer upscale factors (1 keeps that axis).
+
+  Returns:
+    `[b, h * scale_h, w * scale_w, c_out]`.
+  """
+  if tuple(kernel.shape[:2]) != (3, 3):
+    raise ValueError(f'upscale_conv2d needs a 3x3 kernel, got {kernel.shape}')
+  images = tf.convert_to_tensor(images)
+  kernel = tf.convert_to_tensor(kernel)
+  b, h, w, _ = _static_or_dynamic_shape(images)
+  padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+  rows = []
+  for first_h, taps_h in _phase_taps(scale_h):
+    k_rows = _fold(kernel, taps_h, axis=0)
+    cols = []
+    for first_w, taps_w in _phase_taps(scale_w):
+      k = _fold(k_rows, taps_w, axis=1)
+      window = padded[:, 1 + first_h:1 + first_h + h + len(taps_h) - 1,
+                      1 + first_w:1 + first_w + w + len(taps_w) - 1, :]
+      cols.append(tf.nn.conv2d(window, k, strides=1, padding='VALID'))
+    # Interleave one axis at a time (tensors stay <= 5-D for TF Lite).
+    row = cols[0] if scale_w == 1 else tf.reshape(
+        tf.stack(cols, axis=3), [b, h, w * scale_w, -1])
+    rows.append(row)
+  if scale_h == 1:
+    return rows[0]
+  return tf.reshape(tf.stack(rows, axis=2), [b, h * scale_h, w * scale_w, -1])
+
+
 def minibatch_mean_stddev(x, group_size=None):
   """Mean over all features of the across-batch standard deviation.
 
@@ -110,6 +192,8 @@ def minibatch_mean_stddev(x, group_size=None):
     scalar `mean(sqrt(var_batch(x) + 1e-6))`; with `group_size`, `[batch]`
     (each example gets its group's value).
   """
+  if x.dtype in _HALF_DTYPES:
+    x = tf.cast(x, tf.float32)  # a variance of 16-bit values loses too much
   if group_size is None:
     _, var = tf.nn.moments(x, axes=[0])
     return tf.reduce_mean(tf.sqrt(var + 1e-6))
@@ -130,7 +214,7 @@ def scalar_concat(tensor, scalar):
   if ndims is None or ndims < 1:
     raise ValueError('tensor must have at least one dimension')
   shape = tf.shape(tensor)
-  scalar = tf.convert_to_tensor(scalar, dtype=tensor.dtype)
+  scalar = tf.cast(scalar, tensor.dtype)  # a float32 statistic, 16-bit maps
   if scalar.shape.rank == 1:
     scalar = tf.reshape(scalar, [-1] + [1] * (ndims - 1))
   fill = tf.ones(tf.concat([shape[:-1], [1]], axis=0),
@@ -221,9 +305,28 @@ class EqualizedConv2D(_EqualizedLayer):
   def build(self, input_shape):
     self._add_weights(self.kernel_size + (int(input_shape[-1]), self.units))
 
-  def call(self, x):
+  def call(self, x, upscale=None):
+    """`[b, h, w, c_in] -> [b, h', w', filters]`.
+
+    upscale: None, or `(scale_h, scale_w)`: the layer is applied to `x`
+      nearest-upscaled by that much, computed in sub-pixel form on the small
+      map (`upscale_conv2d`, 4/9 of the work at scale 2); needs a stride-1
+      SAME 3x3 conv (`can_upscale`).
+    """
+    if upscale is not None:
+      if not self.can_upscale:
+        raise ValueError(f'{self.name}: upscale needs a stride-1 SAME 3x3 '
+                         f'conv, got kernel {self.kernel_size}, strides '
+                         f'{self.strides}, padding {self.padding}')
+      return self._finish(upscale_conv2d(x, self.kernel, *upscale))
     return self._finish(tf.nn.conv2d(x, self.kernel, strides=self.strides,
                                      padding=self.padding))
+
+  @property
+  def can_upscale(self):
+    """Whether `call(x, upscale=...)` applies: a stride-1 SAME 3x3 conv."""
+    return (self.kernel_size == (3, 3) and tuple(self.strides) == (1, 1)
+            and self.padding == 'SAME')
 
   def get_config(self):
     config = super().get_config()

@@ -62,7 +62,8 @@ def random_interpolation_alpha(batch_size, rank=4, seed=None):
   return tf.random.uniform([batch_size] + [1] * (rank - 1), seed=seed)
 
 
-def gradient_penalty(critic_fn, interpolates, target=1.0, epsilon=0.0):
+def gradient_penalty(critic_fn, interpolates, target=1.0, epsilon=0.0,
+                     loss_scale=None):
   """WGAN-GP: mean((||dD(x)/dx||_2 / target - 1)^2) over the batch.
 
   A nested tape: the caller's tape (the discriminator step) differentiates
@@ -74,6 +75,9 @@ def gradient_penalty(critic_fn, interpolates, target=1.0, epsilon=0.0):
     target: gradient norm target (Magenta: `gradient_penalty_target`).
     epsilon: added under the square root; 0 as in Magenta (TF-GAN's default
       1e-10 would shift the value slightly).
+    loss_scale: None, or a float32 scalar: the inner gradient is taken of
+      the scores times it and divided back (fp16 training: the critic's
+      input gradients, ~1/sqrt(pixels) each, would underflow otherwise).
 
   Returns:
     Scalar penalty (unweighted).
@@ -81,10 +85,14 @@ def gradient_penalty(critic_fn, interpolates, target=1.0, epsilon=0.0):
   with tf.GradientTape() as tape:
     tape.watch(interpolates)
     scores = critic_fn(interpolates)
+    if loss_scale is not None:
+      scores = scores * loss_scale
   # The gradient of the sum of the scores: each example's score depends on
   # the other examples only through minibatch stddev, exactly as tf.gradients
   # in TF-GAN treats it.
   gradients = tape.gradient(scores, interpolates)
+  if loss_scale is not None:
+    gradients = gradients / loss_scale
   squares = tf.reduce_sum(tf.square(gradients),
                           axis=list(range(1, gradients.shape.rank)))
   slopes = tf.sqrt(squares + epsilon)
@@ -244,7 +252,8 @@ def discriminator_losses(d_real_outputs, d_gen_outputs, gp_loss,
 
 
 def compute_discriminator_losses(discriminator, real_data, real_one_hot_labels,
-                                 generated_data, alpha, progress, weights):
+                                 generated_data, alpha, progress, weights,
+                                 loss_scale=None):
   """All discriminator loss terms for one batch (Magenta's D graph).
 
   D is applied to real and generated data separately and to the interpolates
@@ -259,6 +268,7 @@ def compute_discriminator_losses(discriminator, real_data, real_one_hot_labels,
     alpha: [b, 1, 1, 1] interpolation coefficients of the gradient penalty.
     progress: float scalar.
     weights: `LossWeights`.
+    loss_scale: the gradient penalty's inner loss scale (fp16), or None.
 
   Returns:
     (losses, outputs): the `discriminator_losses` dict of scalars, and the
@@ -269,7 +279,7 @@ def compute_discriminator_losses(discriminator, real_data, real_one_hot_labels,
   gp = gradient_penalty(
       lambda images: discriminator(images, progress)[0],
       interpolate(real_data, generated_data, alpha),
-      target=weights.gradient_penalty_target)
+      target=weights.gradient_penalty_target, loss_scale=loss_scale)
   terms = discriminator_losses(d_real, d_gen, gp, d_real_cls,
                                real_one_hot_labels, weights)
   return terms, {'d_real_outputs': d_real, 'd_gen_outputs': d_gen}

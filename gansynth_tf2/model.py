@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import networks
+from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
@@ -52,8 +53,9 @@ class GANSynthModel:
   def __init__(self, generator, hparams, pitch_counts, progress,
                batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
                checkpoint_path=None, jit_compile=False,
-               discriminator_loader=None):
-    self.generator = generator
+               discriminator_loader=None, precision='fp32'):
+    self.precision = precision_lib.check(precision)
+    self.generator = precision_lib.cast_network(generator, precision)
     self.hparams = hparams
     self.pitch_counts = dict(pitch_counts)
     self.pitches = sorted(self.pitch_counts)
@@ -280,7 +282,7 @@ def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
 
 
 def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
-               jit_compile=False, stage_id=None):
+               jit_compile=False, stage_id=None, precision='fp32'):
   """Loads the last stage of a checkpoint directory, ours or Magenta's.
 
   Args:
@@ -291,6 +293,9 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
     jit_compile: compile generator + inverse transform with XLA.
     stage_id: load the latest checkpoint of this stage instead of the last
       stage's (e.g. to follow learning through the stages).
+    precision: 'fp32' (Magenta's numbers), 'bf16' or 'fp16': the generator
+      computes in that type (weights kept float32, inverse transform float32;
+      see precision.py). Faster only where the hardware has 16-bit units.
 
   Returns:
     A `GANSynthModel`.
@@ -305,7 +310,9 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
   hparams = magenta_checkpoint.read_experiment_json(path)
   stage_id, prefix = magenta_checkpoint.last_stage(path, stage_id)
   reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
-  kwargs = dict(batch_size=batch_size, jit_compile=jit_compile)
+  precision_lib.check(precision)
+  kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,
+                precision=precision)
   if magenta_checkpoint.OBJECT_GRAPH_KEY not in (
       reader.get_variable_to_shape_map()):
     return _load_magenta(path, reader, use_ema, **kwargs)

@@ -89,6 +89,10 @@ class _ProgressiveNetwork(keras.Model):
     self.simple_arch = bool(simple_arch)
     self.resolution_schedule = schedule.ResolutionSchedule(
         scale_mode, (start_height, start_width), scale_base, num_resolutions)
+    # Keras would cast every float argument to a mixed policy's 16-bit type,
+    # `progress` too (bf16 rounds 2.37 to 2.375): call() casts what it
+    # feeds the layers itself.
+    self._convert_input_args = False
     # Spectrogram <-> [-1, 1]; default: the paper's prespecified constants.
     self.normalizer = (normalizer if normalizer is not None else
                        normalizers.PrespecifiedNormalizer())
@@ -119,6 +123,16 @@ class _ProgressiveNetwork(keras.Model):
   def _downscale(self, x, scale):
     return self.resolution_schedule.downscale(x, scale)
 
+  def with_dtype(self, dtype):
+    """The same network (a new object, same weights) computing in `dtype`.
+
+    dtype: a Keras dtype policy or its name, e.g. 'mixed_bfloat16'
+      (variables stay float32; see precision.py).
+    """
+    clone = type(self)(**dict(self._init_args, dtype=dtype))
+    clone.set_weights(self.get_weights())
+    return clone
+
   @classmethod
   def from_hparams(cls, hp, num_blocks=None, normalizer=None, **kwargs):
     """Builds from an `hparams.HParams` (the fields in `HPARAMS`)."""
@@ -130,37 +144,42 @@ class _GeneratorBlock(keras.layers.Layer):
   """Block `block_id` of the generator: features in, features and to_rgb out."""
 
   def __init__(self, block_id, filters, kernel_size, start_hw, colors,
-               to_rgb_activation, simple_arch, strides, **kwargs):
+               to_rgb_activation, simple_arch, strides, subpixel_upscale=True,
+               **kwargs):
     super().__init__(name=block_name(block_id), **kwargs)
+    policy = self.dtype_policy  # sub-layers compute in the network's dtype
     self.block_id = block_id
     self.simple_arch = simple_arch
+    self.strides = tuple(strides)  # the upscale factor (h, w) into this block
+    self.subpixel_upscale = subpixel_upscale
     self.start_hw = start_hw
     self.filters = filters
     if simple_arch:
       if block_id == 1:
         self.dense = keras.layers.Dense(start_hw[0] * start_hw[1] * filters,
                                         kernel_initializer=_he_init(),
-                                        name='dense')
+                                        name='dense', dtype=policy)
       else:
         self.conv2d_transpose = keras.layers.Conv2DTranspose(
             filters, kernel_size, strides=strides, padding='same',
-            kernel_initializer=_he_init(), name='conv2d_transpose')
+            kernel_initializer=_he_init(), name='conv2d_transpose',
+            dtype=policy)
       self.to_rgb = keras.layers.Conv2D(colors, 1, padding='same',
                                         kernel_initializer=_he_init(),
                                         activation=to_rgb_activation,
-                                        name='to_rgb')
+                                        name='to_rgb', dtype=policy)
     else:
       first_kernel = start_hw if block_id == 1 else kernel_size
       self.conv0 = layers.EqualizedConv2D(
           filters, first_kernel, padding='VALID' if block_id == 1 else 'SAME',
           activation=_leaky_relu_pixel_norm, he_initializer_slope=0.0,
-          name='conv0')
+          name='conv0', dtype=policy)
       self.conv1 = layers.EqualizedConv2D(
           filters, kernel_size, activation=_leaky_relu_pixel_norm,
-          he_initializer_slope=0.0, name='conv1')
+          he_initializer_slope=0.0, name='conv1', dtype=policy)
       self.to_rgb = layers.EqualizedConv2D(colors, 1,
                                            activation=to_rgb_activation,
-                                           name='to_rgb')
+                                           name='to_rgb', dtype=policy)
 
   def build(self, input_shape):
     """input_shape: `[b, latent + tokens]` for block 1, else `[b, h, w, c]`."""
@@ -189,6 +208,9 @@ class _GeneratorBlock(keras.layers.Layer):
     if self.block_id == 1:
       x = layers.pixel_norm(x[:, tf.newaxis, tf.newaxis, :])
       x = tf.pad(x, [[0, 0], [h - 1, h - 1], [w - 1, w - 1], [0, 0]])
+    elif self.subpixel_upscale and self.conv0.can_upscale:
+      # conv0(upscale(x)) without making the upscaled map (same numbers).
+      return self.conv1(self.conv0(x, upscale=self.strides))
     else:
       x = upscale_fn(x)
     return self.conv1(self.conv0(x))
@@ -200,14 +222,27 @@ class Generator(_ProgressiveNetwork):
   `generator(z [b, latent_vector_size], one_hot_labels [b, num_tokens],
   progress=None)` -> images `[b, H, W, 2]` in data space (denormalized), H x W the
   final resolution whatever `num_blocks` (smaller blocks are upscaled).
+
+  `subpixel_upscale` (default True) computes each block's upscale + first
+  3x3 conv in sub-pixel form (`layers.upscale_conv2d`): Magenta's numbers up
+  to ~1e-6 relative rounding, with 4/9 of that conv's arithmetic; False runs
+  Magenta's literal upscale-then-conv.
   """
 
   HPARAMS = SHARED_HPARAMS + ('latent_vector_size', 'to_rgb_activation')
 
   def __init__(self, num_blocks=None, latent_vector_size=256, num_tokens=61,
-               to_rgb_activation='tanh', colors=2, **kwargs):
+               to_rgb_activation='tanh', colors=2, subpixel_upscale=True,
+               **kwargs):
     kwargs.setdefault('name', 'generator')
+    init_args = dict(num_blocks=num_blocks,
+                     latent_vector_size=latent_vector_size,
+                     num_tokens=num_tokens,
+                     to_rgb_activation=to_rgb_activation, colors=colors,
+                     subpixel_upscale=subpixel_upscale, **kwargs)
     super().__init__(num_blocks=num_blocks, **kwargs)
+    self._init_args = init_args
+    policy = self.dtype_policy
     if to_rgb_activation not in TO_RGB_ACTIVATIONS:
       raise ValueError(f'to_rgb_activation must be one of '
                        f'{sorted(TO_RGB_ACTIVATIONS)}, got {to_rgb_activation!r}')
@@ -220,7 +255,9 @@ class Generator(_ProgressiveNetwork):
       self._add_block(block_id, _GeneratorBlock(
           block_id, self.num_filters(block_id), self.kernel_size,
           rs.start_resolutions, colors, TO_RGB_ACTIVATIONS[to_rgb_activation],
-          self.simple_arch, rs.strides))
+          self.simple_arch, rs.strides, subpixel_upscale=subpixel_upscale,
+          dtype=policy))
+    self.subpixel_upscale = subpixel_upscale
     self.build()
 
   def build(self, input_shape=None):
@@ -248,7 +285,8 @@ class Generator(_ProgressiveNetwork):
     """
     if progress is None:
       progress = self.num_blocks - 1.0
-    x = tf.concat([z, one_hot_labels], axis=1)
+    dtype = self.compute_dtype  # float32, or 16-bit (precision.py)
+    x = tf.concat([tf.cast(z, dtype), tf.cast(one_hot_labels, dtype)], axis=1)
     base = self.resolution_schedule.scale_base
     features = []
     for block in self.blocks:
@@ -265,8 +303,10 @@ class Generator(_ProgressiveNetwork):
       # Nearest-neighbour copies are exact, so scaling before upscaling gives
       # Magenta's numbers with less work.
       outputs.append(self._upscale(
-          rgb * alpha, self.resolution_schedule.scale_factor(block_id)))
+          rgb * tf.cast(alpha, rgb.dtype),
+          self.resolution_schedule.scale_factor(block_id)))
     images = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
+    images = tf.cast(images, tf.float32)  # a no-op in float32
     if denormalize:
       images = self.normalizer.denormalize(images)
     return images
@@ -278,6 +318,7 @@ class _DiscriminatorBlock(keras.layers.Layer):
   def __init__(self, block_id, filters, filters_below, kernel_size, start_hw,
                simple_arch, strides, stddev_group_size=None, **kwargs):
     super().__init__(name=block_name(block_id), **kwargs)
+    policy = self.dtype_policy  # sub-layers compute in the network's dtype
     self.block_id = block_id
     self.stddev_group_size = stddev_group_size
     self.simple_arch = simple_arch
@@ -287,33 +328,34 @@ class _DiscriminatorBlock(keras.layers.Layer):
       self.from_rgb = keras.layers.Conv2D(filters, 1, padding='same',
                                           activation='relu',
                                           kernel_initializer=_he_init(),
-                                          name='from_rgb')
+                                          name='from_rgb', dtype=policy)
       if block_id == 1:
         self.last_conv = keras.layers.Dense(filters_below,
                                             kernel_initializer=_he_init(),
-                                            name='last_conv')
+                                            name='last_conv', dtype=policy)
         self.logits = keras.layers.Dense(1, kernel_initializer=_he_init(),
-                                         name='logits')
+                                         name='logits', dtype=policy)
       else:
         self.conv = keras.layers.Conv2D(filters_below, kernel_size,
                                         strides=strides, padding='same',
                                         activation='relu',
                                         kernel_initializer=_he_init(),
-                                        name='conv')
+                                        name='conv', dtype=policy)
     else:
       self.from_rgb = layers.EqualizedConv2D(
           filters, 1, activation=_leaky_relu, he_initializer_slope=0.0,
-          name='from_rgb')
+          name='from_rgb', dtype=policy)
       self.conv0 = layers.EqualizedConv2D(
           filters, kernel_size, activation=_leaky_relu,
-          he_initializer_slope=0.0, name='conv0')
+          he_initializer_slope=0.0, name='conv0', dtype=policy)
       # Block 1's conv1 is the VALID "last conv" over the start resolution.
       self.conv1 = layers.EqualizedConv2D(
           filters_below, start_hw if block_id == 1 else kernel_size,
           padding='VALID' if block_id == 1 else 'SAME',
-          activation=_leaky_relu, he_initializer_slope=0.0, name='conv1')
+          activation=_leaky_relu, he_initializer_slope=0.0, name='conv1',
+          dtype=policy)
       if block_id == 1:
-        self.logits = layers.EqualizedDense(1, name='logits')
+        self.logits = layers.EqualizedDense(1, name='logits', dtype=policy)
 
   def build(self, input_shape):
     """input_shape: `[b, h, w, colors]` of the block's resolution."""
@@ -367,7 +409,12 @@ class Discriminator(_ProgressiveNetwork):
   def __init__(self, num_blocks=None, num_tokens=61, colors=2,
                stddev_group_size=None, **kwargs):
     kwargs.setdefault('name', 'discriminator')
+    init_args = dict(num_blocks=num_blocks, num_tokens=num_tokens,
+                     colors=colors, stddev_group_size=stddev_group_size,
+                     **kwargs)
     super().__init__(num_blocks=num_blocks, **kwargs)
+    self._init_args = init_args
+    policy = self.dtype_policy
     self.num_tokens = num_tokens
     self.colors = colors
     rs = self.resolution_schedule
@@ -375,11 +422,11 @@ class Discriminator(_ProgressiveNetwork):
       self._add_block(block_id, _DiscriminatorBlock(
           block_id, self.num_filters(block_id), self.num_filters(block_id - 1),
           self.kernel_size, rs.start_resolutions, self.simple_arch,
-          rs.strides, stddev_group_size))
+          rs.strides, stddev_group_size, dtype=policy))
     # Magenta: `discriminator_cond/classification_logits`, a custom_dense on
     # the flattened last conv.
     self.classification_logits = layers.EqualizedDense(
-        num_tokens, name='classification_logits')
+        num_tokens, name='classification_logits', dtype=policy)
     self.build()
 
   def build(self, input_shape=None):
@@ -420,6 +467,7 @@ class Discriminator(_ProgressiveNetwork):
       if x is None:
         x = lod
       elif lod is not None:
+        alpha = tf.cast(alpha, x.dtype)
         x = alpha * lod + (1.0 - alpha) * x
       if block_id > 1:
         x = block(x, downscale_fn=lambda t: self._downscale(t, base))
@@ -429,4 +477,6 @@ class Discriminator(_ProgressiveNetwork):
       logits = self.blocks[0].logits(flat)
     else:
       logits = self.blocks[0].logits(last_conv)
-    return logits, self.classification_logits(flat)
+    # float32 logits whatever the compute dtype (the losses stay float32).
+    return (tf.cast(logits, tf.float32),
+            tf.cast(self.classification_logits(flat), tf.float32))

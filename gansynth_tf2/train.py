@@ -36,6 +36,7 @@ from gansynth_tf2 import files
 from gansynth_tf2 import gin_config
 from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import normalizers
+from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
@@ -115,7 +116,7 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
           max_to_keep=2, log_every_secs=10.0, media_summaries=True,
           jit_compile=False, stop_after_images=None,
           ema_decay=trainer_lib.EMA_DECAY, strategy='default',
-          cpu_replicas=None, tpu=''):
+          cpu_replicas=None, tpu='', precision='fp32'):
   """Runs (or resumes) every remaining stage of the progressive schedule.
 
   Args:
@@ -142,10 +143,14 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     cpu_replicas: with 'mirrored', mirror over this many logical CPU devices
       (testing multi-replica training without GPUs).
     tpu: with 'tpu', the TPU's name or address ('' = local).
+    precision: 'fp32' (Magenta's numbers), 'bf16' or 'fp16' (networks in
+      16 bits, weights / Adam / losses float32; fp16 with dynamic loss
+      scaling): see precision.py. Checkpoints do not depend on it.
 
   Returns:
     The last checkpoint path (None on workers other than the chief).
   """
+  precision_lib.check(precision, 'train.precision')
   if isinstance(strategy, str):
     # First: devices and the cluster must be set up before TF runs anything.
     strategy = distribute.make_strategy(strategy, cpu_replicas, tpu)
@@ -179,7 +184,7 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     return _train_stages(train_dir, hp, training_schedule, stage_ids,
                          dataset, strategy, line, jit_compile, max_to_keep,
                          ema_decay, save_checkpoint_secs, media_summaries,
-                         stop_after_images)
+                         stop_after_images, precision)
   except distribute.PEER_ERRORS as e:
     if workers == 1:
       raise
@@ -188,7 +193,8 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
 
 def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
                   strategy, line, jit_compile, max_to_keep, ema_decay,
-                  save_checkpoint_secs, media_summaries, stop_after_images):
+                  save_checkpoint_secs, media_summaries, stop_after_images,
+                  precision='fp32'):
   """The stages of this run, in order; returns the last checkpoint path."""
   chief = distribute.is_chief(strategy)
   workers = distribute.num_workers(strategy)
@@ -197,12 +203,14 @@ def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
   for stage_id in stage_ids:
     trainer = trainer_lib.StageTrainer(
         stage_id, hp, training_schedule, train_dir, dataset, strategy,
-        jit_compile=jit_compile, max_to_keep=max_to_keep, ema_decay=ema_decay)
+        jit_compile=jit_compile, max_to_keep=max_to_keep, ema_decay=ema_decay,
+        precision=precision)
     origin = trainer.restore()
     print(f'{who + ": " if who else ""}Stage {stage_id}: '
           f'{trainer.num_blocks} blocks, batch {trainer.batch_size} '
           f'({distribute.replicas_in_sync(strategy.num_replicas_in_sync)}'
-          f'{", %d workers" % workers if workers > 1 else ""}), image_id '
+          f'{", %d workers" % workers if workers > 1 else ""}'
+          f'{", " + precision if precision != "fp32" else ""}), image_id '
           f'{int(trainer.image_id.numpy())} -> {trainer.num_images}; '
           f'{origin}', flush=True)
     if trainer.done():
@@ -328,17 +336,22 @@ def define_flags():
                        'logical devices (gin: train.cpu_replicas).')
   flags.DEFINE_string('tpu', None, "With --strategy=tpu, the TPU's name or "
                       "grpc:// address (gin: train.tpu; '' = local).")
+  flags.DEFINE_enum('precision', None, list(precision_lib.PRECISIONS),
+                    'Compute type of the networks (gin: train.precision; '
+                    "default fp32, Magenta's numbers): bf16, or fp16 with "
+                    'loss scaling; faster where the hardware has 16-bit '
+                    'units.')
 
 
 def _distribution_settings():
-  """train()'s strategy, cpu_replicas and tpu from the flags and gin.
+  """train()'s strategy, cpu_replicas, tpu and precision from flags and gin.
 
   A flag and a gin binding of the same setting must agree: one of them
   would otherwise be silently ignored.
   """
   settings = {}
   for name, default in (('strategy', 'default'), ('cpu_replicas', None),
-                        ('tpu', '')):
+                        ('tpu', ''), ('precision', 'fp32')):
     flag = getattr(FLAGS, name)
     try:
       bound = gin.query_parameter(f'train.{name}')
@@ -368,7 +381,8 @@ def main(argv):
     strategy = distribute.make_strategy(settings['strategy'],
                                         settings['cpu_replicas'],
                                         settings['tpu'])
-    path = train(FLAGS.train_dir, strategy=strategy)
+    path = train(FLAGS.train_dir, strategy=strategy,
+                 precision=settings['precision'])
   except (NonFiniteLossError, checkpoints.ConfigConflictError, ValueError,
           OSError, distribute.ClusterError) as e:
     # Bad input or a stopped run: one clear line, no traceback.

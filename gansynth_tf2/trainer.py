@@ -22,11 +22,13 @@ from gansynth_tf2 import distribute
 from gansynth_tf2 import losses
 from gansynth_tf2 import networks
 from gansynth_tf2 import normalizers
+from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 from gansynth_tf2.data import pipeline
 
 EMA_DECAY = 0.999  # Magenta's generator ExponentialMovingAverage.
+LOSS_SCALE_START = 2.0**10  # fp16's dynamic loss scale at a stage's start
 
 
 def copy_weights(source, target):
@@ -65,11 +67,22 @@ class StageTrainer:
     ema_decay: decay of the generator's moving average (Magenta: 0.999).
     stddev_group_size: the discriminator's minibatch-stddev group (None:
       each replica's whole batch, as Magenta per tower).
+    precision: 'fp32' (Magenta's numbers), 'bf16' or 'fp16': the networks
+      compute in that type with float32 weights, Adam and losses
+      (precision.py); fp16 scales the losses (Keras' LossScaleOptimizer,
+      dynamic) and the gradient penalty's inner gradient alike. Checkpoints
+      are the same in every precision (the loss scale is not saved), so a
+      run may resume in another precision.
+    subpixel_upscale: the generators' upscale + conv in sub-pixel form
+      (networks.Generator): less arithmetic, same function up to rounding;
+      off by default so that a step reproduces Magenta's update (Adam turns
+      rounding-level differences of near-zero gradients into full steps).
   """
 
   def __init__(self, stage_id, hp, training_schedule, train_dir, dataset,
                strategy, jit_compile=False, max_to_keep=2,
-               ema_decay=EMA_DECAY, stddev_group_size=None):
+               ema_decay=EMA_DECAY, stddev_group_size=None,
+               precision='fp32', subpixel_upscale=False):
     if not 0.0 <= ema_decay < 1.0:
       raise ValueError(f'ema_decay must be in [0, 1), got {ema_decay}')
     self.ema_decay = float(ema_decay)
@@ -101,6 +114,12 @@ class StageTrainer:
         hp.data_type != 'wave' and
         stage_id == training_schedule.num_stages - 1)
 
+    self.precision = precision_lib.check(precision)
+    self.loss_scaling = precision_lib.needs_loss_scaling(precision)
+    if self.loss_scaling and self.num_replicas > 1:
+      raise ValueError('precision fp16 (loss scaling) runs on one device; '
+                       'use bf16 (no loss scaling) with several replicas')
+    policy = precision_lib.policy(precision)
     normalizer = normalizers.from_hparams(hp, train_dir)
     with strategy.scope():
       nets = {}
@@ -108,19 +127,24 @@ class StageTrainer:
                         ('ema_generator', networks.Generator),
                         ('discriminator', networks.Discriminator)):
         extra = ({'stddev_group_size': stddev_group_size}
-                 if name == 'discriminator' else {})
+                 if name == 'discriminator' else
+                 {'subpixel_upscale': subpixel_upscale})
         nets[name] = cls.from_hparams(
             hp, num_blocks=self.num_blocks, normalizer=normalizer,
-            num_tokens=self.num_pitches, name=name, **extra)
+            num_tokens=self.num_pitches, name=name, dtype=policy, **extra)
       self.generator = nets['generator']
       self.ema_generator = nets['ema_generator']
       self.discriminator = nets['discriminator']
-      self.generator_optimizer = keras.optimizers.Adam(
+      # The Adams are what checkpoints hold; fp16 steps go through a
+      # LossScaleOptimizer around them.
+      self._generator_adam = keras.optimizers.Adam(
           hp.generator_learning_rate, beta_1=hp.adam_beta1,
           beta_2=hp.adam_beta2, epsilon=1e-8)
-      self.discriminator_optimizer = keras.optimizers.Adam(
+      self._discriminator_adam = keras.optimizers.Adam(
           hp.discriminator_learning_rate, beta_1=hp.adam_beta1,
           beta_2=hp.adam_beta2, epsilon=1e-8)
+      self.generator_optimizer = self._scaled(self._generator_adam)
+      self.discriminator_optimizer = self._scaled(self._discriminator_adam)
       self.image_id = tf.Variable(0, dtype=tf.int64, trainable=False,
                                   name='image_id')
       self.train_time = tf.Variable(0.0, dtype=tf.float64, trainable=False,
@@ -131,8 +155,8 @@ class StageTrainer:
         train_dir, stage_id, max_to_keep=max_to_keep,
         generator=self.generator, ema_generator=self.ema_generator,
         discriminator=self.discriminator,
-        generator_optimizer=self.generator_optimizer,
-        discriminator_optimizer=self.discriminator_optimizer,
+        generator_optimizer=self._generator_adam,
+        discriminator_optimizer=self._discriminator_adam,
         image_id=self.image_id, train_time=self.train_time,
         write=self.is_chief)
     self.step = tf.function(self._sampled_step, jit_compile=jit_compile,
@@ -140,6 +164,18 @@ class StageTrainer:
     self.step_with_inputs = tf.function(self._distributed_step,
                                         jit_compile=jit_compile,
                                         autograph=False)
+
+  def _scaled(self, optimizer):
+    if not self.loss_scaling:
+      return optimizer
+    # Keras' initial 2**15 overflows the critic's double backprop (the first
+    # steps of every stage would be skipped while it halves); 2**10 fits.
+    return keras.optimizers.LossScaleOptimizer(optimizer,
+                                               initial_scale=LOSS_SCALE_START)
+
+  def _scale(self, optimizer, loss):
+    """The loss the gradient is taken of (times the loss scale in fp16)."""
+    return optimizer.scale_loss(loss) if self.loss_scaling else loss
 
   def _build(self):
     """Creates every variable (networks and optimizer slots) eagerly."""
@@ -225,7 +261,8 @@ class StageTrainer:
       terms, _ = losses.compute_generator_losses(
           self.discriminator, fake, one_hot, progress, self.weights,
           gl_loss_fn=self._gl_loss_fn if self.use_gl_loss else None)
-      loss = self._replica_share(terms['generator_loss'])
+      loss = self._scale(self.generator_optimizer,
+                         self._replica_share(terms['generator_loss']))
     variables = self.generator.trainable_variables
     grads = tape.gradient(loss, variables)
     self.generator_optimizer.apply_gradients(zip(grads, variables))
@@ -254,8 +291,11 @@ class StageTrainer:
     with tf.GradientTape() as tape:
       terms, outputs = losses.compute_discriminator_losses(
           self.discriminator, real, real_one_hot, fake, alpha, progress,
-          self.weights)
-      loss = self._replica_share(terms['discriminator_loss'])
+          self.weights, loss_scale=(
+              self._scale(self.discriminator_optimizer, tf.constant(1.0))
+              if self.loss_scaling else None))
+      loss = self._scale(self.discriminator_optimizer,
+                         self._replica_share(terms['discriminator_loss']))
     variables = self.discriminator.trainable_variables
     grads = tape.gradient(loss, variables)
     self.discriminator_optimizer.apply_gradients(zip(grads, variables))

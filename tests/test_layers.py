@@ -151,3 +151,46 @@ def test_config_round_trip_rebuilds_the_same_layer(make, shape):
   clone.set_weights(layer.get_weights())
   np.testing.assert_allclose(clone(x), y, rtol=1e-6, atol=1e-6)
   assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize('scale_h, scale_w', [(2, 2), (2, 1), (1, 2), (3, 2),
+                                              (1, 1)])
+def test_upscale_conv2d_equals_upscale_then_conv(scale_h, scale_w):
+  """The sub-pixel form gives conv2d(nearest_upscale(x)) for any integer
+  factors, values and gradients (w.r.t. input and kernel)."""
+  rng = np.random.RandomState(scale_h * 10 + scale_w)
+  x = tf.constant(rng.standard_normal((2, 5, 7, 3)), tf.float32)
+  k = tf.constant(rng.standard_normal((3, 3, 3, 4)), tf.float32)
+
+  def literal(x, k):
+    up = layers._box_up(x, scale_h, scale_w)  # pylint: disable=protected-access
+    return tf.nn.conv2d(up, k, 1, 'SAME')
+
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([x, k])
+    want = literal(x, k)
+    got = layers.upscale_conv2d(x, k, scale_h, scale_w)
+    weights = tf.constant(rng.standard_normal(want.shape), tf.float32)
+    loss_want = tf.reduce_sum(want * weights)
+    loss_got = tf.reduce_sum(got * weights)
+  assert got.shape == (2, 5 * scale_h, 7 * scale_w, 4)
+  np.testing.assert_allclose(got, want, atol=2e-5 * np.abs(want).max())
+  for var in (x, k):
+    g_want, g_got = tape.gradient(loss_want, var), tape.gradient(loss_got, var)
+    np.testing.assert_allclose(g_got, g_want,
+                               atol=2e-5 * np.abs(g_want).max())
+
+
+def test_equalized_conv_upscale_argument():
+  conv = layers.EqualizedConv2D(4, 3, activation='tanh')
+  x = tf.random.normal([1, 4, 6, 3])
+  conv.build(x.shape)
+  want = conv(layers.upscale(x, 2))
+  np.testing.assert_allclose(conv(x, upscale=(2, 2)), want, atol=1e-5)
+  with pytest.raises(ValueError, match='3x3'):
+    layers.upscale_conv2d(x, tf.zeros([1, 1, 3, 4]), 2, 2)
+  one_by_one = layers.EqualizedConv2D(4, 1)
+  one_by_one.build(x.shape)
+  assert not one_by_one.can_upscale
+  with pytest.raises(ValueError, match='stride-1 SAME 3x3'):
+    one_by_one(x, upscale=(2, 2))

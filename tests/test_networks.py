@@ -251,3 +251,13 @@ def test_transitions_and_fewer_blocks_match_magenta(
           f'({type(p).__name__}): error / peak ' +
           ', '.join(f'{k} {v:.2e}' for k, v in errors.items()))
     assert max(errors.values()) <= 1e-3, errors
+  # Magenta's literal upscale-then-conv (subpixel_upscale=False) stays
+  # available and closer still (the default's folded taps round otherwise).
+  literal = networks.Generator.from_hparams(ckpt.hparams,
+                                            subpixel_upscale=False, **kwargs)
+  literal.set_weights(generator.get_weights())
+  error = np.abs(literal(z, one_hot, progress=progress).numpy() -
+                 want).max() / peak
+  print(f'{num_blocks} blocks, progress {progress}, subpixel_upscale=False: '
+        f'images error / peak {error:.2e}')
+  assert error <= 1e-5, error

@@ -1,0 +1,92 @@
+"""Reduced precision: the one `precision` setting of generate, export and train.
+
+`fp32` (default) computes everything in float32, Magenta's numbers. `bf16` and
+`fp16` run the networks under Keras' mixed policies (`mixed_bfloat16`,
+`mixed_float16`): weights stay float32, convolutions and activations compute
+in the 16-bit type, while the statistics (pixel norm's mean of squares, the
+minibatch stddev), the networks' outputs, the spectral transforms and the
+losses stay float32. bf16 keeps float32's range (no loss scaling); fp16 has
+three more mantissa bits but overflows past 65504, so training in fp16 scales
+the losses (Keras' `LossScaleOptimizer`).
+
+Where it pays: bf16 on CPUs with AMX / AVX512-BF16 (oneDNN) and on GPUs with
+bf16 tensor cores (Ampere and later); fp16 on GPUs. A CPU without 16-bit
+units (e.g. AVX2 only) emulates them and gains nothing: `tools/bench_*.py`
+measure the bound per precision on the machine at hand.
+"""
+
+# precision name -> Keras dtype policy name
+POLICIES = {'fp32': 'float32', 'bf16': 'mixed_bfloat16',
+            'fp16': 'mixed_float16'}
+PRECISIONS = tuple(POLICIES)
+
+
+def check(precision, what='precision'):
+  """Returns `precision` if known; else ValueError naming `what`."""
+  if precision not in POLICIES:
+    raise ValueError(f'{what} must be one of {"|".join(PRECISIONS)}, got '
+                     f'{precision!r}')
+  return precision
+
+
+def policy(precision):
+  """The Keras `DTypePolicy` of a precision name."""
+  # Imported here: the CLIs check their flags before TensorFlow loads.
+  import keras  # pylint: disable=import-outside-toplevel
+  return keras.DTypePolicy(POLICIES[check(precision)])
+
+
+def compute_dtype(precision):
+  """'float32', 'bfloat16' or 'float16'."""
+  return policy(precision).compute_dtype
+
+
+def cast_network(network, precision):
+  """`network` itself for fp32, else a copy computing in `precision`.
+
+  Args:
+    network: a `networks.Generator` or `networks.Discriminator`.
+    precision: one of PRECISIONS.
+  """
+  if check(precision) == 'fp32' and network.dtype_policy.name == 'float32':
+    return network
+  return network.with_dtype(policy(precision))
+
+
+def needs_loss_scaling(precision):
+  """fp16 gradients underflow without it; bf16 has float32's exponent."""
+  return check(precision) == 'fp16'
+
+
+def audio_error(reference, test, n_fft=1024, hop_length=256, range_db=60.0):
+  """How far 16-bit audio is from the float32 reference, per note.
+
+  Args:
+    reference, test: `[n, samples]` float waves (same z and pitches).
+    n_fft, hop_length: STFT of the comparison.
+    range_db: bins within this many dB of the reference note's peak count
+      (quieter bins are inaudible and their dB error meaningless).
+
+  Returns:
+    dict of `[n]` arrays: 'db' the mean |log-magnitude difference| in dB over
+    those bins, 'snr' the waveform SNR in dB (reference energy over
+    difference energy; phase drift lowers it although the ear may not hear
+    it, hence both).
+  """
+  import librosa  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  reference = np.asarray(reference, np.float32)
+  test = np.asarray(test, np.float32)
+  db_errors, snrs = [], []
+  for ref, out in zip(reference, test):
+    mag_ref = np.abs(librosa.stft(ref, n_fft=n_fft, hop_length=hop_length))
+    mag_out = np.abs(librosa.stft(out, n_fft=n_fft, hop_length=hop_length))
+    floor = 1e-5 * max(mag_ref.max(), 1e-12)
+    db_ref = 20 * np.log10(mag_ref + floor)
+    db_out = 20 * np.log10(mag_out + floor)
+    audible = db_ref > db_ref.max() - range_db
+    db_errors.append(float(np.mean(np.abs(db_ref - db_out)[audible])))
+    noise = np.sum((ref - out).astype(np.float64)**2)
+    snrs.append(float(10 * np.log10(np.sum(ref.astype(np.float64)**2) /
+                                    max(noise, 1e-30))))
+  return {'db': np.array(db_errors), 'snr': np.array(snrs)}

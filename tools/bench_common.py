@@ -1,0 +1,157 @@
+"""What the benchmarks share: Magenta's baseline in a second interpreter, the roofline.
+
+`run_magenta(python, script, args)` runs one of the `tools/magenta_bench_*.py`
+scripts with an interpreter that can import Magenta (made as
+`../shared/oracle/magenta_env.sh` describes: TensorFlow 2.21, tf_keras,
+magenta 2.1.4 without its pins) and returns the JSON object the script prints
+on its last line. Ours and Magenta's are timed in one invocation, one after the
+other, so that their ratio is measured on the same machine in the same state.
+
+`measure_roofline(dtypes)` times this machine's 3x3 convolution on the
+generator's two largest shapes (batch 8: 64x512 with 64 -> 64 channels and
+128x1024 with 32 -> 32) with oneDNN and with XLA, and returns the best
+GFLOP/s per dtype: the arithmetic rate no full-size generator can beat here,
+since ~98% of its FLOPs are such convolutions.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
+# Where Magenta's oracle harness (oracle_setup.py) lives in this workplace.
+DEFAULT_ORACLE_DIR = os.path.join(ROOT, '..', 'shared', 'oracle')
+
+ROOFLINE_SHAPES = ((8, 64, 512, 64, 64), (8, 128, 1024, 32, 32))
+
+
+class MagentaError(RuntimeError):
+  """The Magenta baseline did not run."""
+
+
+def check_magenta_python(python):
+  """Clear error when --magenta_python is not an interpreter with Magenta."""
+  if not os.path.isfile(python) or not os.access(python, os.X_OK):
+    raise MagentaError(
+        f'--magenta_python={python}: not an executable file; expected a '
+        'Python interpreter with Magenta 2.1.4 installed (see '
+        '../shared/oracle/magenta_env.sh)')
+
+
+def run_magenta(python, script, args=(), timeout=3600):
+  """Runs tools/<script> with Magenta's interpreter; returns its JSON result.
+
+  Args:
+    python: path of the interpreter that imports Magenta.
+    script: file name in tools/, e.g. 'magenta_bench_generate.py'.
+    args: command-line arguments for the script.
+    timeout: seconds.
+
+  Returns:
+    The dict the script printed as the last line of its stdout.
+
+  Raises:
+    MagentaError: with the script's stderr tail when it failed.
+  """
+  check_magenta_python(python)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', TF_USE_LEGACY_KERAS='1')
+  # Our package must not shadow anything in Magenta's process.
+  env.pop('PYTHONPATH', None)
+  cmd = [python, os.path.join(TOOLS, script), *map(str, args)]
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                        timeout=timeout, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith('{')]
+  if proc.returncode or not lines:
+    tail = '\n'.join(proc.stderr.strip().splitlines()[-15:])
+    raise MagentaError(f'{" ".join(cmd)} failed (exit {proc.returncode}):\n'
+                       f'{tail}')
+  return json.loads(lines[-1])
+
+
+def median_seconds(fn, repeats, warmup=1):
+  """Median wall time of fn() (its result forced to numpy) after warm-ups."""
+  for _ in range(warmup):
+    _force(fn())
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    _force(fn())
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def _force(result):
+  for t in tf.nest.flatten(result):
+    np.asarray(t)
+
+
+def conv_gflops(b, h, w, cin, cout, dtype, jit_compile, repeats=3):
+  """GFLOP/s of one SAME 3x3 conv `[b, h, w, cin] -> [b, h, w, cout]`."""
+  x = tf.cast(tf.random.normal([b, h, w, cin]), dtype)
+  k = tf.cast(tf.random.normal([3, 3, cin, cout]) * 0.1, dtype)
+  conv = tf.function(lambda x, k: tf.nn.conv2d(x, k, 1, 'SAME'),
+                     jit_compile=jit_compile)
+  seconds = min(median_seconds(lambda: conv(x, k), 1) for _ in range(repeats))
+  return 2.0 * b * h * w * cin * cout * 9 / seconds / 1e9
+
+
+def measure_roofline(dtypes=('float32',)):
+  """Best 3x3-conv GFLOP/s per dtype on the generator's largest shapes.
+
+  Returns:
+    {dtype: {'gflops': best, 'detail': {'oneDNN 64x512x64': ..., ...}}}.
+  """
+  result = {}
+  for dtype in dtypes:
+    detail = {}
+    for b, h, w, cin, cout in ROOFLINE_SHAPES:
+      for jit in (False, True):
+        name = f'{"XLA" if jit else "oneDNN"} {h}x{w}x{cin}'
+        try:
+          detail[name] = conv_gflops(b, h, w, cin, cout, tf.as_dtype(dtype),
+                                     jit)
+        except Exception:  # pylint: disable=broad-except
+          detail[name] = float('nan')  # e.g. no XLA kernel for this dtype
+    best = max(v for v in detail.values() if np.isfinite(v))
+    result[dtype] = {'gflops': best, 'detail': detail}
+  return result
+
+
+def cpu_name():
+  """The processor's model name (Linux), for the tables' headers."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return 'unknown CPU'
+
+
+def cpu_features():
+  """The matrix / vector units that matter for fp32 and bf16 here."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      flags = next((l.split(':', 1)[1].split() for l in f
+                    if l.startswith('flags')), [])
+  except OSError:
+    flags = []
+  wanted = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_fp16', 'amx_bf16',
+            'amx_fp16')
+  return [f for f in wanted if f in flags] or ['none of avx2/avx512/amx']
+
+
+def machine_line():
+  """One header line naming the machine the numbers come from."""
+  gpus = tf.config.list_physical_devices('GPU')
+  return (f'{cpu_name()} ({os.cpu_count()} cores; '
+          f'{", ".join(cpu_features())}); '
+          f'{len(gpus)} GPU; TF {tf.__version__}; Python '
+          f'{sys.version.split()[0]}')
