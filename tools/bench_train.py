@@ -9,12 +9,24 @@ XLA. The first call (trace + compile) is reported separately.
   python tools/bench_train.py --configs=quickstart --steps=10
   python tools/bench_train.py --strategy=mirrored --cpu_replicas=2 \
       --configs=quickstart --xla=off         # 1 vs 2 replicas, same global batch
+  python tools/bench_train.py --configs=if_mel_hq \
+      --magenta_python=/path/to/magenta/bin/python   # + Magenta's baseline
 
 With --strategy, each config runs on one device and then under the strategy
 (the batch is the global batch, split over the replicas) and the ratio of
 images/s is printed. On a CPU, logical devices share the same cores, so the
 ratio there only shows the cost of the replication; on a GPU machine
 `--strategy=mirrored` gives the scaling from one GPU to all of them.
+
+With --magenta_python (an interpreter that imports Magenta 2.1.4, see
+../shared/oracle/magenta_env.sh), Magenta's own training step is timed after
+our if_mel_hq rows, in the same invocation: tools/magenta_bench_train.py
+builds its graph for the same config (mel_prog_hires: fmap_base 4096,
+fmap_max 256, last stage, progress 6, fp32, random weights) and runs its
+generator train op (Adam + EMA) then its discriminator train op, as tfgan's
+sequential hooks do, at the same batch size and number of timed steps. Its
+row follows ours, then ours / Magenta's in images/s for each of our if_mel_hq
+rows (>1: we are faster).
 """
 import argparse
 import os
@@ -27,6 +39,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_common  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import distribute  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import hparams  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import schedule  # pylint: disable=g-import-not-at-top
@@ -34,6 +48,8 @@ from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=g-import-not-
 from gansynth_tf2.data import default  # pylint: disable=g-import-not-at-top
 
 CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin'}
+# Our config that is Magenta's mel_prog_hires (the baseline's).
+MAGENTA_CONFIG = 'if_mel_hq'
 
 
 def bench(config, jit_compile, batch_size, steps, strategy=None):
@@ -74,7 +90,18 @@ def main():
                       help='also time under this strategy (vs one device)')
   parser.add_argument('--cpu_replicas', type=int, default=None,
                       help='with --strategy=mirrored: logical CPU devices')
+  parser.add_argument('--magenta_python', default=None,
+                      help='interpreter with Magenta 2.1.4: also time '
+                      "Magenta's training step (mel_prog_hires) as the "
+                      f'baseline of {MAGENTA_CONFIG}')
+  parser.add_argument('--oracle_dir', default=bench_common.DEFAULT_ORACLE_DIR,
+                      help="folder of oracle_setup.py (Magenta's stubs)")
   args = parser.parse_args()
+  if args.magenta_python:
+    bench_common.check_magenta_python(args.magenta_python)
+    if MAGENTA_CONFIG not in args.configs.split(','):
+      parser.error(f'--magenta_python compares with {MAGENTA_CONFIG}: add it '
+                   'to --configs')
   # Before TensorFlow runs anything: the devices are fixed then.
   strategies = [('one device', tf.distribute.get_strategy())]
   if args.strategy:
@@ -82,12 +109,15 @@ def main():
         args.strategy, args.cpu_replicas)))
   os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   devices = [d.device_type for d in tf.config.list_physical_devices()]
+  print(bench_common.machine_line())
   print(f'TensorFlow {tf.__version__}, devices {devices}, fp32, global batch '
         f'{args.batch_size}, {args.steps} timed steps, last stage '
         '(all blocks)')
+  magenta = bool(args.magenta_python)
   print('| config | XLA | strategy | replicas | first step (trace) s | '
         's / D+G step | images/s | vs one device |')
   print('|---|---|---|---|---|---|---|---|')
+  ours = []  # (xla, strategy name, images/s) of MAGENTA_CONFIG
   for config in args.configs.split(','):
     for xla in args.xla.split(','):
       base = None
@@ -95,10 +125,40 @@ def main():
         trace, per_step, speed = bench(config, xla == 'on', args.batch_size,
                                        args.steps, strategy)
         base = base or speed
+        if config == MAGENTA_CONFIG:
+          ours.append((xla, name, speed))
         print(f'| {config} | {xla} | {name} | '
               f'{strategy.num_replicas_in_sync} | {trace:.1f} | '
-              f'{per_step:.3f} | {speed:.1f} | {speed / base:.2f}x |',
+              f'{per_step:.3f} | {speed:.3g} | {speed / base:.2f}x |',
               flush=True)
+  if magenta:
+    print_magenta_baseline(args, ours)
+
+
+def print_magenta_baseline(args, ours):
+  """Times Magenta's step (tools/magenta_bench_train.py); prints the ratios."""
+  result = bench_common.run_magenta(
+      args.magenta_python, 'magenta_bench_train.py',
+      ['--oracle_dir', args.oracle_dir, '--batch_size', args.batch_size,
+       '--steps', args.steps])
+  per_step = result['median']
+  speed = result['batch_size'] / per_step
+  cfg = result['config']
+  print(f"| Magenta mel_prog_hires (TF1 graph, stage {cfg['stage_id']}, "
+        f"progress {cfg['progress']:g}) | off | one device | 1 | "
+        f"{result['first_step_seconds']:.1f} | {per_step:.3f} | {speed:.3g} "
+        '| |', flush=True)
+  print()
+  print(f"Magenta: generator output {cfg['generator_output_shape']}, "
+        f"fmap_base {cfg['fmap_base']}, fmap_max {cfg['fmap_max']}; s/step "
+        f"median {per_step:.3f}, min {result['min']:.3f} of "
+        f"{len(result['seconds_per_step'])} (graph built in "
+        f"{result['build_seconds']:.0f} s; its tf.data input pipeline, which "
+        'runs beside the step, makes a batch in '
+        f"{result['input_batch_seconds']:.3f} s)")
+  for xla, name, ours_speed in ours:
+    print(f'ours / Magenta, images/s ({MAGENTA_CONFIG}, XLA {xla}, {name}): '
+          f'{ours_speed / speed:.2f}x', flush=True)
 
 
 if __name__ == '__main__':
