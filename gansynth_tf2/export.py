@@ -251,7 +251,8 @@ class RealInverseTransform:
 
   def __call__(self, data):
     """`[b, time, freq, 2]` data -> `[b, audio_length]` audio."""
-    helper = self._data_helper.specgrams_helper
+    # No complex ops: TF Lite's builtin ops have none.
+    helper = self._data_helper.specgrams_helper.without_complex_ops()
     if self._data_helper.data_type == 'mel':
       data = helper.melspecgrams_to_specgrams(data)
     mag = tf.exp(data[..., 0])

@@ -91,8 +91,9 @@ class _ProgressiveNetwork(keras.Model):
         scale_mode, (start_height, start_width), scale_base, num_resolutions)
     # Keras would cast every float argument to a mixed policy's 16-bit type,
     # `progress` too (bf16 rounds 2.37 to 2.375): call() casts what it
-    # feeds the layers itself.
+    # feeds the layers itself (numpy inputs included).
     self._convert_input_args = False
+    self._allow_non_tensor_positional_args = True
     # Spectrogram <-> [-1, 1]; default: the paper's prespecified constants.
     self.normalizer = (normalizer if normalizer is not None else
                        normalizers.PrespecifiedNormalizer())
@@ -451,6 +452,7 @@ class Discriminator(_ProgressiveNetwork):
     """
     if progress is None:
       progress = self.num_blocks - 1.0
+    images = tf.cast(images, tf.float32)  # numpy in; float32 statistics
     x0 = self.normalizer.normalize(images) if normalize else images
     static = _is_static(progress)
     base = self.resolution_schedule.scale_base

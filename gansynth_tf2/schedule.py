@@ -204,6 +204,9 @@ def blend_images(x, progress, resolution_schedule, num_blocks):
   """
   blended = []
   for block_id in range(1, num_blocks + 1):
+    if isinstance(progress, (int, float)) and not generator_alpha(
+        block_id, progress):
+      continue  # a Python progress: adding exact zeros is skipped
     scale = resolution_schedule.scale_factor(block_id)
     rescaled = resolution_schedule.upscale(
         resolution_schedule.downscale(x, scale), scale)

@@ -13,6 +13,8 @@ Representations (`data_type`, Magenta's names):
   'wave'   : the raw wave laid out as a `[batch, 65536, 1, 2]` image.
 """
 
+import copy
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -142,6 +144,28 @@ class SpecgramsHelper:
     self._l2mel = None
     self._mel2l = None
     self._banded_cache = {}  # BandedMatmul per (matrix, with the dropped bin)
+    self._complex_free = False  # see without_complex_ops
+
+  def without_complex_ops(self):
+    """This helper, its channel (de)interleaving done with stack / slice.
+
+    The default packs the two channels through a complex64 bitcast (one fast
+    pass on CPU); TF Lite's builtin ops have no complex type, so graphs
+    converted to TF Lite (export.RealInverseTransform) use this copy.
+    """
+    clone = copy.copy(self)
+    clone._complex_free = True  # pylint: disable=protected-access
+    return clone
+
+  def _interleave(self, a, b):
+    if self._complex_free:
+      return tf.stack([a, b], axis=-1)
+    return _interleave(a, b)
+
+  def _deinterleave(self, x):
+    if self._complex_free:
+      return x[..., 0], x[..., 1]
+    return _deinterleave(x)
 
   @property
   def nfft(self):
@@ -261,11 +285,11 @@ class SpecgramsHelper:
       p = spectral_ops.instantaneous_frequency(phase_angle)
     else:
       p = phase_angle / np.pi
-    return _interleave(logmag, p)
+    return self._interleave(logmag, p)
 
   def specgrams_to_stfts(self, specgrams):
     """`[batch, time, freq, 2]` -> complex64 `[batch, time, freq, 1]`."""
-    logmag, p = _deinterleave(self._check_specgrams(specgrams))
+    logmag, p = self._deinterleave(self._check_specgrams(specgrams))
     mag = tf.exp(logmag)
     if self._ifreq:
       phase_angle = spectral_ops.running_sum(p * np.pi, axis=-2)
@@ -325,28 +349,28 @@ class SpecgramsHelper:
     if self._mel_downscale is None:
       return specgrams
     specgrams = self._check_specgrams(specgrams)
-    logmag, p = _deinterleave(specgrams)
+    logmag, p = self._deinterleave(specgrams)
     mag2 = tf.exp(2.0 * logmag)
     phase_angle = spectral_ops.running_sum(p * np.pi, axis=-2)
     l2mel = self._banded('l2mel', all_bins=False)
     logmelmag2 = self._safe_log(l2mel(mag2))
     mel_phase_angle = l2mel(phase_angle)
     mel_p = spectral_ops.instantaneous_frequency(mel_phase_angle)
-    return _interleave(logmelmag2, mel_p)
+    return self._interleave(logmelmag2, mel_p)
 
   def melspecgrams_to_specgrams(self, melspecgrams):
     """Mel specgrams -> linear specgrams, `[batch, time, freq, 2]` each."""
     if self._mel_downscale is None:
       return melspecgrams
     melspecgrams = self._check_melspecgrams(melspecgrams)
-    logmelmag2, mel_p = _deinterleave(melspecgrams)
+    logmelmag2, mel_p = self._deinterleave(melspecgrams)
     mel2l = self._banded('mel2l', all_bins=False)
     mag2 = mel2l(tf.exp(logmelmag2))
     logmag = 0.5 * self._safe_log(mag2)
     mel_phase_angle = spectral_ops.running_sum(mel_p * np.pi, axis=-2)
     phase_angle = mel2l(mel_phase_angle)
     p = spectral_ops.instantaneous_frequency(phase_angle)
-    return _interleave(logmag, p)
+    return self._interleave(logmag, p)
 
   def _check_melspecgrams(self, melspecgrams):
     return self._check_image(
@@ -380,11 +404,11 @@ class SpecgramsHelper:
     # wrap_phase on frames 1.., frame 0 kept whole.
     mel_p = (mel_dphase * (1.0 / np.pi) -
              2.0 * tf.round(mel_dphase * self._turn_scale()))
-    return _interleave(logmelmag2, mel_p)
+    return self._interleave(logmelmag2, mel_p)
 
   def _melspecgrams_to_stfts(self, melspecgrams, all_bins):
     """Checked mel specgrams -> complex64 `[batch, time, bins]`."""
-    logmelmag2, mel_p = _deinterleave(melspecgrams)
+    logmelmag2, mel_p = self._deinterleave(melspecgrams)
     mag2 = self._banded('mel2l', all_bins)(tf.exp(logmelmag2))
     eps = self._eps
     if all_bins:  # the added bin stays exactly 0, as the pad makes it

@@ -27,6 +27,7 @@ import time
 from absl import app
 from absl import flags
 import gin
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -116,7 +117,7 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
           max_to_keep=2, log_every_secs=10.0, media_summaries=True,
           jit_compile=False, stop_after_images=None,
           ema_decay=trainer_lib.EMA_DECAY, strategy='default',
-          cpu_replicas=None, tpu='', precision='fp32'):
+          cpu_replicas=None, tpu='', precision='fp32', seed=None):
   """Runs (or resumes) every remaining stage of the progressive schedule.
 
   Args:
@@ -146,11 +147,17 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     precision: 'fp32' (Magenta's numbers), 'bf16' or 'fp16' (networks in
       16 bits, weights / Adam / losses float32; fp16 with dynamic loss
       scaling): see precision.py. Checkpoints do not depend on it.
+    seed: seeds Python, numpy and TensorFlow (keras.utils.set_random_seed)
+      before anything is built, so a run repeats its initial weights, data
+      order, latents and labels (to compare precisions or changes on the
+      same draws); None: unseeded, as Magenta.
 
   Returns:
     The last checkpoint path (None on workers other than the chief).
   """
   precision_lib.check(precision, 'train.precision')
+  if seed is not None:
+    keras.utils.set_random_seed(int(seed))
   if isinstance(strategy, str):
     # First: devices and the cluster must be set up before TF runs anything.
     strategy = distribute.make_strategy(strategy, cpu_replicas, tpu)

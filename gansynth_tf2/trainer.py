@@ -40,6 +40,16 @@ def copy_weights(source, target):
     d.assign(s)
 
 
+def _zeros_for_none(grads, variables):
+  """Zero gradients for the branches a constant progress left out.
+
+  Magenta computes them (weighted 0) and Adam applies the zero gradient;
+  Keras would skip a None one and warn, so the same zeros are applied here.
+  """
+  return [tf.zeros_like(v) if g is None else g
+          for g, v in zip(grads, variables)]
+
+
 def update_ema(model, ema_model, decay=EMA_DECAY):
   """ema = decay * ema + (1 - decay) * weights.
 
@@ -104,6 +114,7 @@ class StageTrainer:
     self.replica_batch_size = self.batch_size // self.num_replicas
     self.num_images = training_schedule.num_images(stage_id, train_dir)
     self.time_limit = training_schedule.stage_train_time_limit(stage_id)
+    self.constant_progress = self._constant_progress()
     self.resolution_schedule = schedule.ResolutionSchedule.from_hparams(hp)
     self.weights = losses.LossWeights.from_hparams(hp)
     self.num_pitches = dataset.num_pitches
@@ -228,6 +239,25 @@ class StageTrainer:
     return self.schedule.progress(self.stage_id, self.image_id,
                                   self.train_time)
 
+  def _constant_progress(self):
+    """The stage's progress as a Python float if no step can change it.
+
+    Stable stages and non-progressive training: progress is monotone in the
+    image count, so equal values at the stage's first and last step mean a
+    constant. None for transitions and time-limited schedules.
+    """
+    if self.time_limit is not None:
+      return None
+    if not self.hp.train_progressive:
+      return float(self.num_blocks - 1)
+    start = (self.schedule.num_images(self.stage_id - 1)
+             if self.stage_id > 0 else 0)
+    last = max(start, self.num_images - 1)
+    first_value = float(self.schedule.progress(self.stage_id, start))
+    if first_value != float(self.schedule.progress(self.stage_id, last)):
+      return None
+    return first_value
+
   def done(self):
     if self.time_limit is not None:
       return float(self.train_time.numpy()) > self.time_limit
@@ -264,7 +294,7 @@ class StageTrainer:
       loss = self._scale(self.generator_optimizer,
                          self._replica_share(terms['generator_loss']))
     variables = self.generator.trainable_variables
-    grads = tape.gradient(loss, variables)
+    grads = _zeros_for_none(tape.gradient(loss, variables), variables)
     self.generator_optimizer.apply_gradients(zip(grads, variables))
     # Once per global step, in cross-replica context: every replica holds
     # the same (all-reduced) weights by now.
@@ -297,7 +327,7 @@ class StageTrainer:
       loss = self._scale(self.discriminator_optimizer,
                          self._replica_share(terms['discriminator_loss']))
     variables = self.discriminator.trainable_variables
-    grads = tape.gradient(loss, variables)
+    grads = _zeros_for_none(tape.gradient(loss, variables), variables)
     self.discriminator_optimizer.apply_gradients(zip(grads, variables))
     return terms, outputs
 
@@ -367,7 +397,10 @@ class StageTrainer:
       batch; whether any worker asked for a checkpoint, so all agree).
     """
     strategy = self.strategy
-    progress = self.progress()
+    # A progress that cannot change in this stage is traced as a Python
+    # number: the networks then skip the branches it weights 0 (exact).
+    progress = (self.constant_progress if self.constant_progress is not None
+                else self.progress())
     g_terms = strategy.run(self._replica_generator_step,
                            args=(inputs, progress))
     d_terms = strategy.run(self._replica_discriminator_step,
@@ -376,7 +409,7 @@ class StageTrainer:
     # Equal shares, so the mean over replicas is the global batch's mean.
     values = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
               for k, v in dict(d_terms, **g_terms).items()}
-    values['progress'] = progress
+    values['progress'] = tf.convert_to_tensor(progress, tf.float32)
     request = tf.cast(save_request, tf.float32)
     save = strategy.reduce(tf.distribute.ReduceOp.SUM,
                            strategy.run(lambda: tf.identity(request)),

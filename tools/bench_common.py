@@ -123,6 +123,37 @@ def measure_roofline(dtypes=('float32',)):
   return result
 
 
+def peak_rss_mib():
+  """This process's peak resident memory so far (Linux ru_maxrss), MiB."""
+  import resource  # pylint: disable=import-outside-toplevel
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_bandwidth(mib=256, repeats=3):
+  """This machine's memory bandwidth (GB/s) for TF: `x * 2` on `mib` MiB.
+
+  Counts bytes read plus written: the rate a memory-bound transform (the
+  spectral ones: FFTs, elementwise maps) cannot beat.
+  """
+  x = tf.random.uniform([mib * 2**18])
+  double = tf.function(lambda x: x * 2.0)
+  seconds = min(median_seconds(lambda: double(x), 1) for _ in range(repeats))
+  return 2 * x.shape[0] * 4 / seconds / 1e9
+
+
+def graph_flops(fn, *specs):
+  """Float ops of tf.function(fn) traced at `specs` (TF profiler; counts
+  matmuls and convs, not FFTs). None when the profiler cannot tell."""
+  try:
+    graph = tf.function(fn).get_concrete_function(*specs).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts['output'] = 'none'
+    return tf.compat.v1.profiler.profile(graph=graph,
+                                         options=opts).total_float_ops
+  except Exception:  # pylint: disable=broad-except
+    return None
+
+
 def cpu_name():
   """The processor's model name (Linux), for the tables' headers."""
   try:

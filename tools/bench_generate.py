@@ -11,7 +11,8 @@ weights: speed does not depend on the weights. Prints:
 0. this machine's roofline: the best 3x3-conv GFLOP/s (oneDNN or XLA) on the
    generator's largest shapes, per precision (bench_common.measure_roofline);
 1. notes/s at --batch_size through `load_model`'s API (`generate_from_z`),
-   as a tf.function and XLA-compiled, per --precision; with
+   without XLA, with the generator XLA-compiled (the default) or all of it,
+   per --precision; with
    --magenta_python, Magenta's own graph (tools/magenta_bench_generate.py)
    in the same run and each row's ratio to it; GFLOP/s (FLOPs of our graph,
    TF profiler) and the fraction of the roofline; for 16-bit rows the audio
@@ -61,8 +62,11 @@ _PRECISION = flags.DEFINE_list(
     'precision', ['fp32'], 'Precisions to time in table 1, from '
     'fp32,bf16,fp16 (fp32 is always timed: the 16-bit rows are compared '
     'with it).')
-_XLA = flags.DEFINE_list('xla', ['off', 'on'],
-                         "Table 1 modes: 'off' (tf.function), 'on' (XLA).")
+_XLA = flags.DEFINE_list(
+    'xla', ['off', 'generator'], "Table 1 modes (load_model's jit_compile): "
+    "'off' (no XLA), 'generator' (the default: XLA generator, TF inverse), "
+    "'all' (generator and inverse under XLA).")
+XLA_MODES = {'off': False, 'generator': 'generator', 'all': True}
 _MAGENTA = flags.DEFINE_string(
     'magenta_python', None, 'A Python interpreter that imports Magenta '
     '(../shared/oracle/magenta_env.sh): times Magenta\'s own graph in the '
@@ -88,7 +92,7 @@ ORACLE_CKPT = os.path.join(os.path.dirname(__file__), '..', 'tests', 'data',
                            'oracle', 'ckpt')
 
 
-def full_size_model(batch_size, precision='fp32', jit_compile=False):
+def full_size_model(batch_size, precision='fp32', jit_compile='generator'):
   """load_model's model object around a random full-size generator."""
   tiny = gansynth_tf2.load_model(ORACLE_CKPT)  # for its config + pitch counts
   hparams = tiny.hparams.replace(**FULL_SIZE)
@@ -102,7 +106,7 @@ def full_size_model(batch_size, precision='fp32', jit_compile=False):
                                  precision=precision, jit_compile=jit_compile)
 
 
-def make_model(batch_size, precision='fp32', jit_compile=False):
+def make_model(batch_size, precision='fp32', jit_compile='generator'):
   if _CKPT.value:
     return gansynth_tf2.load_model(_CKPT.value, batch_size=batch_size,
                                    precision=precision,
@@ -227,7 +231,9 @@ def main(argv):
   reference = None
   for prec in precisions:
     for xla in _XLA.value:
-      m = make_model(batch, prec, jit_compile=xla == 'on')
+      if xla not in XLA_MODES:
+        raise app.UsageError(f'--xla: {xla!r} is not one of {list(XLA_MODES)}')
+      m = make_model(batch, prec, jit_compile=XLA_MODES[xla])
       try:
         out = m.generate_from_z(z, pitches)  # warm-up (trace / compile)
         seconds = bench_common.median_seconds(
@@ -244,8 +250,8 @@ def main(argv):
         error = (f'{e["db"].mean():.2f} dB, SNR {np.median(e["snr"]):.1f} '
                  'dB' if prec != 'fp32' else
                  f'max {np.abs(out - reference).max() / np.abs(reference).max():.1e} of peak')
-      row('ours', prec, 'XLA' if xla == 'on' else 'tf.function', seconds,
-          our_flops, error)
+      row('ours', prec, {'off': 'no XLA', 'generator': 'XLA generator',
+                         'all': 'XLA all'}[xla], seconds, our_flops, error)
 
   if _MEMORY.value:
     probe = run_memory_probe(_MEMORY.value)

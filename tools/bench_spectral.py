@@ -6,7 +6,9 @@
 Measures waves -> mel-IF specgrams and mel-IF -> waves for the paper's high
 frequency resolution configuration (128x1024, nfft 2048, hop 512) and prints
 seconds per batch and examples per second (median of --repeats calls, each
-mode warmed up, i.e. traced / compiled, first).
+mode warmed up, i.e. traced / compiled, first), the matmul GFLOP/s and the
+fraction of the memory-bandwidth bound (input read and output written once at
+the bandwidth measured in the same run: these transforms are memory-bound).
 
 With --magenta_python, the same two transforms in Magenta's own
 `SpecgramsHelper` graph are timed in that interpreter in this invocation
@@ -67,11 +69,29 @@ def main(argv):
       except Exception as e:  # pylint: disable=broad-except
         rows.append((direction, mode, float('nan'),
                      f'failed: {type(e).__name__}'))
-  print(f'\nbatch {_BATCH.value}, median of {_REPEATS.value} calls')
-  print(f'{"direction":<18}{"mode":<32}{"s/batch":>10}{"examples/s":>12}')
+  # The bound of a memory-bound transform: reading its input and writing
+  # its output once at this machine's bandwidth (the FFTs and maps need
+  # several passes, so a few % of it is expected).
+  bandwidth = bench_common.measure_bandwidth()
+  io_bytes = 4 * (int(np.prod(waves.shape)) + int(np.prod(mel.shape)))
+  flops = {d: bench_common.graph_flops(f, tf.TensorSpec(x.shape, tf.float32))
+           for (d, _), f, x in zip(
+               DIRECTIONS, [helper.waves_to_melspecgrams,
+                            helper.melspecgrams_to_waves], [waves, mel])}
+  print(f'\nbatch {_BATCH.value}, median of {_REPEATS.value} calls; memory '
+        f'bandwidth {bandwidth:.1f} GB/s (x * 2 on 256 MiB, read + write); '
+        f'input + output {io_bytes / 1e6:.0f} MB per batch')
+  print(f'{"direction":<18}{"mode":<32}{"s/batch":>10}{"examples/s":>12}'
+        f'{"GFLOP/s":>9}{"of bandwidth bound":>20}')
   for direction, mode, seconds, rate in rows:
-    rate = f'{rate:12.1f}' if isinstance(rate, float) else f'  {rate}'
-    print(f'{direction:<18}{mode:<32}{seconds:10.3f}{rate}')
+    if not isinstance(rate, float):
+      print(f'{direction:<18}{mode:<32}{seconds:10.3f}  {rate}')
+      continue
+    gflops = (flops[direction] or float('nan')) / seconds / 1e9
+    bound = io_bytes / (bandwidth * 1e9) / seconds
+    print(f'{direction:<18}{mode:<32}{seconds:10.3f}{rate:12.1f}'
+          f'{gflops:9.2f}{bound:20.1%}')
+  print('(GFLOP/s: the profiler\'s count of matmul FLOPs; FFTs not counted)')
 
   if _MAGENTA_PYTHON.value is None:
     return

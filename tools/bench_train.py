@@ -2,8 +2,13 @@ r"""Times GANSynth's training step: seconds per D+G step and images/s.
 
 For each config (the paper's full-size if_mel_hq and the tiny quickstart) the
 last stage's networks (all blocks, 128x1024) are built and the compiled step
-of gansynth_tf2.train is run on one fixed real batch, fp32, with and without
-XLA. The first call (trace + compile) is reported separately.
+of gansynth_tf2.train is run on one fixed real batch, per --precision
+(fp32 by default; bf16, fp16 as `train --precision`), with and without XLA.
+The first call (trace + compile) is reported separately. Each row also gives
+the step's FLOPs (TF profiler over the step's graph: forward, backward and
+the gradient penalty's double backprop), its GFLOP/s as a fraction of this
+machine's conv roofline (measured first, bench_common.measure_roofline) and
+the process's peak RSS so far (the peak memory of the largest step run yet).
 
   python tools/bench_train.py                      # both configs, batch 8
   python tools/bench_train.py --configs=quickstart --steps=10
@@ -43,6 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_common  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import distribute  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import hparams  # pylint: disable=g-import-not-at-top
+from gansynth_tf2 import precision as precision_lib  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import schedule  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from gansynth_tf2.data import default  # pylint: disable=g-import-not-at-top
@@ -52,8 +58,22 @@ CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin'}
 MAGENTA_CONFIG = 'if_mel_hq'
 
 
-def bench(config, jit_compile, batch_size, steps, strategy=None):
-  """Returns (trace_seconds, seconds_per_step, images_per_second)."""
+def step_flops(trainer, real, one_hot):
+  """Float ops of one compiled D+G step (TF profiler over its graph)."""
+  try:
+    graph = trainer.step.get_concrete_function(
+        real, one_hot, tf.constant(False)).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts['output'] = 'none'
+    return tf.compat.v1.profiler.profile(graph=graph,
+                                         options=opts).total_float_ops
+  except Exception:  # pylint: disable=broad-except  (a profiler limitation)
+    return None
+
+
+def bench(config, jit_compile, batch_size, steps, strategy=None,
+          precision='fp32', count_flops=False):
+  """Returns (trace_seconds, seconds_per_step, images_per_second, flops)."""
   strategy = strategy or tf.distribute.get_strategy()
   hp = hparams.from_gin_files(
       [CONFIGS[config]], [f'hparams.batch_size_schedule=[{batch_size}]'])
@@ -62,7 +82,8 @@ def bench(config, jit_compile, batch_size, steps, strategy=None):
   with tempfile.TemporaryDirectory() as train_dir:
     trainer = trainer_lib.StageTrainer(stage_id, hp, sched, train_dir,
                                        default.DefaultDataset(), strategy,
-                                       jit_compile=jit_compile)
+                                       jit_compile=jit_compile,
+                                       precision=precision)
     # Progress in the middle of the schedule's last stage: all blocks.
     trainer.image_id.assign(sched.num_images(stage_id - 1))
     real, one_hot = next(trainer.real_batches())
@@ -73,7 +94,8 @@ def bench(config, jit_compile, batch_size, steps, strategy=None):
     for _ in range(steps):
       trainer.run_step(real, one_hot)
     per_step = (time.time() - start) / steps
-  return trace, per_step, batch_size / per_step
+    flops = step_flops(trainer, real, one_hot) if count_flops else None
+  return trace, per_step, batch_size / per_step, flops
 
 
 def main():
@@ -94,9 +116,20 @@ def main():
                       help='interpreter with Magenta 2.1.4: also time '
                       "Magenta's training step (mel_prog_hires) as the "
                       f'baseline of {MAGENTA_CONFIG}')
+  parser.add_argument('--precision', default='fp32',
+                      help='comma-separated precisions to time: fp32, bf16, '
+                      'fp16 (train --precision)')
+  parser.add_argument('--roofline', default='on', choices=('on', 'off'),
+                      help="measure this machine's conv roofline and print "
+                      'each row as a fraction of it')
   parser.add_argument('--oracle_dir', default=bench_common.DEFAULT_ORACLE_DIR,
                       help="folder of oracle_setup.py (Magenta's stubs)")
   args = parser.parse_args()
+  precisions = args.precision.split(',')
+  for p in precisions:
+    if p not in precision_lib.PRECISIONS:
+      parser.error(f'--precision: {p!r} is not one of '
+                   f'{"|".join(precision_lib.PRECISIONS)}')
   if args.magenta_python:
     bench_common.check_magenta_python(args.magenta_python)
     if MAGENTA_CONFIG not in args.configs.split(','):
@@ -114,23 +147,40 @@ def main():
         f'{args.batch_size}, {args.steps} timed steps, last stage '
         '(all blocks)')
   magenta = bool(args.magenta_python)
-  print('| config | XLA | strategy | replicas | first step (trace) s | '
-        's / D+G step | images/s | vs one device |')
-  print('|---|---|---|---|---|---|---|---|')
-  ours = []  # (xla, strategy name, images/s) of MAGENTA_CONFIG
+  roofline = {}
+  if args.roofline == 'on':
+    roofline = bench_common.measure_roofline(
+        [precision_lib.compute_dtype(p) for p in precisions])
+    print('roofline (best 3x3 conv GFLOP/s, batch 8, oneDNN or XLA): ' +
+          ', '.join(f'{d} {r["gflops"]:.0f}' for d, r in roofline.items()))
+  print('| config | precision | XLA | strategy | replicas | first step '
+        '(trace) s | s / D+G step | images/s | vs one device | GFLOP/step | '
+        'GFLOP/s | of roofline | peak RSS MiB |')
+  print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  ours = []  # (precision, xla, strategy name, images/s) of MAGENTA_CONFIG
+  flops_of = {}
   for config in args.configs.split(','):
-    for xla in args.xla.split(','):
-      base = None
-      for name, strategy in strategies:
-        trace, per_step, speed = bench(config, xla == 'on', args.batch_size,
-                                       args.steps, strategy)
-        base = base or speed
-        if config == MAGENTA_CONFIG:
-          ours.append((xla, name, speed))
-        print(f'| {config} | {xla} | {name} | '
-              f'{strategy.num_replicas_in_sync} | {trace:.1f} | '
-              f'{per_step:.3f} | {speed:.3g} | {speed / base:.2f}x |',
-              flush=True)
+    for prec in precisions:
+      for xla in args.xla.split(','):
+        base = None
+        for name, strategy in strategies:
+          trace, per_step, speed, flops = bench(
+              config, xla == 'on', args.batch_size, args.steps, strategy,
+              prec, count_flops=config not in flops_of)
+          flops = flops_of.setdefault(config, flops)
+          base = base or speed
+          if config == MAGENTA_CONFIG:
+            ours.append((prec, xla, name, speed))
+          bound = roofline.get(precision_lib.compute_dtype(prec),
+                               {}).get('gflops')
+          rate = flops / per_step / 1e9 if flops else None
+          print(f'| {config} | {prec} | {xla} | {name} | '
+                f'{strategy.num_replicas_in_sync} | {trace:.1f} | '
+                f'{per_step:.3f} | {speed:.3g} | {speed / base:.2f}x | '
+                f'{flops / 1e9 if flops else float("nan"):.0f} | '
+                f'{rate or float("nan"):.1f} | '
+                f'{rate / bound if rate and bound else float("nan"):.0%} | '
+                f'{bench_common.peak_rss_mib():.0f} |', flush=True)
   if magenta:
     print_magenta_baseline(args, ours)
 
@@ -156,9 +206,9 @@ def print_magenta_baseline(args, ours):
         f"{result['build_seconds']:.0f} s; its tf.data input pipeline, which "
         'runs beside the step, makes a batch in '
         f"{result['input_batch_seconds']:.3f} s)")
-  for xla, name, ours_speed in ours:
-    print(f'ours / Magenta, images/s ({MAGENTA_CONFIG}, XLA {xla}, {name}): '
-          f'{ours_speed / speed:.2f}x', flush=True)
+  for prec, xla, name, ours_speed in ours:
+    print(f'ours / Magenta, images/s ({MAGENTA_CONFIG}, {prec}, XLA {xla}, '
+          f'{name}): {ours_speed / speed:.2f}x', flush=True)
 
 
 if __name__ == '__main__':
