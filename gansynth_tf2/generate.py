@@ -263,7 +263,7 @@ def summary_notes(pitches):
 def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
         batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
         timbre_sweep=False, interpolate=0, use_ema=True, png=True,
-        overwrite=False, progress=None, precision='fp32'):
+        overwrite=False, progress=None, precision='fp32', xla=False):
   """Everything the CLI does; returns the metadata written to generated.json.
 
   Args:
@@ -306,7 +306,8 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
                                     batch_size=batch_size,
-                                    precision=precision)
+                                    precision=precision,
+                                    jit_compile='generator' if xla else False)
   size = model.latent_size
   seed = resolve_seed(seed)
   if pitches is not None:
@@ -486,6 +487,10 @@ def define_flags():
       'precision', 'fp32', ['fp32', 'bf16', 'fp16'], 'Compute type of the '
       'generator: fp32 (Magenta\'s numbers) or 16-bit (faster where the '
       'hardware has 16-bit units; see README, Performance).')
+  flags.DEFINE_boolean(
+      'xla', False, 'Compile the generator with XLA: faster (1.7x on a '
+      '2-core CPU), rounding otherwise than the default kernels (~1e-4 of '
+      'peak); the first batch pays the compilation.')
   flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
   flags.DEFINE_boolean(
       'overwrite', False, 'Allow a non-empty --output_dir; files of the same '
@@ -504,7 +509,7 @@ def main(argv):
                z_file=FLAGS.z_file, timbre_sweep=FLAGS.timbre_sweep,
                interpolate=FLAGS.interpolate, use_ema=FLAGS.use_ema,
                png=FLAGS.png, overwrite=FLAGS.overwrite, progress=None,
-               precision=FLAGS.precision)
+               precision=FLAGS.precision, xla=FLAGS.xla)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     # Bad input: one clear line, no traceback.
     sys.exit(f'gansynth_tf2.generate: error: {e}')

@@ -55,10 +55,7 @@ SERVE_WITHOUT_PACKAGE = textwrap.dedent('''
 def model(oracle_ckpt_dir):
   # Batch 3 = the batch the exported graph is run at below: the tiny oracle
   # model's oneDNN kernels change with the batch size (~5e-4, oracle README).
-  # The SavedModel's graph runs TensorFlow's kernels, as load_model does
-  # without XLA; the default (XLA generator) is compared below too.
-  return gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=3,
-                                 jit_compile=False)
+  return gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=3)
 
 
 @pytest.fixture(scope='module')
@@ -104,10 +101,11 @@ def test_export_serves_without_the_package_and_matches_load_model(
   print(f'exported vs load_model audio: max abs error {err:.2e} of peak '
         f'({peak:.3f})')
   assert err <= 1e-4, f'max abs error {err:.2e} of peak'
-  # load_model's default compiles the generator with XLA: other rounding,
+  # load_model(jit_compile='generator') (generate --xla) rounds otherwise,
   # which this deliberately narrow model amplifies (4-8-channel pixel norm).
-  xla = gansynth_tf2.load_model(oracle_ckpt_dir,
-                                batch_size=3).generate_from_z(z, pitch)
+  xla = gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=3,
+                                jit_compile='generator').generate_from_z(
+                                    z, pitch)
   err_xla = np.abs(served['audio'] - xla).max() / peak
   print(f'exported vs load_model (XLA generator): {err_xla:.2e} of peak')
   assert err_xla <= 1e-3

@@ -69,9 +69,10 @@ def test_audio_error_sees_a_wrong_note(reference):
 
 
 def test_generate_cli_records_precision(tmp_path):
+  """--precision (and --xla, the XLA-compiled generator) reach load_model."""
   out = tmp_path / 'notes'
   meta = generate.run(MODEL, str(out), n=2, pitches=['60'], seed=0,
-                      png=False, precision='fp16')
+                      png=False, precision='fp16', xla=True)
   assert meta['precision'] == 'fp16'
   assert json.loads((out / 'generated.json').read_text())['precision'] == 'fp16'
   with pytest.raises(ValueError, match='--precision'):
@@ -187,3 +188,18 @@ def test_train_cli_precision_flag_and_gin_must_agree(tmp_path):
   assert ('--precision=bf16 contradicts the gin binding train.precision'
           in result.stdout), result.stdout[-2000:]
   assert not (tmp_path / 'run').exists()
+
+
+def test_subpixel_training_step_matches_the_literal_one(fp32_start, tmp_path):
+  """train.subpixel_upscale=True: the same step up to float32 rounding."""
+  import shutil  # pylint: disable=import-outside-toplevel
+  src, real, one_hot, inputs, want = fp32_start
+  shutil.copytree(src, tmp_path / 'run')
+  t = _trainer(tmp_path / 'run', 'fp32', subpixel_upscale=True)
+  assert t.restore().startswith('resumed')
+  assert t.generator.subpixel_upscale and t.ema_generator.subpixel_upscale
+  values, _ = t.step_with_inputs(real, one_hot, inputs, tf.constant(False))
+  for key in ('discriminator_loss', 'generator_loss'):
+    error = abs(float(values[key]) - want[key]) / abs(want[key])
+    print(f'subpixel {key}: error {error:.1e}')
+    assert error <= 1e-5, key

@@ -11,7 +11,7 @@ weights: speed does not depend on the weights. Prints:
 0. this machine's roofline: the best 3x3-conv GFLOP/s (oneDNN or XLA) on the
    generator's largest shapes, per precision (bench_common.measure_roofline);
 1. notes/s at --batch_size through `load_model`'s API (`generate_from_z`),
-   without XLA, with the generator XLA-compiled (the default) or all of it,
+   without XLA (the default), with the generator XLA-compiled or all of it,
    per --precision; with
    --magenta_python, Magenta's own graph (tools/magenta_bench_generate.py)
    in the same run and each row's ratio to it; GFLOP/s (FLOPs of our graph,
@@ -64,8 +64,8 @@ _PRECISION = flags.DEFINE_list(
     'with it).')
 _XLA = flags.DEFINE_list(
     'xla', ['off', 'generator'], "Table 1 modes (load_model's jit_compile): "
-    "'off' (no XLA), 'generator' (the default: XLA generator, TF inverse), "
-    "'all' (generator and inverse under XLA).")
+    "'off' (no XLA, the default), 'generator' (XLA generator, TF inverse; "
+    "generate --xla), 'all' (generator and inverse under XLA).")
 XLA_MODES = {'off': False, 'generator': 'generator', 'all': True}
 _MAGENTA = flags.DEFINE_string(
     'magenta_python', None, 'A Python interpreter that imports Magenta '
@@ -92,7 +92,7 @@ ORACLE_CKPT = os.path.join(os.path.dirname(__file__), '..', 'tests', 'data',
                            'oracle', 'ckpt')
 
 
-def full_size_model(batch_size, precision='fp32', jit_compile='generator'):
+def full_size_model(batch_size, precision='fp32', jit_compile=False):
   """load_model's model object around a random full-size generator."""
   tiny = gansynth_tf2.load_model(ORACLE_CKPT)  # for its config + pitch counts
   hparams = tiny.hparams.replace(**FULL_SIZE)
@@ -106,7 +106,7 @@ def full_size_model(batch_size, precision='fp32', jit_compile='generator'):
                                  precision=precision, jit_compile=jit_compile)
 
 
-def make_model(batch_size, precision='fp32', jit_compile='generator'):
+def make_model(batch_size, precision='fp32', jit_compile=False):
   if _CKPT.value:
     return gansynth_tf2.load_model(_CKPT.value, batch_size=batch_size,
                                    precision=precision,
