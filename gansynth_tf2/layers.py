@@ -34,15 +34,13 @@ def pixel_norm(images, epsilon=1.0e-8):
   Returns:
     `images / sqrt(mean_c(images**2) + epsilon)`, same shape.
   """
-  if images.dtype in _HALF_DTYPES:
-    # 16-bit activations: the mean of squares in float32 (fp16 squares
-    # overflow past 256, and epsilon is below fp16's range).
-    scale = tf.math.rsqrt(tf.reduce_mean(
-        tf.square(tf.cast(images, tf.float32)), axis=-1, keepdims=True) +
-                          epsilon)
-    return images * tf.cast(scale, images.dtype)
-  return images * tf.math.rsqrt(
-      tf.reduce_mean(tf.square(images), axis=-1, keepdims=True) + epsilon)
+  # 16-bit maps: the mean of squares in float32 (fp16 squares overflow past
+  # 256, and epsilon is below fp16's range); other dtypes in their own.
+  stats = (tf.cast(images, tf.float32) if images.dtype in _HALF_DTYPES
+           else images)
+  scale = tf.math.rsqrt(
+      tf.reduce_mean(tf.square(stats), axis=-1, keepdims=True) + epsilon)
+  return images * tf.cast(scale, images.dtype)
 
 
 def _validated_scale(scale):

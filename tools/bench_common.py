@@ -141,11 +141,15 @@ def measure_bandwidth(mib=256, repeats=3):
   return 2 * x.shape[0] * 4 / seconds / 1e9
 
 
-def graph_flops(fn, *specs):
-  """Float ops of tf.function(fn) traced at `specs` (TF profiler; counts
-  matmuls and convs, not FFTs). None when the profiler cannot tell."""
+def graph_flops(fn, *args):
+  """Float ops of fn traced at `args` (TensorSpecs or tensors; TF profiler:
+  counts matmuls and convs, not FFTs). `fn`: a tf.function (traced as it
+  is, its own body counted) or a Python function. None when the profiler
+  cannot tell."""
+  if not hasattr(fn, 'get_concrete_function'):
+    fn = tf.function(fn)
   try:
-    graph = tf.function(fn).get_concrete_function(*specs).graph
+    graph = fn.get_concrete_function(*args).graph
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts['output'] = 'none'
     return tf.compat.v1.profiler.profile(graph=graph,

@@ -28,7 +28,6 @@ Every mode is run once before timing (tracing / compilation not measured).
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -125,26 +124,19 @@ def inputs(model, n, seed=0):
 
 def flops_per_note(fn, model):
   """Float ops of fn traced at batch 1 (TF profiler's registered op stats)."""
-  spec = [tf.TensorSpec([1, model.latent_size], tf.float32),
-          tf.TensorSpec([1], tf.int32)]
-  graph = tf.function(fn).get_concrete_function(*spec).graph
-  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  opts['output'] = 'none'
-  return tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops
+  return bench_common.graph_flops(
+      fn, tf.TensorSpec([1, model.latent_size], tf.float32),
+      tf.TensorSpec([1], tf.int32))
 
 
 def memory_probe(batch):
   """Peak RSS growth (MiB) of one generation call at `batch` in this process."""
   model = make_model(batch)
   z, labels = inputs(model, batch)
-  before = peak_rss_mib()
+  before = bench_common.peak_rss_mib()
   model.generate_from_z(z, np.asarray(model.pitches)[labels])
-  print(json.dumps({'batch': batch, 'peak_rss_mib': peak_rss_mib(),
-                    'growth_mib': peak_rss_mib() - before}))
-
-
-def peak_rss_mib():
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  print(json.dumps({'batch': batch, 'peak_rss_mib': bench_common.peak_rss_mib(),
+                    'growth_mib': bench_common.peak_rss_mib() - before}))
 
 
 def run_memory_probe(batch):

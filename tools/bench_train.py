@@ -58,19 +58,6 @@ CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin'}
 MAGENTA_CONFIG = 'if_mel_hq'
 
 
-def step_flops(trainer, real, one_hot):
-  """Float ops of one compiled D+G step (TF profiler over its graph)."""
-  try:
-    graph = trainer.step.get_concrete_function(
-        real, one_hot, tf.constant(False)).graph
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts['output'] = 'none'
-    return tf.compat.v1.profiler.profile(graph=graph,
-                                         options=opts).total_float_ops
-  except Exception:  # pylint: disable=broad-except  (a profiler limitation)
-    return None
-
-
 def bench(config, jit_compile, batch_size, steps, strategy=None,
           precision='fp32', count_flops=False):
   """Returns (trace_seconds, seconds_per_step, images_per_second, flops)."""
@@ -94,7 +81,11 @@ def bench(config, jit_compile, batch_size, steps, strategy=None,
     for _ in range(steps):
       trainer.run_step(real, one_hot)
     per_step = (time.time() - start) / steps
-    flops = step_flops(trainer, real, one_hot) if count_flops else None
+    # The step's own tf.function, traced as run (forward, backward and the
+    # gradient penalty's double backprop).
+    flops = (bench_common.graph_flops(trainer.step, real, one_hot,
+                                      tf.constant(False))
+             if count_flops else None)
   return trace, per_step, batch_size / per_step, flops
 
 
