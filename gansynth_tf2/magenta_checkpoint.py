@@ -114,6 +114,37 @@ def last_stage(path, stage_id=None):
   return stage_id, prefix
 
 
+def stage_checkpoints(path, stage_id):
+  """Prefixes of every checkpoint kept in a stage folder, oldest first.
+
+  Raises:
+    CheckpointError: `path` has no folder of `stage_id`.
+  """
+  stage_dir = run_dir.stage_dir(path, int(stage_id))
+  if not tf.io.gfile.isdir(stage_dir):
+    raise CheckpointError(f'{path} has no folder of stage {stage_id}')
+  indexes = tf.io.gfile.glob(os.path.join(stage_dir, '*.index'))
+  return [i[:-len('.index')] for i in sorted(indexes, key=_checkpoint_step)]
+
+
+def stage_of_checkpoint(path, prefix):
+  """Stage id of a checkpoint prefix inside `path`'s stage folders.
+
+  Raises:
+    CheckpointError: the prefix is not in one of `path`'s stage folders or
+      has no index file.
+  """
+  folder = os.path.basename(os.path.dirname(os.fspath(prefix)))
+  match = re.fullmatch(r'stage_(\d+)', folder)
+  if (not match or os.path.abspath(os.path.dirname(os.path.dirname(
+      os.fspath(prefix)))) != os.path.abspath(path)):
+    raise CheckpointError(
+        f'checkpoint {prefix} is not in a stage_000NN folder of {path}')
+  if not tf.io.gfile.exists(os.fspath(prefix) + '.index'):
+    raise CheckpointError(f'checkpoint {prefix} has no {prefix}.index')
+  return int(match.group(1))
+
+
 def _checkpoint_step(index_path):
   match = re.search(r'-(\d+)\.index$', index_path)
   return int(match.group(1)) if match else -1

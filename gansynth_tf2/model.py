@@ -301,7 +301,8 @@ def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
 
 
 def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
-               jit_compile=False, stage_id=None, precision='fp32'):
+               jit_compile=False, stage_id=None, precision='fp32',
+               checkpoint=None):
   """Loads the last stage of a checkpoint directory, ours or Magenta's.
 
   Args:
@@ -317,6 +318,10 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
     precision: 'fp32' (Magenta's numbers), 'bf16' or 'fp16': the generator
       computes in that type (weights kept float32, inverse transform float32;
       see precision.py). Faster only where the hardware has 16-bit units.
+    checkpoint: a checkpoint prefix inside one of `path`'s stage folders
+      (e.g. `<path>/stage_00008/ckpt-30`, as listed by
+      `magenta_checkpoint.stage_checkpoints`) instead of the latest one, to
+      follow learning within a stage; its stage is taken from the folder.
 
   Returns:
     A `GANSynthModel`.
@@ -329,7 +334,15 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
   if int(batch_size) < 1:
     raise ValueError(f'batch_size must be >= 1, got {batch_size}')
   hparams = magenta_checkpoint.read_experiment_json(path)
-  stage_id, prefix = magenta_checkpoint.last_stage(path, stage_id)
+  if checkpoint is None:
+    stage_id, prefix = magenta_checkpoint.last_stage(path, stage_id)
+  else:
+    prefix = os.fspath(checkpoint)
+    folder_stage = magenta_checkpoint.stage_of_checkpoint(path, prefix)
+    if stage_id is not None and int(stage_id) != folder_stage:
+      raise ValueError(f'checkpoint {prefix} is of stage {folder_stage}, '
+                       f'not stage_id={stage_id}')
+    stage_id = folder_stage
   reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
   precision_lib.check(precision)
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,

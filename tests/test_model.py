@@ -205,3 +205,27 @@ def test_load_a_chosen_stage(converted_dir, tmp_path):
   assert 'stage_00011' in chosen.checkpoint_path
   with pytest.raises(model_lib.CheckpointError, match='no folder of stage 3'):
     gansynth_tf2.load_model(run, stage_id=3)
+
+
+def test_load_a_chosen_checkpoint(converted_dir, tmp_path):
+  # tools/learning_curve.py --every_checkpoint follows learning inside a
+  # stage: each kept checkpoint of the folder, oldest first.
+  run = tmp_path / 'run'
+  shutil.copytree(converted_dir, run)
+  stage = run / 'stage_00012'
+  (old,) = [p.name[:-len('.index')] for p in stage.glob('*.index')]
+  for f in list(stage.glob(old + '.*')):
+    shutil.copy(f, stage / f.name.replace(old, 'ckpt-7'))
+  prefixes = magenta_checkpoint.stage_checkpoints(run, 12)
+  assert [os.path.basename(p) for p in prefixes] == [old, 'ckpt-7']
+  for prefix in prefixes:
+    chosen = gansynth_tf2.load_model(run, batch_size=2, checkpoint=prefix)
+    assert chosen.checkpoint_path == prefix
+  with pytest.raises(model_lib.CheckpointError, match='not in a stage_000NN'):
+    gansynth_tf2.load_model(run, checkpoint=str(tmp_path / 'ckpt-1'))
+  with pytest.raises(model_lib.CheckpointError, match='has no'):
+    gansynth_tf2.load_model(run, checkpoint=str(stage / 'ckpt-99'))
+  with pytest.raises(ValueError, match='not stage_id=11'):
+    gansynth_tf2.load_model(run, checkpoint=prefixes[0], stage_id=11)
+  with pytest.raises(model_lib.CheckpointError, match='no folder of stage 3'):
+    magenta_checkpoint.stage_checkpoints(run, 3)

@@ -1,10 +1,13 @@
 """Reduced precision (bf16 / fp16) generation: the audio error vs float32 is bounded.
 
 The bounds were chosen from measurements on the shipped `models/cpu_small`
-(16 notes, seed 1, 2-core CPU, TF 2.21): bf16 0.54 dB mean log-magnitude error
-(worst note 0.72 dB), waveform SNR 13.2 dB at worst (median 16.6); fp16 0.07
-dB (worst 0.10), SNR 30.9 dB at worst. The bounds leave ~2x headroom and
-would catch a broken path (a float32 statistic computed in 16 bits, a
+of 2026-11-26 (44,000 images; 16 notes, seed 1, 2-core CPU, TF 2.21): bf16
+0.54 dB mean log-magnitude error (worst note 0.72 dB), waveform SNR 13.2 dB at
+worst (median 16.6); fp16 0.07 dB (worst 0.10), SNR 30.9 dB at worst. The
+model shipped since (60,000 images) measures bf16 0.64 dB (worst 0.97), SNR
+8.6 dB at worst (median 15.5); fp16 0.08 dB (worst 0.11), SNR 29.2 dB at worst
+(2-core AMD EPYC): inside the same bounds, the bf16 SNR with less room. The
+bounds would catch a broken path (a float32 statistic computed in 16 bits, a
 mis-cast IF channel) by orders of magnitude.
 """
 

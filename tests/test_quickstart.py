@@ -61,7 +61,7 @@ def _run(*args, timeout=600):
 def test_shipped_model_plays_the_asked_pitch(tmp_path):
   """The quick start's notes, through the same CLIs quickstart.sh runs:
   issue 9 asks for >= 75% within 0.5 semitone (pYIN), 13 of these 17 (the
-  shipped model measured 16 of 17 on the dev machine; README). Also that the
+  shipped model measured 17 of 17 on the dev machine; README). Also that the
   check can fail."""
   notes = tmp_path / 'notes'
   result = _run('-m', 'gansynth_tf2.generate', f'--ckpt_dir={SHIPPED}',

@@ -1,7 +1,9 @@
 r"""Times GANSynth's training step: seconds per D+G step and images/s.
 
-For each config (the paper's full-size if_mel_hq and the tiny quickstart) the
-last stage's networks (all blocks, 128x1024) are built and the compiled step
+For each config (the paper's full-size if_mel_hq, the tiny quickstart, and
+cpu_small, issue 9's 32x512 learning run, on its 0.5 s notes) the last
+stage's networks (all blocks, at the config's image size) are built and the
+compiled step
 of gansynth_tf2.train is run on one fixed real batch, per --precision
 (fp32 by default; bf16, fp16 as `train --precision`), with and without XLA.
 The first call (trace + compile) is reported separately. Each row also gives
@@ -12,6 +14,7 @@ the process's peak RSS so far (the peak memory of the largest step run yet).
 
   python tools/bench_train.py                      # both configs, batch 8
   python tools/bench_train.py --configs=quickstart --steps=10
+  python tools/bench_train.py --configs=cpu_small --steps=20 --xla=off,on
   python tools/bench_train.py --strategy=mirrored --cpu_replicas=2 \
       --configs=quickstart --xla=off         # 1 vs 2 replicas, same global batch
   python tools/bench_train.py --configs=if_mel_hq \
@@ -53,7 +56,8 @@ from gansynth_tf2 import schedule  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from gansynth_tf2.data import default  # pylint: disable=g-import-not-at-top
 
-CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin'}
+CONFIGS = {'if_mel_hq': 'gin/if_mel_hq.gin', 'quickstart': 'gin/quickstart.gin',
+           'cpu_small': 'gin/cpu_small.gin'}
 # Our config that is Magenta's mel_prog_hires (the baseline's).
 MAGENTA_CONFIG = 'if_mel_hq'
 
@@ -66,9 +70,11 @@ def bench(config, jit_compile, batch_size, steps, strategy=None,
       [CONFIGS[config]], [f'hparams.batch_size_schedule=[{batch_size}]'])
   sched = schedule.TrainingSchedule.from_hparams(hp)
   stage_id = sched.num_stages - 1
+  # cpu_small trains on the default notes cut to 0.5 s.
+  dataset = default.DefaultDataset(audio_length=hp.audio_length)
   with tempfile.TemporaryDirectory() as train_dir:
     trainer = trainer_lib.StageTrainer(stage_id, hp, sched, train_dir,
-                                       default.DefaultDataset(), strategy,
+                                       dataset, strategy,
                                        jit_compile=jit_compile,
                                        precision=precision)
     # Progress in the middle of the schedule's last stage: all blocks.

@@ -3,7 +3,10 @@ r"""Learning curve of a training run: PA, FID, NDB (and pYIN pitch) vs images.
 Evaluates the network at initialisation (the last stage's architecture with
 fresh weights) and the latest checkpoint of every stage folder of a training
 directory with `gansynth_tf2.evaluate`, then plots the metrics against the
-number of training images and writes the numbers as JSON.
+number of training images and writes the numbers as JSON. With
+--every_checkpoint, every checkpoint kept in the last stage's folder is a
+point too (train with e.g. --gin_param=train.max_to_keep=40 to keep them), so
+the long last stage of gin/cpu_small.gin is followed, not only its end.
 
   python tools/learning_curve.py --train_dir=runs/cpu_small \
       --classifier_dir=models/pitch_classifier --num_samples=256 --pyin \
@@ -29,6 +32,9 @@ flags.DEFINE_integer('num_samples', 256, 'Generated notes per point.')
 flags.DEFINE_integer('seed', 0, 'Seeds latents, pitches and the init weights.')
 flags.DEFINE_integer('ndb_k', 20, 'NDB bins.')
 flags.DEFINE_boolean('pyin', False, 'Also measure pitch with pYIN (slow).')
+flags.DEFINE_boolean('every_checkpoint', False,
+                     "Also evaluate every kept checkpoint of the last stage's "
+                     'folder, not only its latest.')
 flags.DEFINE_string('output_png', None, 'Where the plot goes.')
 flags.DEFINE_string('output_json', None, 'Where the numbers go.')
 
@@ -75,6 +81,11 @@ def plot(points, path, title):
     ax.grid(alpha=0.3)
     if key == 'FID':
       ax.set_yscale('log')
+      if points and points[0].get('point') == 'init':
+        # Issue 9's target: 5x below the network at initialisation.
+        ax.axhline(points[0]['FID'] / 5, color='gray', ls='--', lw=1,
+                   label='init / 5')
+        ax.legend(fontsize=8)
   fig.suptitle(title, fontsize=10)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
@@ -89,15 +100,25 @@ def main(argv):
   dataset, _ = evaluate.resolve_real_data([FLAGS.train_dir])
   common = dict(num_samples=FLAGS.num_samples, seed=FLAGS.seed,
                 ndb_k=FLAGS.ndb_k, pyin=FLAGS.pyin)
+  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
   points = []
-  candidates = [('init', None)] + [(f'stage {s}', s)
-                                   for s in stage_ids(FLAGS.train_dir)]
+  stages = stage_ids(FLAGS.train_dir)
+  candidates = [('init', {})] + [(f'stage {s}', dict(stage_id=s))
+                                 for s in stages]
+  if FLAGS.every_checkpoint and stages:
+    # The latest one is already the stage's point.
+    _, latest = magenta_checkpoint.last_stage(FLAGS.train_dir, stages[-1])
+    earlier = [p for p in magenta_checkpoint.stage_checkpoints(
+        FLAGS.train_dir, stages[-1]) if os.path.abspath(p) !=
+               os.path.abspath(latest)]
+    candidates[-1:-1] = [(f'stage {stages[-1]} {os.path.basename(p)}',
+                          dict(checkpoint=p)) for p in earlier]
   real = None
-  for name, stage in candidates:
-    if stage is None:
+  for name, where in candidates:
+    if not where:
       model = initial_model(FLAGS.train_dir, FLAGS.seed)
     else:
-      model = gansynth_tf2.load_model(FLAGS.train_dir, stage_id=stage)
+      model = gansynth_tf2.load_model(FLAGS.train_dir, **where)
     result = evaluate.evaluate_models([FLAGS.train_dir], FLAGS.classifier_dir,
                                       dataset, models=[model], **common)
     real = result['rows'][evaluate.REAL_ROW]

@@ -10,7 +10,7 @@
 # as WAV + spectrogram PNG + generated.json, and the notes' pitch is measured
 # with pYIN (tools/check_pitch.py).
 # --train: first trains gin/cpu_small.gin from scratch into OUT/train (about
-# 59 minutes on 2 CPU cores; rerunning resumes) and plays that model instead.
+# 50 minutes on 2 idle CPU cores; rerunning resumes) and plays that model instead.
 # With --train, --strategy=..., --cpu_replicas=N and --gin_param=... go to the
 # training command, e.g. `--train --strategy=mirrored` on every GPU.
 set -euo pipefail
