@@ -47,14 +47,12 @@ def write_notes(folder, notes):
   return str(folder)
 
 
-@pytest.fixture(scope='module')
-def real_dir(tmp_path_factory):
+def make_real_dir(tmp_path_factory):
   return write_notes(tmp_path_factory.mktemp('real'),
                      [(t, p) for t in TIMBRES for p in PITCHES])
 
 
-@pytest.fixture(scope='module')
-def classifier_dir(tmp_path_factory):
+def make_classifier_dir(tmp_path_factory):
   keras.utils.set_random_seed(0)
   model = classifier.PitchClassifier(width=1 / 32).build_variables()
   for layer in model.convs + [model.logits_layer]:
@@ -63,8 +61,7 @@ def classifier_dir(tmp_path_factory):
       model, str(tmp_path_factory.mktemp('clf') / 'classifier'))
 
 
-@pytest.fixture(scope='module')
-def ours_dir(tmp_path_factory, real_dir):
+def make_ours_dir(tmp_path_factory, real_dir):
   """A checkpoint as train.py writes it: experiment.json + stage_00000/ (the
   tiny config's stage 0, saved before any step: a step costs 25 s here)."""
   train_dir = str(tmp_path_factory.mktemp('runs') / 'ours')
@@ -78,6 +75,14 @@ def ours_dir(tmp_path_factory, real_dir):
   trainer.restore()
   trainer.save()
   return train_dir
+
+
+# Module fixtures (tests/test_learning_curve.py builds its own from the same
+# functions).
+real_dir = pytest.fixture(scope='module', name='real_dir')(make_real_dir)
+classifier_dir = pytest.fixture(scope='module', name='classifier_dir')(
+    make_classifier_dir)
+ours_dir = pytest.fixture(scope='module', name='ours_dir')(make_ours_dir)
 
 
 @pytest.fixture(scope='module')
@@ -334,40 +339,3 @@ def test_short_notes_are_looped_to_the_classifier_length():
   assert evaluate.loop_to_length(long, 7) is not None
   assert evaluate.loop_to_length(long, 7).shape == (1, 9)
 
-
-def test_learning_curve_tool_follows_every_checkpoint(tmp_path, ours_dir,
-                                                      classifier_dir):
-  """tools/learning_curve.py (issue 9's learning-curve PNG): initialisation,
-  each stage's latest checkpoint and, with --every_checkpoint, the earlier
-  checkpoints of the last stage; real data from experiment.json."""
-  import shutil  # pylint: disable=import-outside-toplevel
-  run = tmp_path / 'run'
-  shutil.copytree(ours_dir, run)
-  stage = run / 'stage_00000'
-  for f in list(stage.glob('ckpt-1.*')):
-    shutil.copy(f, stage / f.name.replace('ckpt-1', 'ckpt-0'))
-  out = tmp_path / 'curve'
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2',
-             GANSYNTH_TF2_CACHE=str(tmp_path / 'cache'))
-  result = subprocess.run(
-      [sys.executable, str(REPO / 'tools' / 'learning_curve.py'),
-       f'--train_dir={run}', f'--classifier_dir={classifier_dir}',
-       f'--num_samples={NUM_SAMPLES}', f'--ndb_k={NDB_K}', '--every_checkpoint',
-       f'--output_json={out}.json', f'--output_png={out}.png'],
-      cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-      check=False)
-  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  curve = json.loads(pathlib.Path(f'{out}.json').read_text())
-  names = [p['point'] for p in curve['points']]
-  assert names == ['init', 'stage 0 ckpt-0', 'stage 0']
-  assert curve['points'][1]['ckpt_dir'] == curve['points'][2]['ckpt_dir']
-  # The same weights under two names score the same; the fresh network not.
-  assert curve['points'][1]['FID'] == pytest.approx(curve['points'][2]['FID'])
-  assert curve['points'][0]['FID'] != pytest.approx(curve['points'][2]['FID'])
-  assert all(math.isfinite(p['FID']) for p in curve['points'])
-  assert pathlib.Path(f'{out}.png').stat().st_size > 1000
-  result = subprocess.run(
-      [sys.executable, str(REPO / 'tools' / 'learning_curve.py'),
-       f'--train_dir={tmp_path / "nope"}'], cwd=tmp_path, env=env,
-      capture_output=True, text=True, timeout=120, check=False)
-  assert result.returncode != 0 and 'is not a folder' in result.stderr
