@@ -107,10 +107,10 @@ def last_stage(path, stage_id=None):
   if prefix is None:
     # The `checkpoint` state file may be missing or point elsewhere (absolute
     # paths of the training machine); fall back to the newest index file.
-    indexes = tf.io.gfile.glob(os.path.join(stage_dir, '*.index'))
-    if not indexes:
+    kept = stage_checkpoints(path, stage_id)
+    if not kept:
       raise CheckpointError(f'{stage_dir} holds no checkpoint (*.index)')
-    prefix = max(indexes, key=_checkpoint_step)[:-len('.index')]
+    prefix = kept[-1]
   return stage_id, prefix
 
 
