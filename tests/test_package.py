@@ -2,7 +2,8 @@
 
 On a machine without a GPU TensorFlow's start prints "E0000 ...
 cuda_platform.cc:52] failed call to cuInit" (and cudart / oneDNN notices),
-which reads as an error. The CLIs hide these native lines unless asked.
+which reads as an error; with a GPU it logs its devices instead. The CLIs
+hide these native lines unless asked.
 """
 import os
 import pathlib
@@ -13,10 +14,17 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parent.parent
 # glog/absl-style native log lines: "E0000 00:00:1795684073.09 ... file.cc:52]"
 NATIVE_LINE = re.compile(r'^[IWEF]\d{4} [\d:.]+ +\d+ \S+\.cc:\d+\]', re.M)
+# Which native lines TensorFlow prints depends on the machine (cuInit and
+# cudart without a GPU driver, device creation with a GPU, oneDNN on x86), so
+# the tests ask for one that every machine prints: the verbose log of the CPU
+# device, which every TensorFlow process creates.
+FORCED_VMODULE = 'local_device=1'
+FORCED_LINE = re.compile(r'local_device\.cc:\d+\] LocalDevice using CPU')
 
 
 def _generate(tmp_path, *extra, env_level=None):
   env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
+  env['TF_CPP_VMODULE'] = FORCED_VMODULE
   if env_level is not None:
     env['TF_CPP_MIN_LOG_LEVEL'] = env_level
   return subprocess.run(
@@ -34,10 +42,12 @@ def test_cli_hides_tensorflows_native_start_lines(tmp_path):
   output = quiet.stdout + quiet.stderr
   assert not NATIVE_LINE.search(output), output
   assert 'cuInit' not in output and 'absl::InitializeLog' not in output
-  # --verbosity shows them again (this machine has no GPU driver, so TF
-  # logs at least its cudart / cuInit lines).
+  assert not FORCED_LINE.search(output)
+  # --verbosity shows them again: at least the line every machine prints
+  # (with or without a GPU).
   loud = _generate(tmp_path, '--verbosity=0')
   assert loud.returncode == 0, loud.stderr[-2000:]
+  assert FORCED_LINE.search(loud.stderr), loud.stderr[-2000:]
   assert NATIVE_LINE.search(loud.stderr), loud.stderr[-2000:]
 
 
