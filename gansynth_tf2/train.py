@@ -331,32 +331,40 @@ def _first_replica(trainer, value):
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
   """The command-line flags; defined only by the CLI so that importing this
-  module beside another absl program does not clash."""
+  module beside another absl program does not clash. `flag_values`: where
+  (tests parse into their own `flags.FlagValues`)."""
   flags.DEFINE_multi_string('gin_file', [], 'gin config files, applied in '
-                            'order (later ones override earlier ones).')
+                            'order (later ones override earlier ones).',
+                            flag_values=flag_values)
   flags.DEFINE_multi_string('gin_param', [], 'gin bindings applied after the '
-                            "files, e.g. --gin_param='hparams.fmap_max=16'.")
+                            "files, e.g. --gin_param='hparams.fmap_max=16'.",
+                            flag_values=flag_values)
   flags.DEFINE_string('train_dir', None, 'Training directory (created if '
-                      'missing); rerun the same command to resume.')
+                      'missing); rerun the same command to resume.',
+                      flag_values=flag_values)
   flags.DEFINE_enum('strategy', None, list(distribute.STRATEGIES),
                     'Where the step runs (gin: train.strategy; default: '
                     'default, one device): mirrored = every GPU here, '
-                    'multi_worker = the cluster in $TF_CONFIG, tpu.')
+                    'multi_worker = the cluster in $TF_CONFIG, tpu.',
+                    flag_values=flag_values)
   flags.DEFINE_integer('cpu_replicas', None, 'Testing aid: with '
                        '--strategy=mirrored, split the CPU into this many '
-                       'logical devices (gin: train.cpu_replicas).')
+                       'logical devices (gin: train.cpu_replicas).',
+                       flag_values=flag_values)
   flags.DEFINE_string('tpu', None, "With --strategy=tpu, the TPU's name or "
-                      "grpc:// address (gin: train.tpu; '' = local).")
+                      "grpc:// address (gin: train.tpu; '' = local).",
+                      flag_values=flag_values)
   flags.DEFINE_enum('precision', None, list(precision_lib.PRECISIONS),
                     'Compute type of the networks (gin: train.precision; '
                     "default fp32, Magenta's numbers): bf16, or fp16 with "
                     'loss scaling; faster where the hardware has 16-bit '
-                    'units.')
+                    'units.',
+                    flag_values=flag_values)
 
 
-def _distribution_settings():
+def _distribution_settings(flag_values=FLAGS):
   """train()'s strategy, cpu_replicas, tpu and precision from flags and gin.
 
   A flag and a gin binding of the same setting must agree: one of them
@@ -365,7 +373,7 @@ def _distribution_settings():
   settings = {}
   for name, default in (('strategy', 'default'), ('cpu_replicas', None),
                         ('tpu', ''), ('precision', 'fp32')):
-    flag = getattr(FLAGS, name)
+    flag = getattr(flag_values, name)
     try:
       bound = gin.query_parameter(f'train.{name}')
     except ValueError:
@@ -377,24 +385,25 @@ def _distribution_settings():
   return settings
 
 
-def main(argv):
+def main(argv, flag_values=FLAGS):
+  """The CLI after flag parsing (`flag_values`: parsed flags, for tests)."""
   del argv
   # TF's own INFO lines (one per checkpoint shard) drown the progress line.
   tf.get_logger().setLevel('WARNING')
-  if not FLAGS.train_dir:
+  if not flag_values.train_dir:
     raise app.UsageError('--train_dir is required')
-  if not FLAGS.gin_file:
+  if not flag_values.gin_file:
     raise app.UsageError('--gin_file is required, e.g. '
                          '--gin_file=gin/quickstart.gin')
   try:
-    gin_config.parse_gin(FLAGS.gin_file, FLAGS.gin_param)
-    settings = _distribution_settings()
+    gin_config.parse_gin(flag_values.gin_file, flag_values.gin_param)
+    settings = _distribution_settings(flag_values)
     # Before gin makes the dataset: a cluster or split CPU must be set up
     # before TensorFlow runs anything.
     strategy = distribute.make_strategy(settings['strategy'],
                                         settings['cpu_replicas'],
                                         settings['tpu'])
-    path = train(FLAGS.train_dir, strategy=strategy,
+    path = train(flag_values.train_dir, strategy=strategy,
                  precision=settings['precision'])
   except (NonFiniteLossError, checkpoints.ConfigConflictError, ValueError,
           OSError, distribute.ClusterError) as e:

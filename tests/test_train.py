@@ -1,6 +1,12 @@
 """Tests for gansynth_tf2.train: the compiled step, and the command line under
-kill -9, NaN losses and conflicting configs (tests/data/train_tiny.gin: the
-quickstart's 7-resolution IF-Mel structure with 4 images per stage)."""
+kill -9, NaN losses and conflicting configs (tests/data/train_small.gin: the
+paper's IF-Mel networks at 5 resolutions up to 32x512, 9 stages of 4 images).
+
+The killed and resumed run starts the real command line (a process per run);
+the other command-line tests call `train.main` in this process (the
+`run_main` fixture, conftest.py), which saves a TensorFlow start each. The
+paper configs' steps and the converted Magenta checkpoint train the full
+7-resolution 128x1024 structure."""
 import json
 import os
 import pathlib
@@ -27,25 +33,24 @@ from gansynth_tf2.data import default
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DATA = pathlib.Path(__file__).parent / 'data'
-TINY_GIN = DATA / 'train_tiny.gin'
+SMALL_GIN = DATA / 'train_small.gin'
+NUM_STAGES = 9  # 5 resolutions: 5 stable stages and 4 transitions
+LAST_IMAGE = 36  # 4 images per stage
+NOTE = 8192  # samples per note
 # Stages 0..3 (the first transition, a new block, a stable stage) in the CLI
 # tests: 4 images per stage at batch 2.
 STOP_AFTER = 16
 
 
-
-
-def cli(train_dir, *gin_params):
-  return [sys.executable, '-m', 'gansynth_tf2.train',
-          f'--gin_file={TINY_GIN}', f'--train_dir={train_dir}',
+def cli_args(train_dir, *gin_params):
+  return [f'--gin_file={SMALL_GIN}', f'--train_dir={train_dir}',
           f'--gin_param=train.stop_after_images={STOP_AFTER}'] + [
               f'--gin_param={p}' for p in gin_params]
 
 
-def run_cli(train_dir, *gin_params, timeout=300):
-  return subprocess.run(cli(train_dir, *gin_params), cwd=REPO,
-                        capture_output=True, text=True, timeout=timeout,
-                        check=False)
+def cli(train_dir, *gin_params):
+  return [sys.executable, '-m', 'gansynth_tf2.train'] + cli_args(
+      train_dir, *gin_params)
 
 
 # In-process: the step function.
@@ -53,11 +58,11 @@ def run_cli(train_dir, *gin_params, timeout=300):
 
 @pytest.fixture(scope='module')
 def trainer(tmp_path_factory):
-  hp = hparams.from_gin_files([str(TINY_GIN)])
+  hp = hparams.from_gin_files([str(SMALL_GIN)])
   train_dir = str(tmp_path_factory.mktemp('inproc'))
   sched = schedule.TrainingSchedule.from_hparams(hp)
   t = trainer_lib.StageTrainer(1, hp, sched, train_dir,
-                               default.DefaultDataset(),
+                               default.DefaultDataset(audio_length=NOTE),
                                tf.distribute.get_strategy())
   return t
 
@@ -163,9 +168,10 @@ def _first_stage_line(text):
 
 
 @pytest.fixture(scope='module')
-def killed_and_resumed(tmp_path_factory):
+def killed_and_resumed(tmp_path_factory, run_main):
   """Starts training, kills it with SIGKILL at random moments >= 3 times,
-  restarts the same command each time, then lets it finish."""
+  restarts the same command each time, then lets it finish (that last run
+  in this process)."""
   train_dir = tmp_path_factory.mktemp('cli') / 'run'
   rng = random.Random(1234)
   kills = []
@@ -196,14 +202,14 @@ def killed_and_resumed(tmp_path_factory):
                         saved=_saved_image_ids(text), log=text))
     else:
       break  # finished before the kill; the final run below checks it
-  final = run_cli(train_dir)
+  final = run_main(train, cli_args(train_dir))
   return train_dir, kills, final
 
 
 def test_kill_minus_9_then_resume(killed_and_resumed):
   train_dir, kills, final = killed_and_resumed
   sched = schedule.TrainingSchedule.from_hparams(
-      hparams.from_gin_files([str(TINY_GIN)]))
+      hparams.from_gin_files([str(SMALL_GIN)]))
   assert len(kills) >= 3, [k['log'][-2000:] for k in kills]
   runs = [k['log'] for k in kills[1:]] + [final.stdout]
   for kill, next_log in zip(kills, runs):
@@ -236,15 +242,15 @@ def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
   ours = run_dir.read_experiment(str(train_dir))
   assert set(ours) == magenta_keys | {'pitch_counts'}
   assert ours['dataset_name'] == 'default'
-  counts = default.DefaultDataset().get_pitch_counts()
+  counts = default.DefaultDataset(audio_length=NOTE).get_pitch_counts()
   assert ours['pitch_counts'] == {str(p): c for p, c in counts.items()}
   assert (train_dir / 'operative_config.gin').exists()
   assert 'hparams.fmap_max = 8' in (
       train_dir / 'operative_config.gin').read_text()
   import gansynth_tf2  # pylint: disable=import-outside-toplevel
   model = gansynth_tf2.load_model(str(train_dir))
-  waves = model.generate_from_z(np.zeros([1, 256], np.float32), [60])
-  assert waves.shape == (1, 64000) and np.all(np.isfinite(waves))
+  waves = model.generate_from_z(model.generate_z(1, seed=0), [60])
+  assert waves.shape == (1, NOTE) and np.all(np.isfinite(waves))
   assert model.pitch_counts == counts
 
 
@@ -261,30 +267,31 @@ def test_summaries_hold_losses_and_audio(killed_and_resumed):
     assert tag in tags, sorted(tags)
 
 
-def test_finished_run_does_nothing_more(killed_and_resumed):
+def test_finished_run_does_nothing_more(killed_and_resumed, run_main):
   train_dir = killed_and_resumed[0]
-  result = run_cli(train_dir)
+  result = run_main(train, cli_args(train_dir))
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'Saved' not in result.stdout
   assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
 
 
-def test_conflicting_config_is_refused(killed_and_resumed):
+def test_conflicting_config_is_refused(killed_and_resumed, run_main):
   train_dir = killed_and_resumed[0]
   before = sorted(p.name for p in train_dir.rglob('*'))
-  result = run_cli(train_dir, 'hparams.fmap_max=16')
+  result = run_main(train, cli_args(train_dir, 'hparams.fmap_max=16'))
   print(result.stdout[-2000:])
   assert result.returncode == 1
   assert 'fmap_max: 8 in train_dir, 16 now' in result.stdout
   assert sorted(p.name for p in train_dir.rglob('*')) == before
 
 
-def test_nan_loss_stops_without_saving_poison(tmp_path):
+def test_nan_loss_stops_without_saving_poison(tmp_path, run_main):
   # An infinite learning rate blows the generator up on its first update
   # (the step's first half), so the discriminator loss of the first step,
   # on that generator's notes, is not finite.
   train_dir = tmp_path / 'nan'
-  result = run_cli(train_dir, 'hparams.generator_learning_rate=1e400')
+  result = run_main(train, cli_args(train_dir,
+                                    'hparams.generator_learning_rate=1e400'))
   print(result.stdout[-2000:])
   assert result.returncode == 1, result.stderr[-3000:]
   assert re.search(r'Non-finite loss at stage 0, step 0 .*discriminator_loss',
@@ -295,19 +302,19 @@ def test_nan_loss_stops_without_saving_poison(tmp_path):
 
 
 def _stage_trainer(tmp_path, stage_id, **overrides):
-  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(**overrides)
+  hp = hparams.from_gin_files([str(SMALL_GIN)]).replace(**overrides)
   sched = schedule.TrainingSchedule.from_hparams(hp)
   return trainer_lib.StageTrainer(stage_id, hp, sched, str(tmp_path),
-                                  default.DefaultDataset(),
+                                  default.DefaultDataset(audio_length=NOTE),
                                   tf.distribute.get_strategy())
 
 
 def test_time_limited_schedule_drives_progress_and_stage_end(tmp_path):
   """Magenta's train_time_limit: stage k gets a share of the time growing by
   train_time_stage_multiplier; progress follows the train time."""
-  t = _stage_trainer(tmp_path, 1, train_time_limit=130.0,
+  t = _stage_trainer(tmp_path, 1, train_time_limit=10.0 * NUM_STAGES,
                      train_time_stage_multiplier=1.0)
-  # 13 equal stages of 10 s: stage 1 (the first transition) is 10..20 s.
+  # 9 equal stages of 10 s: stage 1 (the first transition) is 10..20 s.
   assert t.time_limit == pytest.approx(20.0)
   for seconds, progress, done in ((9.0, 0.0, False), (15.0, 0.5, False),
                                   (20.5, 1.0, True)):
@@ -320,15 +327,17 @@ def test_time_limited_schedule_drives_progress_and_stage_end(tmp_path):
 
 
 def test_non_progressive_training_trains_all_blocks_once(tmp_path):
-  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(
+  hp = hparams.from_gin_files([str(SMALL_GIN)]).replace(
       train_progressive=False)
   sched = schedule.TrainingSchedule.from_hparams(hp)
-  assert sched.stages_to_train(str(tmp_path)) == [12]
-  t = _stage_trainer(tmp_path, 12, train_progressive=False)
-  assert t.num_blocks == 7
-  assert float(t.progress()) == 6.0
+  last = NUM_STAGES - 1
+  assert sched.stages_to_train(str(tmp_path)) == [last]
+  t = _stage_trainer(tmp_path, last, train_progressive=False)
+  assert t.num_blocks == 5
+  assert float(t.progress()) == 4.0
   # Magenta's quirk: the sum of all stage ends.
-  assert t.num_images == sum(sched.stage_info(s)[1] for s in range(13))
+  assert t.num_images == sum(sched.stage_info(s)[1]
+                             for s in range(NUM_STAGES))
   assert t.restore() == 'fresh start'
 
 
@@ -369,10 +378,10 @@ def test_quickstart_trains_all_stages_end_to_end(tmp_path):
 def test_data_computed_normalizer_is_fitted_once_into_assets(tmp_path):
   """Magenta's init_data_normalizer: fitted from the data before stage 0,
   saved under <train_dir>/assets, then reused (and by the networks)."""
-  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(
+  hp = hparams.from_gin_files([str(SMALL_GIN)]).replace(
       data_normalizer='specgrams_simple_normalizer',
       normalizer_num_examples=20)
-  dataset = default.DefaultDataset()
+  dataset = default.DefaultDataset(audio_length=NOTE)
   normalizer = train.init_normalizer(hp, str(tmp_path), dataset)
   assert os.path.dirname(normalizer.path) == str(tmp_path / 'assets')
   stamp = os.stat(normalizer.path).st_mtime_ns
@@ -390,21 +399,20 @@ def _trained_pitches(train_dir):
   return sorted(int(p) for p, c in counts.items() if c > 0)
 
 
-def test_all_13_stages_then_generate_through_the_clis(tmp_path,
-                                                      killed_and_resumed):
-  """The quick start's path in CI size: every stage of the 7-resolution IF-Mel
+def test_all_stages_then_generate_through_the_clis(tmp_path, run_main,
+                                                  killed_and_resumed):
+  """The quick start's path in CI size: every stage of the 5-resolution IF-Mel
   structure (4 images per stage), then the generate CLI's timbre sweep and
   interpolation modes on the result. Stages 0..3 are the killed and resumed
   run's (a copy of it, trained on to the end), so they are not paid twice."""
+  from gansynth_tf2 import generate  # pylint: disable=import-outside-toplevel
   train_dir = tmp_path / 'run'
   shutil.copytree(killed_and_resumed[0], train_dir)
   assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
-  result = subprocess.run(
-      [sys.executable, '-m', 'gansynth_tf2.train', f'--gin_file={TINY_GIN}',
-       f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,
-      timeout=900, check=False)
+  result = run_main(train, [f'--gin_file={SMALL_GIN}',
+                            f'--train_dir={train_dir}'])
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  assert _stage_state(str(train_dir)) == (12, 52)
+  assert _stage_state(str(train_dir)) == (NUM_STAGES - 1, LAST_IMAGE)
   pitches = _trained_pitches(str(train_dir))[:3]
   for mode, files in [
       (['--timbre_sweep', f'--pitches={",".join(map(str, pitches))}'],
@@ -412,10 +420,8 @@ def test_all_13_stages_then_generate_through_the_clis(tmp_path,
       (['--interpolate=3', f'--pitches={pitches[0]}'],
        [f'interpolation_{i}.wav' for i in range(3)] + ['interpolation.wav'])]:
     out = tmp_path / mode[0].strip('-').split('=')[0]
-    gen = subprocess.run(
-        [sys.executable, '-m', 'gansynth_tf2.generate',
-         f'--ckpt_dir={train_dir}', f'--output_dir={out}', '--seed=3'] + mode,
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    gen = run_main(generate, [f'--ckpt_dir={train_dir}', f'--output_dir={out}',
+                              '--seed=3'] + mode)
     assert gen.returncode == 0, gen.stdout[-2000:] + gen.stderr[-2000:]
     clips = []
     for name in files:
@@ -426,7 +432,7 @@ def test_all_13_stages_then_generate_through_the_clis(tmp_path,
       assert rate == 16000 and np.all(np.isfinite(audio)), name
       assert np.abs(audio).max() > 0, name  # not silence
       if name[-6:-4].strip('_').isdigit():  # one clip per note
-        assert audio.shape == (64000,), (name, audio.shape)
+        assert audio.shape == (NOTE,), (name, audio.shape)
         clips.append(audio)
     # Other pitches (sweep) or other latents (interpolation): other clips.
     assert all(np.abs(a - b).max() > 0 for a, b in zip(clips, clips[1:]))
@@ -437,41 +443,38 @@ def test_all_13_stages_then_generate_through_the_clis(tmp_path,
       assert meta['pitches'] == pitches
 
 
-def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir):
+def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir,
+                                                run_main):
   """Magenta's checkpoint, converted, resumes training like one of ours (on
   our default data, its last stage extended by one step)."""
   from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
   converted = tmp_path / 'converted'
   magenta_checkpoint.convert(str(oracle_ckpt_dir), str(converted))
   before = run_dir.read_experiment(str(converted))
-  result = subprocess.run(
-      [sys.executable, '-m', 'gansynth_tf2.train',
-       '--gin_file=gin/if_mel_hq.gin', '--gin_file=gin/datasets/default.gin',
-       f'--gin_file={converted / "hparams.gin"}',
-       f'--gin_param=hparams.total_num_images={before["total_num_images"] + 8}',
-       '--gin_param=train.media_summaries=False',
-       f'--train_dir={converted}'], cwd=REPO, capture_output=True, text=True,
-      timeout=600, check=False)
+  result = run_main(train, [
+      '--gin_file=gin/if_mel_hq.gin', '--gin_file=gin/datasets/default.gin',
+      f'--gin_file={converted / "hparams.gin"}',
+      f'--gin_param=hparams.total_num_images={before["total_num_images"] + 8}',
+      '--gin_param=train.media_summaries=False', f'--train_dir={converted}'])
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'resumed' in result.stdout, result.stdout[-2000:]
   assert _stage_state(str(converted)) == (12, before['total_num_images'] + 8)
 
 
-def test_missing_data_fails_before_anything_is_written(tmp_path):
+def test_missing_data_fails_before_anything_is_written(tmp_path, run_main):
   train_dir = tmp_path / 'run'
-  result = subprocess.run(
-      [sys.executable, '-m', 'gansynth_tf2.train',
-       '--gin_file=gin/if_mel_hq.gin',
-       f"--gin_param=NSynthTfdsDataset.tfds_data_dir='{tmp_path / 'tfds'}'",
-       f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,
-      timeout=300, check=False)
+  result = run_main(train, [
+      '--gin_file=gin/if_mel_hq.gin',
+      f"--gin_param=NSynthTfdsDataset.tfds_data_dir='{tmp_path / 'tfds'}'",
+      f'--train_dir={train_dir}'])
   assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
   assert 'ERROR: TFDS nsynth/gansynth_subset' in result.stdout
   assert 'Traceback' not in result.stdout + result.stderr
   assert not train_dir.exists()
 
 
-def test_data_that_fails_during_training_stops_with_one_line(tmp_path):
+def test_data_that_fails_during_training_stops_with_one_line(tmp_path,
+                                                            run_main):
   """Only the first note is read before training starts; a bad record met
   later (here a note at 22.05 kHz) stops the run with one ERROR line, and the
   checkpoint written at the stage start stays the latest."""
@@ -485,12 +488,11 @@ def test_data_that_fails_during_training_stops_with_one_line(tmp_path):
       str(data_dir), [({'pitch': 60, 'instrument_source': 0}, notes[0]),
                       ({'pitch': 62, 'instrument_source': 0}, notes[1])], [])
   train_dir = tmp_path / 'run'
-  result = subprocess.run(
-      [sys.executable, '-m', 'gansynth_tf2.train', f'--gin_file={TINY_GIN}',
-       '--gin_file=gin/datasets/prepared.gin',
-       f"--gin_param=PreparedDataset.data_dir='{data_dir}'",
-       f'--train_dir={train_dir}'], cwd=REPO, capture_output=True, text=True,
-      timeout=300, check=False)
+  result = run_main(train, [
+      f'--gin_file={SMALL_GIN}', '--gin_file=gin/datasets/prepared.gin',
+      f"--gin_param=PreparedDataset.data_dir='{data_dir}'",
+      f'--gin_param=PreparedDataset.audio_length={NOTE}',
+      f'--train_dir={train_dir}'])
   out = result.stdout + result.stderr
   assert result.returncode == 1, out[-3000:]
   assert 'ERROR: training data cannot be read at image_id 0: ' in out
