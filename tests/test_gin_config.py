@@ -1,9 +1,10 @@
 """Tests for gansynth_tf2.gin_config: finding gin files, one-line errors for
-broken configs, and the command-line tools stopping on them before writing."""
+broken configs, and the command-line tools stopping on them before writing
+(their `main` in this process: conftest's run_main; each tool's own tests
+run its real command line)."""
+import importlib
 import os
 import pathlib
-import subprocess
-import sys
 
 import gin
 import pytest
@@ -76,10 +77,11 @@ def test_missing_file_names_where_it_looked(tmp_path):
   assert str(tmp_path / 'nope.gin') in str(info.value)
 
 
-def _run_tool(args, tmp_path):
-  return subprocess.run([sys.executable, '-m'] + args, cwd=tmp_path,
-                        capture_output=True, text=True, timeout=300,
-                        check=False)
+@pytest.fixture
+def run_tool(run_main, tmp_path, monkeypatch):
+  """`python -m tool args...` run from tmp_path, in this process."""
+  monkeypatch.chdir(tmp_path)
+  return lambda tool, args: run_main(importlib.import_module(tool), args)
 
 
 @pytest.mark.parametrize('tool,out_flag', [
@@ -87,12 +89,11 @@ def _run_tool(args, tmp_path):
     ('gansynth_tf2.train_classifier', '--output_dir'),
 ])
 def test_tools_stop_on_a_broken_config_before_writing(tool, out_flag,
-                                                      tmp_path):
+                                                      tmp_path, run_tool):
   broken = tmp_path / 'broken.gin'
   broken.write_text('hparams.fmap_max = (16\n')
   out = tmp_path / 'out'
-  result = _run_tool([tool, f'--gin_file={broken}', f'{out_flag}={out}'],
-                     tmp_path)
+  result = run_tool(tool, [f'--gin_file={broken}', f'{out_flag}={out}'])
   assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
   errors = [l for l in result.stdout.splitlines() if l.startswith('ERROR:')]
   assert errors == [f'ERROR: --gin_file {broken}: not valid gin syntax: '
@@ -101,12 +102,13 @@ def test_tools_stop_on_a_broken_config_before_writing(tool, out_flag,
   assert not out.exists()
 
 
-def test_evaluate_stops_on_a_missing_gin_file(tmp_path):
+def test_evaluate_stops_on_a_missing_gin_file(tmp_path, run_tool):
   out = tmp_path / 'table.json'
-  result = _run_tool(
-      ['gansynth_tf2.evaluate', f'--ckpt_dir={REPO / "models" / "cpu_small"}',
+  result = run_tool(
+      'gansynth_tf2.evaluate',
+      [f'--ckpt_dir={REPO / "models" / "cpu_small"}',
        f'--classifier_dir={REPO / "models" / "pitch_classifier"}',
-       '--gin_file=no_such.gin', f'--output_json={out}'], tmp_path)
+       '--gin_file=no_such.gin', f'--output_json={out}'])
   assert result.returncode != 0
   assert "no such file 'no_such.gin'" in result.stderr
   assert 'Traceback' not in result.stdout + result.stderr

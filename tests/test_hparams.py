@@ -8,8 +8,6 @@ import importlib
 import json
 import pathlib
 import pkgutil
-import subprocess
-import sys
 
 import gin
 import pytest
@@ -118,13 +116,13 @@ def test_magentas_experiment_json_round_trips():
   assert again.as_dict()['eval_batch_size'] == 3
 
 
-def test_train_cli_refuses_a_binding_on_a_component_before_writing(tmp_path):
+def test_train_cli_refuses_a_binding_on_a_component_before_writing(
+    tmp_path, run_main):
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
   train_dir = tmp_path / 'run'
-  result = subprocess.run(
-      [sys.executable, '-m', 'gansynth_tf2.train',
-       '--gin_file=tests/data/train_tiny.gin',
-       '--gin_param=Generator.fmap_max = 16', f'--train_dir={train_dir}'],
-      cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  result = run_main(train, [f'--gin_file={REPO / "tests/data/train_tiny.gin"}',
+                            '--gin_param=Generator.fmap_max = 16',
+                            f'--train_dir={train_dir}'])
   assert result.returncode == 1, result.stdout + result.stderr
   assert "No configurable matching 'Generator'" in result.stdout
   assert 'Traceback' not in result.stdout + result.stderr
