@@ -16,7 +16,9 @@ up once per process):
                 MultiWorkerMirroredStrategy ($TF_CONFIG names the cluster).
 
 The step's inputs (real data, latents, labels, penalty alphas) are fixed by
-a seed, so all modes see the same global batch.
+a seed, so all modes see the same global batch. `single` needs no process of
+its own (one device, the default strategy): test_distribute.py calls
+`run('single', ...)` in its own process.
 """
 import argparse
 import os
@@ -61,10 +63,15 @@ def main():
   parser.add_argument('--whole_out', default=None,
                       help='single: also the step with whole-batch stddev')
   args = parser.parse_args()
+  run(args.mode, args.train_dir, args.out, cpu_replicas=args.cpu_replicas,
+      group=args.group, whole_out=args.whole_out)
 
+
+def run(mode, train_dir, out, cpu_replicas=None, group=None, whole_out=None):
+  """One step in `mode` (see the module's docstring); writes `out`."""
   from gansynth_tf2 import distribute  # pylint: disable=import-outside-toplevel
   strategy = distribute.make_strategy(
-      {'single': 'default'}.get(args.mode, args.mode), args.cpu_replicas)
+      {'single': 'default'}.get(mode, mode), cpu_replicas)
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import hparams  # pylint: disable=import-outside-toplevel
@@ -74,22 +81,22 @@ def main():
 
   hp = hparams.from_gin_files([CONFIG])
   sched = schedule.TrainingSchedule.from_hparams(hp)
-  runs = [(args.out, args.group)]
-  if args.whole_out:
-    runs.append((args.whole_out, None))
+  runs = [(str(out), group)]
+  if whole_out:
+    runs.append((str(whole_out), None))
   for out_path, group in runs:
     keras.utils.set_random_seed(0)
     trainer = trainer_lib.StageTrainer(
-        STAGE, hp, sched, args.train_dir, default.DefaultDataset(), strategy,
+        STAGE, hp, sched, str(train_dir), default.DefaultDataset(), strategy,
         stddev_group_size=group)
-    if args.mode == 'single' and trainer.checkpoint.latest is None:
+    if mode == 'single' and trainer.checkpoint.latest is None:
       trainer_lib.copy_weights(trainer.generator, trainer.ema_generator)
       trainer.image_id.assign(START_IMAGE)
       trainer.save()
     else:
       assert trainer.restore().startswith('resumed'), 'no checkpoint'
     one_step(trainer, strategy, hp, out_path, tf)
-    print(f'{args.mode}: {strategy.num_replicas_in_sync} replicas, group '
+    print(f'{mode}: {strategy.num_replicas_in_sync} replicas, group '
           f'{group}, image_id {int(trainer.image_id.numpy())}', flush=True)
 
 
