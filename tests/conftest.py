@@ -1,4 +1,6 @@
 """Shared pytest setup: quiet TensorFlow, deterministic seeds, fixture paths."""
+import collections
+import fnmatch
 import os
 import pathlib
 import subprocess
@@ -17,22 +19,112 @@ def pytest_addoption(parser):
                    help="also run full-size (slow) tests")
 
 
-# tools/test.sh runs the suite on 2 workers (pytest-xdist, --dist loadgroup).
-# Tests of one file stay on one worker, so its module fixtures are built once,
-# except in these files, whose tests are long and independent: each goes
-# where a worker is free, grouped only with the tests sharing its fixture.
-SPLIT_FILES = {"test_train.py": {"killed_and_resumed", "trainer"}}
+# tools/test.sh runs the suite on 2 workers (pytest-xdist, --dist loadgroup
+# --no-loadscope-reorder). Tests of one file stay on one worker, so its module
+# fixtures are built once, except in SPLIT_FILES, whose tests are long and
+# independent: there each test goes where a worker is free, grouped only
+# with the tests sharing a module-scoped fixture with it.
+SPLIT_FILES = {"test_train.py", "test_distribute.py", "test_quickstart.py"}
+
+# Longest first: xdist hands out groups in the order of the collected items
+# (with --no-loadscope-reorder; by default it orders them by test count, so
+# the longest chains started last), so the items are sorted by these
+# estimates of a group's seconds on the 2-core machine (measured with
+# `bash tools/test.sh`, whose last lines list the slowest tests; patterns as
+# fnmatch, first match; others: 0.1 s per test). Only the order depends on them: keep the
+# big ones roughly current when a test's cost changes.
+GROUP_SECONDS = [
+    ("test_export", 80),
+    ("test_train-killed_and_resumed", 75),
+    ("test_precision", 50),
+    ("test_distribute-one_device", 40),
+    ("test_distribute-test_killed_worker_*", 40),
+    ("test_classifier", 36),
+    ("test_generate", 36),
+    ("test_distribute-test_cli_mirrored_*", 32),
+    ("test_specgrams", 30),
+    ("test_evaluate", 20),
+    ("test_magenta_checkpoint", 19),
+    ("test_data_folders", 19),
+    ("test_quickstart-test_shipped_model_*", 15),
+    ("test_learning_curve", 15),
+    ("test_wheel", 14),
+    ("test_package", 13),
+    ("test_data_default", 12),
+    ("test_train-trainer", 12),
+    ("test_quickstart-test_slim_checkpoint_*", 10),
+    ("test_train-test_paper_configs_*", 9),
+    ("test_data_soundfont", 9),
+    ("test_metrics", 8),
+    ("test_quickstart-test_cpu_small_last_stage_steps", 7),
+    ("test_model", 7),
+    ("test_trainer", 7),
+    ("test_checkpoints", 7),
+    ("test_roundtrip", 8),
+    ("test_networks", 5),
+    ("test_data_nsynth", 4),
+    ("test_train-*", 3),
+]
+
+
+def _group_names(items):
+  """{nodeid: xdist group}: the file, or in SPLIT_FILES the tests joined by
+  the module-scoped fixtures they use (union-find), named after the first
+  such fixture or else the test."""
+  parent = {}
+
+  def find(key):
+    while parent.setdefault(key, key) != key:
+      parent[key] = parent[parent[key]]
+      key = parent[key]
+    return key
+
+  shared = {}
+  for item in items:
+    if item.path.name not in SPLIT_FILES:
+      continue
+    info = getattr(item, "_fixtureinfo", None)
+    names = sorted(
+        name for name, defs in (info.name2fixturedefs if info else {}).items()
+        if name in item.fixturenames and defs[-1].scope in ("module", "class"))
+    shared[item.nodeid] = names
+    for name in names:
+      parent[find(item.nodeid)] = find((str(item.path), name))
+  label = {}
+  for item in items:
+    names = shared.get(item.nodeid)
+    if names:
+      label.setdefault(find(item.nodeid), f"{item.path.stem}-{names[0]}")
+  groups = {}
+  for item in items:
+    if item.path.name not in SPLIT_FILES:
+      groups[item.nodeid] = item.path.stem
+    else:
+      groups[item.nodeid] = label.get(find(item.nodeid),
+                                      f"{item.path.stem}-{item.name}")
+  return groups
+
+
+def _group_seconds(group, count):
+  for pattern, seconds in GROUP_SECONDS:
+    if fnmatch.fnmatchcase(group, pattern):
+      return seconds
+  return 0.1 * count
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+  groups = _group_names(items)
   for item in items:
-    group = item.path.stem
-    shared = SPLIT_FILES.get(item.path.name)
-    if shared is not None:
-      uses = sorted(shared & set(item.fixturenames))
-      group = f"{item.path.stem}-{uses[0] if uses else item.name}"
-    item.add_marker(pytest.mark.xdist_group(group))
+    item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+  count = collections.Counter(groups.values())
+  first = {}
+  for i, item in enumerate(items):
+    first.setdefault(groups[item.nodeid], i)
+  # Stable: a group's tests keep their order, and each group stays together.
+  items.sort(key=lambda item: (
+      -_group_seconds(groups[item.nodeid], count[groups[item.nodeid]]),
+      first[groups[item.nodeid]]))
   if config.getoption("--runslow"):
     return
   skip_slow = pytest.mark.skip(reason="slow: opt in with --runslow")
