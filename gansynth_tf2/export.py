@@ -1,7 +1,7 @@
 r"""Export a generator as a SavedModel that serves without this package.
 
   python -m gansynth_tf2.export --ckpt_dir=DIR --export_dir=OUT [--overwrite]
-      [--format=saved_model|tflite] [--use_ema]
+      [--format=saved_model|tflite] [--use_ema] [--exact]
 
 The SavedModel holds the (EMA) generator's weights and the whole path from
 latent vector to audio, inverse spectrogram transform included, as TF ops.
@@ -18,7 +18,10 @@ A pitch outside the model's range or one it had no notes of in training
 (count 0 in experiment.json's pitch_counts), a NaN z or mismatched batch
 sizes fail inside the graph with an InvalidArgumentError that says what was
 expected.
-The same metadata is in assets/gansynth_metadata.json.
+The same metadata is in assets/gansynth_metadata.json, with `precision` and
+`arithmetic`: 'subpixel' (the default, sub-pixel upscale + conv) or 'exact'
+(--exact: Magenta's literal upscale + conv, bit for bit Magenta's graph's
+numbers from the same weights on the same CPU).
 
 --format=tflite also writes generate.tflite: builtin TF Lite ops only (the
 inverse STFT as real-valued matmuls, weights frozen in), one signature
@@ -66,6 +69,7 @@ def model_metadata(model):
       'latent_size': int(model.latent_size),
       'data_type': str(model.config['data_type']),
       'precision': str(getattr(model, 'precision', 'fp32')),
+      'arithmetic': str(getattr(model, 'arithmetic', 'subpixel')),
       'pitch_counts': counts,
       'config': model.config,
   }
@@ -317,7 +321,8 @@ def to_tflite(model, path):
 
 
 def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: disable=redefined-builtin
-           format='saved_model', model=None, precision='fp32'):
+           format='saved_model', model=None, precision='fp32',
+           exact=False):
   """Exports the generator of a checkpoint as a SavedModel (+ TF Lite).
 
   The export is built in a temporary folder beside `export_dir` and renamed
@@ -333,6 +338,8 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
       precision is exported).
     precision: 'fp32', 'bf16' or 'fp16': the compute type of the exported
       generator (weights saved in float32, audio out in float32).
+    exact: export Magenta's arithmetic (`load_model(exact=True)`: the literal
+      upscale + conv) instead of the sub-pixel default; fp32 only.
 
   Returns:
     The metadata dict (also in assets/gansynth_metadata.json).
@@ -345,6 +352,9 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
     raise ValueError(f'--format=tflite needs --precision=fp32 (TF Lite\'s '
                      f'builtin ops have no {precision} convolutions); export '
                      'the SavedModel alone for 16-bit serving')
+  if exact and precision != 'fp32':
+    raise ValueError(f'--exact (Magenta\'s arithmetic) needs '
+                     f'--precision=fp32, got {precision}')
   export_dir = os.path.abspath(export_dir)
   if os.path.exists(export_dir) and not overwrite:
     raise FileExistsError(f'--export_dir: {export_dir} already exists; '
@@ -352,7 +362,7 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
-                                    precision=precision)
+                                    precision=precision, exact=exact)
   elif format == 'tflite' and getattr(model, 'precision', 'fp32') != 'fp32':
     raise ValueError('--format=tflite needs an fp32 model')
 
@@ -365,41 +375,58 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
 
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
   """The command-line flags; defined only by the CLI so that importing this
-  module beside another absl program does not clash."""
+  module beside another absl program does not clash. `flag_values`: where
+  (tests parse into their own `flags.FlagValues`)."""
+  fv = flag_values
   flags.DEFINE_string(
       'ckpt_dir', None, "Checkpoint directory: ours or Magenta's "
-      '(experiment.json + stage_000NN/).')
+      '(experiment.json + stage_000NN/).',
+      flag_values=fv)
   flags.DEFINE_string(
       'export_dir', None, 'Directory to create for the SavedModel; refused '
-      'if it exists, unless --overwrite.')
-  flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.')
+      'if it exists, unless --overwrite.',
+      flag_values=fv)
+  flags.DEFINE_boolean('overwrite', False, 'Replace an existing --export_dir.',
+                       flag_values=fv)
   flags.DEFINE_enum(
       'format', 'saved_model', ['saved_model', 'tflite'], 'saved_model; or '
       'tflite: the SavedModel plus generate.tflite (TF Lite, builtin ops '
-      'only).')
+      'only).',
+      flag_values=fv)
   flags.DEFINE_boolean(
       'use_ema', True, 'Export the exponential moving average weights of the '
-      'generator (what Magenta generates with).')
+      'generator (what Magenta generates with).',
+      flag_values=fv)
   flags.DEFINE_enum(
       'precision', 'fp32', ['fp32', 'bf16', 'fp16'], 'Compute type of the '
       'exported generator: fp32 (Magenta\'s numbers) or 16-bit (faster on '
-      'hardware with 16-bit units; weights are saved in float32).')
-  flags.mark_flags_as_required(['ckpt_dir', 'export_dir'])
+      'hardware with 16-bit units; weights are saved in float32).',
+      flag_values=fv)
+  flags.DEFINE_boolean(
+      'exact', False, "Export Magenta's arithmetic: the literal upscale + "
+      "conv (no sub-pixel folding), bit for bit what Magenta's graph "
+      'computes from the same weights (the default rounds otherwise: ~4e-4 '
+      "of the audio's peak on a full-size checkpoint); slower. fp32 only.",
+      flag_values=fv)
+  flags.mark_flags_as_required(['ckpt_dir', 'export_dir'], flag_values=fv)
 
 
-def main(argv):
+def main(argv, flag_values=FLAGS):
+  """The CLI after flag parsing (`flag_values`: parsed flags, for tests)."""
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  fv = flag_values
   try:
-    meta = export(FLAGS.ckpt_dir, FLAGS.export_dir, overwrite=FLAGS.overwrite,
-                  use_ema=FLAGS.use_ema, format=FLAGS.format,
-                  precision=FLAGS.precision)
+    meta = export(fv.ckpt_dir, fv.export_dir, overwrite=fv.overwrite,
+                  use_ema=fv.use_ema, format=fv.format,
+                  precision=fv.precision, exact=fv.exact)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     sys.exit(f'gansynth_tf2.export: error: {e}')
-  print(f'exported {FLAGS.ckpt_dir} to {FLAGS.export_dir} (pitches '
-        f'{meta["min_pitch"]}..{meta["max_pitch"]}, {meta["data_type"]})')
+  print(f'exported {fv.ckpt_dir} to {fv.export_dir} (pitches '
+        f'{meta["min_pitch"]}..{meta["max_pitch"]}, {meta["data_type"]}, '
+        f'{meta["arithmetic"]} arithmetic)')
 
 
 def console_entry_point():

@@ -263,7 +263,8 @@ def summary_notes(pitches):
 def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
         batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
         timbre_sweep=False, interpolate=0, use_ema=True, png=True,
-        overwrite=False, progress=None, precision='fp32', xla=False):
+        overwrite=False, progress=None, precision='fp32', xla=False,
+        exact=False):
   """Everything the CLI does; returns the metadata written to generated.json.
 
   Args:
@@ -283,6 +284,13 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   if batch_size < 1:
     raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
   precision_lib.check(precision, '--precision')
+  if exact and xla:
+    raise ValueError('--exact (Magenta\'s arithmetic) cannot be combined '
+                     'with --xla: XLA\'s kernels round otherwise than '
+                     'Magenta\'s; drop one of them')
+  if exact and precision != 'fp32':
+    raise ValueError(f'--exact (Magenta\'s arithmetic) needs '
+                     f'--precision=fp32, got {precision}')
   if n is not None and n < 1:
     raise ValueError(f'--n must be >= 1, got {n}')
   if midi_file and pitches is not None:
@@ -307,7 +315,8 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
                                     batch_size=batch_size,
                                     precision=precision,
-                                    jit_compile='generator' if xla else False)
+                                    jit_compile='generator' if xla else False,
+                                    exact=exact)
   size = model.latent_size
   seed = resolve_seed(seed)
   if pitches is not None:
@@ -317,6 +326,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
       'checkpoint': os.path.abspath(ckpt_dir),
       'use_ema': use_ema,
       'precision': getattr(model, 'precision', precision),
+      'arithmetic': getattr(model, 'arithmetic', None),
       'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),
       'sample_rate': model.sample_rate,
       'seed': seed,
@@ -441,80 +451,106 @@ def _to_json(value):
 
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
   """The command-line flags; defined only by the CLI so that importing this
-  module beside another absl program does not clash."""
+  module beside another absl program does not clash. `flag_values`: where
+  (tests parse into their own `flags.FlagValues`)."""
   flags.DEFINE_string(
       'ckpt_dir', None, 'Checkpoint directory: ours (a training directory) '
-      "or Magenta's (experiment.json + stage_000NN/).")
+      "or Magenta's (experiment.json + stage_000NN/).",
+      flag_values=flag_values)
   flags.DEFINE_string(
       'output_dir', None, 'Directory for the WAVs, PNGs and JSON; must not '
-      'exist or be empty unless --overwrite.')
+      'exist or be empty unless --overwrite.',
+      flag_values=flag_values)
   flags.DEFINE_list(
       'pitches', None, 'MIDI pitches (numbers or names like C4, F#3). Random '
       "notes: the notes' pitches (cycled to --n; default: sampled from the "
       'training pitch distribution). --timbre_sweep: the pitches swept '
       "(default: all the model's pitches). --interpolate: one pitch "
-      '(default 60).')
+      '(default 60).',
+      flag_values=flag_values)
   flags.DEFINE_integer(
       'n', None, 'Number of random notes (default: len(--pitches), else '
-      '--batch_size).')
+      '--batch_size).',
+      flag_values=flag_values)
   flags.DEFINE_integer(
       'seed', None, 'Seed of the latent vectors and sampled pitches '
-      '(default: drawn at random and written to generated.json).')
-  flags.DEFINE_integer('batch_size', 8, 'Notes generated per forward pass.')
+      '(default: drawn at random and written to generated.json).',
+      flag_values=flag_values)
+  flags.DEFINE_integer('batch_size', 8, 'Notes generated per forward pass.',
+      flag_values=flag_values)
   flags.DEFINE_string(
       'midi_file', None, "A MIDI file to play: every pitched track, notes in "
-      "the model's pitch range.")
+      "the model's pitch range.",
+      flag_values=flag_values)
   flags.DEFINE_float(
       'secs_per_instrument', 6.0, 'With --midi_file: seconds between latent '
-      'vectors; notes in between get a slerp of the two around them.')
+      'vectors; notes in between get a slerp of the two around them.',
+      flag_values=flag_values)
   flags.DEFINE_string(
       'z_file', None, 'A .npy of latent vectors [k, latent_size] to use '
       'instead of random ones (e.g. the z.npy of an earlier run). '
       '--midi_file: the k instruments, spread over the clip; --timbre_sweep: '
-      '1 vector; --interpolate: 2 vectors; random notes: one per note.')
+      '1 vector; --interpolate: 2 vectors; random notes: one per note.',
+      flag_values=flag_values)
   flags.DEFINE_boolean(
       'timbre_sweep', False, 'Play one latent vector across pitches '
-      '(consistent timbre).')
+      '(consistent timbre).',
+      flag_values=flag_values)
   flags.DEFINE_integer(
       'interpolate', 0, 'If > 1: this many slerp steps between two latent '
-      'vectors at one pitch.')
+      'vectors at one pitch.',
+      flag_values=flag_values)
   flags.DEFINE_boolean(
       'use_ema', True, "Use the generator's exponential moving average "
-      'weights (what Magenta generates with).')
+      'weights (what Magenta generates with).',
+      flag_values=flag_values)
   flags.DEFINE_enum(
       'precision', 'fp32', ['fp32', 'bf16', 'fp16'], 'Compute type of the '
       'generator: fp32 (Magenta\'s numbers) or 16-bit (faster where the '
-      'hardware has 16-bit units; see README, Performance).')
+      'hardware has 16-bit units; see README, Performance).',
+      flag_values=flag_values)
   flags.DEFINE_boolean(
       'xla', False, 'Compile the generator with XLA: faster (1.7x on a '
       '2-core CPU), rounding otherwise than the default kernels (~1e-4 of '
-      'peak); the first batch pays the compilation.')
-  flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.')
+      'peak); the first batch pays the compilation.',
+      flag_values=flag_values)
+  flags.DEFINE_boolean(
+      'exact', False, "Magenta's arithmetic: the literal upscale + conv "
+      '(no sub-pixel folding), TensorFlow\'s kernels, float32: bit for bit '
+      "what Magenta's graph computes from the same weights (the default "
+      "rounds otherwise: ~4e-4 of the audio's peak on a full-size "
+      'checkpoint); slower. Not with --xla or 16-bit --precision.',
+      flag_values=flag_values)
+  flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.',
+      flag_values=flag_values)
   flags.DEFINE_boolean(
       'overwrite', False, 'Allow a non-empty --output_dir; files of the same '
-      'name are replaced.')
-  flags.mark_flags_as_required(['ckpt_dir', 'output_dir'])
+      'name are replaced.',
+      flag_values=flag_values)
+  flags.mark_flags_as_required(['ckpt_dir', 'output_dir'],
+                               flag_values=flag_values)
 
 
-def main(argv):
+def main(argv, flag_values=FLAGS):
+  """The CLI after flag parsing (`flag_values`: parsed flags, for tests)."""
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
-    meta = run(FLAGS.ckpt_dir, FLAGS.output_dir, n=FLAGS.n,
-               pitches=FLAGS.pitches, seed=FLAGS.seed,
-               batch_size=FLAGS.batch_size, midi_file=FLAGS.midi_file,
-               secs_per_instrument=FLAGS.secs_per_instrument,
-               z_file=FLAGS.z_file, timbre_sweep=FLAGS.timbre_sweep,
-               interpolate=FLAGS.interpolate, use_ema=FLAGS.use_ema,
-               png=FLAGS.png, overwrite=FLAGS.overwrite, progress=None,
-               precision=FLAGS.precision, xla=FLAGS.xla)
+    meta = run(flag_values.ckpt_dir, flag_values.output_dir, n=flag_values.n,
+               pitches=flag_values.pitches, seed=flag_values.seed,
+               batch_size=flag_values.batch_size, midi_file=flag_values.midi_file,
+               secs_per_instrument=flag_values.secs_per_instrument,
+               z_file=flag_values.z_file, timbre_sweep=flag_values.timbre_sweep,
+               interpolate=flag_values.interpolate, use_ema=flag_values.use_ema,
+               png=flag_values.png, overwrite=flag_values.overwrite, progress=None,
+               precision=flag_values.precision, xla=flag_values.xla, exact=flag_values.exact)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     # Bad input: one clear line, no traceback.
     sys.exit(f'gansynth_tf2.generate: error: {e}')
   count = len(meta['files']) + (1 if 'summary' in meta else 0)
-  print(f'wrote {count} clips to {FLAGS.output_dir} (seed {meta["seed"]})')
+  print(f'wrote {count} clips to {flag_values.output_dir} (seed {meta["seed"]})')
 
 
 def console_entry_point():

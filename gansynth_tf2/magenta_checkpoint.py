@@ -331,10 +331,16 @@ class MagentaCheckpoint:
                 num_tokens=len(self.pitch_counts()),
                 normalizer=make_normalizer(self.path, hp))
 
-  def build_generator(self, use_ema=True, name='generator'):
-    """A `networks.Generator` holding this checkpoint's (EMA) weights."""
+  def build_generator(self, use_ema=True, name='generator',
+                      subpixel_upscale=True):
+    """A `networks.Generator` holding this checkpoint's (EMA) weights.
+
+    subpixel_upscale: as `networks.Generator`'s (False: Magenta's literal
+    upscale + conv).
+    """
     generator = networks.Generator.from_hparams(
-        self.hparams, name=name, **self._network_kwargs())
+        self.hparams, name=name, subpixel_upscale=subpixel_upscale,
+        **self._network_kwargs())
     self.load_generator(generator, use_ema=use_ema)
     return generator
 

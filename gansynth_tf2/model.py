@@ -28,6 +28,21 @@ CheckpointError = magenta_checkpoint.CheckpointError
 DEFAULT_BATCH_SIZE = 8
 
 
+def check_exact(exact, jit_compile=False, precision='fp32'):
+  """Refuses `exact` with XLA or 16-bit precision (neither is Magenta's)."""
+  if not exact:
+    return
+  if jit_compile:
+    raise ValueError(
+        f'exact=True (Magenta\'s arithmetic) cannot be combined with '
+        f'jit_compile={jit_compile!r}: XLA\'s kernels round otherwise than '
+        'the TensorFlow kernels Magenta runs; drop one of them')
+  if precision != 'fp32':
+    raise ValueError(
+        f'exact=True (Magenta\'s arithmetic) needs precision \'fp32\', got '
+        f'{precision!r}: Magenta computes in float32')
+
+
 class GANSynthModel:
   """A generator ready to make notes.
 
@@ -44,6 +59,14 @@ class GANSynthModel:
     batch_size: notes per generator call (inputs are padded to it).
     source: 'magenta' or 'gansynth_tf2'.
     checkpoint_path: the checkpoint prefix loaded.
+    exact: True when the generator runs Magenta's own arithmetic (literal
+      upscale then conv, TensorFlow's kernels, float32): bit for bit what
+      Magenta's graph computes from the same weights on the same CPU.
+    arithmetic: which arithmetic the generator uses, in words: 'exact'
+      (as above), 'subpixel' (the default: `layers.upscale_conv2d` folds
+      each 2x upscale into the conv that follows it; 4.0e-4 of the audio's
+      peak from Magenta's on a full-size checkpoint) or 'subpixel+xla'
+      (`jit_compile` set); `precision` says the compute type.
     discriminator: the discriminator, loaded from the checkpoint on first use.
 
   The generator and the inverse transform run as one `tf.function` traced
@@ -55,13 +78,26 @@ class GANSynthModel:
   compiles both. XLA's kernels round otherwise than oneDNN's (7.6e-5 of the
   audio's peak on the full-size model; the narrow tiny oracle amplifies it to
   ~1e-3), hence opt-in; the first call pays the compilation.
+
+  `exact=True` needs a generator built with `subpixel_upscale=False`,
+  `jit_compile=False` and precision 'fp32' (load_model builds it so).
   """
 
   def __init__(self, generator, hparams, pitch_counts, progress,
                batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
                checkpoint_path=None, jit_compile=False,
-               discriminator_loader=None, precision='fp32'):
+               discriminator_loader=None, precision='fp32', exact=False):
     self.precision = precision_lib.check(precision)
+    check_exact(exact, jit_compile, precision)
+    if exact and generator.subpixel_upscale:
+      raise ValueError('exact=True needs a generator built with '
+                       'subpixel_upscale=False (the literal upscale + conv)')
+    self.exact = bool(exact)
+    if exact:
+      self.arithmetic = 'exact'
+    else:
+      self.arithmetic = ('subpixel' if generator.subpixel_upscale
+                         else 'literal') + ('+xla' if jit_compile else '')
     self.generator = precision_lib.cast_network(generator, precision)
     self.hparams = hparams
     self.pitch_counts = dict(pitch_counts)
@@ -250,7 +286,9 @@ class GANSynthModel:
 
 def _load_magenta(path, reader, use_ema, **kwargs):
   ckpt = magenta_checkpoint.MagentaCheckpoint(path, reader=reader)
-  return GANSynthModel(ckpt.build_generator(use_ema=use_ema), ckpt.hparams,
+  generator = ckpt.build_generator(
+      use_ema=use_ema, subpixel_upscale=not kwargs.get('exact', False))
+  return GANSynthModel(generator, ckpt.hparams,
                        ckpt.pitch_counts(), ckpt.progress, source='magenta',
                        checkpoint_path=ckpt.prefix,
                        discriminator_loader=ckpt.build_discriminator, **kwargs)
@@ -283,7 +321,8 @@ def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
       normalizer=magenta_checkpoint.make_normalizer(path, hparams))
   name = 'ema_generator' if use_ema else 'generator'
   generator = _restore_ours(prefix, name, networks.Generator.from_hparams(
-      hparams, **network_kwargs))
+      hparams, subpixel_upscale=not kwargs.get('exact', False),
+      **network_kwargs))
   shapes = reader.get_variable_to_shape_map()
 
   def scalar(key, default):
@@ -302,7 +341,7 @@ def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
 
 def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
                jit_compile=False, stage_id=None, precision='fp32',
-               checkpoint=None):
+               checkpoint=None, exact=False):
   """Loads the last stage of a checkpoint directory, ours or Magenta's.
 
   Args:
@@ -322,6 +361,14 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
       (e.g. `<path>/stage_00008/ckpt-30`, as listed by
       `magenta_checkpoint.stage_checkpoints`) instead of the latest one, to
       follow learning within a stage; its stage is taken from the folder.
+    exact: False (default): the fast sub-pixel generator, whose folded
+      upscale + conv rounds otherwise than Magenta's graph (waves 4.0e-4 of
+      the peak from Magenta's on a full-size checkpoint, see
+      docs/generation.md); True: Magenta's arithmetic, the literal upscale
+      then conv with TensorFlow's kernels, bit for bit what Magenta's graph
+      computes from the same weights on the same CPU (slower: 28.4 instead
+      of 18.6 GFLOP per full-size note).
+      Refused with `jit_compile` or a 16-bit `precision`.
 
   Returns:
     A `GANSynthModel`.
@@ -343,10 +390,11 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
       raise ValueError(f'checkpoint {prefix} is of stage {folder_stage}, '
                        f'not stage_id={stage_id}')
     stage_id = folder_stage
-  reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
   precision_lib.check(precision)
+  check_exact(exact, jit_compile, precision)
+  reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,
-                precision=precision)
+                precision=precision, exact=exact)
   if magenta_checkpoint.OBJECT_GRAPH_KEY not in (
       reader.get_variable_to_shape_map()):
     return _load_magenta(path, reader, use_ema, **kwargs)

@@ -145,6 +145,7 @@ def test_metadata_asset(export_dir):
   assert meta['data_type'] == 'mel' and meta['latent_size'] == 256
   assert len(meta['pitch_counts']) == 61
   assert meta['config']['fmap_max'] == 8
+  assert meta['precision'] == 'fp32' and meta['arithmetic'] == 'subpixel'
 
 
 def test_graph_rejects_bad_pitch_and_z(export_dir):
@@ -243,23 +244,53 @@ def test_real_ops_inverse_for_every_spectrogram_data_type(data_type):
 
 
 def test_cli_refuses_an_existing_export_dir_and_a_non_checkpoint(
-    oracle_ckpt_dir, tmp_path):
+    oracle_ckpt_dir, tmp_path, run_main):
+  # In-process (conftest's run_main); test_cli_exports_saved_model_and_tflite
+  # runs the real command line.
   existing = tmp_path / 'saved'
   existing.mkdir()
-  result = run_subprocess(
-      [sys.executable, '-m', 'gansynth_tf2.export',
-       f'--ckpt_dir={oracle_ckpt_dir}', f'--export_dir={existing}'],
-      cwd=tmp_path)
+  result = run_main(export, [f'--ckpt_dir={oracle_ckpt_dir}',
+                             f'--export_dir={existing}'])
   assert result.returncode == 1
-  assert ('gansynth_tf2.export: error: --export_dir: '
-          f'{existing} already exists') in result.stderr
-  assert '--overwrite' in result.stderr and 'Traceback' not in result.stderr
-  result = run_subprocess(
-      [sys.executable, '-m', 'gansynth_tf2.export', f'--ckpt_dir={tmp_path}',
-       f'--export_dir={tmp_path / "new"}'], cwd=tmp_path)
+  assert result.stderr.startswith('gansynth_tf2.export: error: --export_dir: '
+                                  f'{existing} already exists'), result.stderr
+  assert '--overwrite' in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1
+  result = run_main(export, [f'--ckpt_dir={tmp_path}',
+                             f'--export_dir={tmp_path / "new"}'])
   assert result.returncode == 1
+  assert result.stderr.startswith('gansynth_tf2.export: error: ')
   assert 'is not a GANSynth checkpoint directory' in result.stderr
+  result = run_main(export, [f'--ckpt_dir={oracle_ckpt_dir}',
+                             f'--export_dir={tmp_path / "new"}', '--exact',
+                             '--precision=fp16'])
+  assert result.stderr.strip() == (
+      "gansynth_tf2.export: error: --exact (Magenta's arithmetic) needs "
+      '--precision=fp32, got fp16')
   assert sorted(os.listdir(tmp_path)) == ['saved']
+
+
+def test_cli_exact_exports_magentas_arithmetic(oracle_ckpt_dir, inputs,
+                                               tmp_path, run_main):
+  """--exact: the SavedModel runs load_model(exact=True)'s generator (the
+  literal upscale + conv) and says so in its metadata."""
+  out = tmp_path / 'saved'
+  result = run_main(export, [f'--ckpt_dir={oracle_ckpt_dir}',
+                             f'--export_dir={out}', '--exact'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip().endswith(
+      '(pitches 24..84, mel, exact arithmetic)')
+  with open(out / 'assets' / export.METADATA_FILE) as f:
+    assert json.load(f)['arithmetic'] == 'exact'
+  loaded = tf.saved_model.load(str(out))
+  z, pitch = inputs
+  served = loaded.generate(z, pitch)['audio'].numpy()
+  exact = gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=len(z),
+                                  exact=True)
+  expected = exact.generate_from_z(z, pitch)
+  err = np.abs(served - expected).max() / np.abs(expected).max()
+  print(f'exported --exact vs load_model(exact=True): {err:.2e} of peak')
+  assert err <= 1e-6, f'{err:.2e} of peak'
 
 
 def test_pitches_without_training_notes_are_rejected(tmp_path):
@@ -298,7 +329,8 @@ def test_cli_exports_saved_model_and_tflite(model, oracle_ckpt_dir, inputs,
        '--format=tflite'], cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.strip() == (f'exported {oracle_ckpt_dir} to {out} '
-                                   '(pitches 24..84, mel)')
+                                   '(pitches 24..84, mel, subpixel '
+                                   'arithmetic)')
   assert {'saved_model.pb', export.TFLITE_FILE, 'assets'} <= set(
       os.listdir(out))
   assert sorted(os.listdir(tmp_path)) == ['saved']  # no temporary folder left
