@@ -68,7 +68,7 @@ def test_installed_train_runs_a_shipped_config_from_another_folder(
   # A user's own config that includes a shipped one by its gin/ path, run
   # by the console script from a folder that is not the checkout.
   (tmp_path / 'mine.gin').write_text(
-      (REPO / 'tests' / 'data' / 'train_tiny.gin').read_text())
+      (REPO / 'tests' / 'data' / 'train_small.gin').read_text())
   result = subprocess.run(
       [str(wheel_env / 'bin' / 'gansynth-tf2-train'), '--gin_file=mine.gin',
        '--train_dir=run', '--gin_param=train.stop_after_images=4'],
