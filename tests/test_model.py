@@ -1,6 +1,29 @@
-"""load_model: waves parity with Magenta, the generation API, ours vs Magenta, bad input."""
+"""load_model: waves parity with Magenta, the generation API, ours vs Magenta, bad input.
+
+Parity bounds (issue 21: none within 2x of what it measures on any CPU tried;
+measured on the 2-core AMD EPYC with AVX-512 under oneDNN's kernels per ISA
+(default, AVX2, AVX, SSE4.1) and TF_ENABLE_ONEDNN_OPTS=0, and on the
+AVX2-only EPYC of 2026-11-26):
+* the tiny oracle (tests/data/oracle, 4-8 channels per pixel norm) amplifies
+  each CPU's float32 rounding: its generator errors are a sensitivity, not
+  an accuracy (Magenta's own output moves by 5e-4 when only its batch size
+  changes, oracle README section 6): images before denormalization 3.9e-4 -
+  6.5e-4 of the peak here, 9.2e-4 (9.5e-4 with the earlier code) on the
+  AVX2-only EPYC; bounded at TINY_BOUND = 2e-3 (2.1x the worst);
+* the calm oracle (tests/data/calm_oracle, made by Magenta's own training
+  ops with 16 channels per pixel norm) is where the generate path is checked
+  tightly: images <= 7.8e-5 of the peak (0.0 with exact=True on the kernels
+  it was made with), waves <= 3.0e-4 (the inverse transform's running phase
+  sum amplifies the images' rounding; 1.1e-5 from the faster transforms of
+  e38fa11 alone);
+* discriminator logits: <= 1.3e-6 of the largest (0.0, bit-exact, on the
+  oracle's own kernels): float32 summation noise, ~u * sqrt(n) = 6e-8 * 100
+  = 6e-6 for its largest dot product (the 2 x 16 x 32-input dense); bound
+  2e-5.
+"""
 import json
 import os
+import pathlib
 import shutil
 
 import numpy as np
@@ -12,6 +35,11 @@ from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import model as model_lib
 
 REF_BATCH = 3  # the oracle's reference batch size
+TINY_BOUND = 2e-3
+CALM_IMAGES_BOUND = 2e-4  # measured <= 7.8e-5 (2.6x)
+CALM_WAVES_BOUND = 1e-3  # measured <= 3.0e-4 (3.3x)
+D_BOUND = 2e-5
+CALM_DIR = pathlib.Path(__file__).parent / 'data' / 'calm_oracle'
 
 
 def _snapshot(path):
@@ -60,9 +88,9 @@ def test_waves_and_specgrams_parity(magenta_model, oracle):
   err_pre = float(np.abs(pre - oracle['gen_images_pre_denorm']).max())
   print(f'load_model: max |error| / Magenta peak: waves {err:.2e}, '
         f'specgrams {err_images:.2e}, pre-denorm (peak 1) {err_pre:.2e}')
-  assert err_pre <= 1e-3, f'pre-denorm images off by {err_pre:.2e}'
-  assert err <= 1e-3, f'waves off by {err:.2e} of peak'
-  assert err_images <= 1e-3, f'specgrams off by {err_images:.2e} of peak'
+  assert err_pre <= TINY_BOUND, f'pre-denorm images off by {err_pre:.2e}'
+  assert err <= TINY_BOUND, f'waves off by {err:.2e} of peak'
+  assert err_images <= TINY_BOUND, f'specgrams off by {err_images:.2e} of peak'
 
 
 def test_discriminator_parity(magenta_model, oracle):
@@ -74,7 +102,7 @@ def test_discriminator_parity(magenta_model, oracle):
                      (cls_logits, f'd_{name}_cls_logits')):
       err = float(np.abs(got - oracle[key]).max() / np.abs(oracle[key]).max())
       print(f'load_model discriminator: {key} max |error| / largest {err:.2e}')
-      assert err <= 1e-3, f'{key} off by {err:.2e}'
+      assert err <= D_BOUND, f'{key} off by {err:.2e}'
 
 
 def test_ours_loads_the_same_weights(magenta_model, converted_dir, oracle):
@@ -96,9 +124,10 @@ def test_ours_loads_the_same_weights(magenta_model, converted_dir, oracle):
 def test_any_number_of_notes(magenta_model, oracle, oracle_ckpt_dir):
   z, pitches = oracle['z'], oracle['pitches']
   # The default batch of 8 (one note padded, and all four) against Magenta's
-  # own images: within the parity target, 1e-3 of the peak. oneDNN picks
-  # other kernels per batch size, which moves Magenta's own outputs by ~5e-4
-  # before denormalization (oracle README); measured here 3.0e-4 / 8.5e-4.
+  # own images (made at batch 3): oneDNN picks other kernels per batch size,
+  # which moves Magenta's own outputs by ~5e-4 before denormalization
+  # (oracle README); measured 3.0e-4 / 8.5e-4 on the AVX2-only EPYC, <= 5.9e-4
+  # on the AVX-512 one: TINY_BOUND.
   default = gansynth_tf2.load_model(oracle_ckpt_dir)
   assert default.batch_size == 8
   want = oracle['gen_images']
@@ -106,7 +135,7 @@ def test_any_number_of_notes(magenta_model, oracle, oracle_ckpt_dir):
     got = default.specgrams_from_z(z[:n], pitches[:n])
     error = np.abs(got - want[:n]).max() / np.abs(want[:n]).max()
     print(f'batch 8, {n} note(s): {error:.2e} of the peak')
-    assert error <= 1e-3, error
+    assert error <= TINY_BOUND, error
   assert magenta_model.generate_from_z(z[:0], []).shape == (0, 64000)
 
 
@@ -229,3 +258,129 @@ def test_load_a_chosen_checkpoint(converted_dir, tmp_path):
     gansynth_tf2.load_model(run, checkpoint=prefixes[0], stage_id=11)
   with pytest.raises(model_lib.CheckpointError, match='no folder of stage 3'):
     magenta_checkpoint.stage_checkpoints(run, 3)
+
+
+# Magenta's arithmetic on request (issue 21): load_model(exact=True).
+
+
+@pytest.fixture(scope='module')
+def exact_model(oracle_ckpt_dir):
+  return gansynth_tf2.load_model(oracle_ckpt_dir, batch_size=REF_BATCH,
+                                 exact=True)
+
+
+def test_exact_is_the_literal_generator_bit_for_bit(exact_model, magenta_model,
+                                                    converted_dir, oracle,
+                                                    oracle_ckpt_dir):
+  """exact=True runs networks.Generator(subpixel_upscale=False) with the
+  same weights: the same graph, so the same bits (images and waves)."""
+  assert exact_model.exact and exact_model.arithmetic == 'exact'
+  assert not exact_model.generator.subpixel_upscale
+  assert not magenta_model.exact and magenta_model.arithmetic == 'subpixel'
+  literal = magenta_checkpoint.MagentaCheckpoint(
+      oracle_ckpt_dir).build_generator(subpixel_upscale=False)
+  helper = exact_model.data_helper
+
+  @tf.function
+  def images_and_waves(z, labels):
+    images = literal(z, tf.one_hot(labels, 61), progress=6.0)
+    return images, helper.data_to_waves(images)[:, :64000, 0]
+
+  z, pitches = oracle['z'][:REF_BATCH], oracle['pitches'][:REF_BATCH]
+  images, waves = (t.numpy() for t in images_and_waves(
+      z, oracle['labels'][:REF_BATCH]))
+  np.testing.assert_array_equal(exact_model.specgrams_from_z(z, pitches),
+                                images)
+  np.testing.assert_array_equal(exact_model.generate_from_z(z, pitches),
+                                waves)
+  # Our checkpoint layout gives the same bits.
+  ours = gansynth_tf2.load_model(converted_dir, batch_size=REF_BATCH,
+                                 exact=True)
+  assert ours.arithmetic == 'exact'
+  np.testing.assert_array_equal(ours.specgrams_from_z(z, pitches), images)
+  # The default (sub-pixel) differs from it by rounding only.
+  default = magenta_model.specgrams_from_z(z, pitches)
+  diff = np.abs(default - images).max() / np.abs(images).max()
+  print(f'sub-pixel default vs exact: {diff:.2e} of peak')
+  assert 0 < diff <= EXACT_VS_TINY_ORACLE
+
+
+# The literal path against the tiny oracle (Magenta's own generate path,
+# batch 3), whose 4-8-channel pixel norms amplify any other kernel's
+# rounding: measured waves 1.7e-4 - 4.2e-4, images 3.7e-4 - 5.9e-4 of the
+# peak across the kernel variants above (the sub-pixel default: 2.2e-4 -
+# 3.8e-4 / 4.2e-4 - 5.3e-4), so TINY_BOUND; the calm oracle below is the
+# tight check.
+EXACT_VS_TINY_ORACLE = TINY_BOUND
+
+
+def test_exact_matches_the_tiny_oracle(exact_model, oracle):
+  waves = exact_model.generate_from_z(oracle['z'], oracle['pitches'])
+  images = exact_model.specgrams_from_z(oracle['z'], oracle['pitches'])
+  errors = {
+      'waves': float(np.abs(waves - oracle['gen_waves']).max() /
+                     np.abs(oracle['gen_waves']).max()),
+      'images': float(np.abs(images - oracle['gen_images']).max() /
+                      np.abs(oracle['gen_images']).max())}
+  print('exact=True vs Magenta (tiny oracle), of peak: ' +
+        ', '.join(f'{k} {v:.2e}' for k, v in errors.items()))
+  assert max(errors.values()) <= EXACT_VS_TINY_ORACLE, errors
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(jit_compile='generator'), r"cannot be combined with "
+     r"jit_compile='generator'"),
+    (dict(jit_compile=True), 'cannot be combined with jit_compile=True'),
+    (dict(precision='bf16'), r"needs precision 'fp32', got 'bf16'"),
+    (dict(precision='fp16'), r"needs precision 'fp32', got 'fp16'"),
+])
+def test_exact_refuses_xla_and_16_bits(oracle_ckpt_dir, kwargs, message):
+  with pytest.raises(ValueError, match=r'exact=True \(Magenta.s arithmetic\) '
+                     + message):
+    gansynth_tf2.load_model(oracle_ckpt_dir, exact=True, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def calm_reference():
+  with np.load(CALM_DIR / 'reference.npz') as f:
+    return {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize('exact', [False, True])
+def test_calm_oracle_parity(calm_reference, exact):
+  """load_model on the calm Magenta checkpoint (16 channels per pixel norm,
+  rounding stays rounding) against Magenta's generate path, both
+  arithmetics: images before and after denormalization, waves, D."""
+  ref = calm_reference
+  model = gansynth_tf2.load_model(CALM_DIR / 'ckpt', batch_size=REF_BATCH,
+                                  exact=exact)
+  z, pitches = ref['z'], ref['pitches']
+  pre_fn = tf.function(lambda z, labels: model.generator(
+      z, tf.one_hot(labels, 61), progress=model.progress, denormalize=False))
+  pre = np.concatenate([pre_fn(z[i:i + REF_BATCH],
+                               ref['labels'][i:i + REF_BATCH])
+                        for i in range(0, len(z), REF_BATCH)])
+  n = len(ref['gen_images'])  # the reference keeps the first notes' images
+  errors = {
+      'pre-denorm': float(np.abs(pre[:n] - ref['gen_images_pre_denorm'])
+                          .max()),
+      'images': float(np.abs(model.specgrams_from_z(z, pitches)[:n] -
+                             ref['gen_images']).max() /
+                      np.abs(ref['gen_images']).max()),
+      'waves': float(np.abs(model.generate_from_z(z, pitches) -
+                            ref['gen_waves']).max() /
+                     np.abs(ref['gen_waves']).max())}
+  print(f'calm oracle, {model.arithmetic}: max |error| / peak ' +
+        ', '.join(f'{k} {v:.2e}' for k, v in errors.items()))
+  assert errors['pre-denorm'] <= CALM_IMAGES_BOUND, errors
+  assert errors['images'] <= CALM_IMAGES_BOUND, errors
+  assert errors['waves'] <= CALM_WAVES_BOUND, errors
+  if not exact:
+    logits, cls_logits = model.discriminator(
+        np.load(pathlib.Path(__file__).parent / 'data' / 'oracle' /
+                'reference.npz')['real_images'], progress=model.progress)
+    for got, key in ((logits, 'd_real_logits'),
+                     (cls_logits, 'd_real_cls_logits')):
+      err = float(np.abs(got - ref[key]).max() / np.abs(ref[key]).max())
+      print(f'calm oracle discriminator: {key} {err:.2e} of the largest')
+      assert err <= D_BOUND, (key, err)
