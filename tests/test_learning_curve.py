@@ -2,8 +2,9 @@
 vs images) of a training run, end to end on a tiny run.
 
 Its own file (so the 2-worker suite can run it beside test_evaluate.py); it
-reuses that file's tiny ingredients: 10 synthesized real notes, a random
-width-1/32 classifier, a checkpoint of the tiny config's stage 0.
+uses that file's tiny ingredients, built once per test run for both files:
+10 synthesized real notes, a random width-1/32 classifier, a checkpoint of
+the tiny config's stage 0.
 """
 import json
 import math
@@ -16,15 +17,14 @@ import sys
 import pytest
 
 import test_evaluate as te  # tests/ is on sys.path (no __init__.py)
+# The session fixtures (built once per run, shared with test_evaluate.py).
+from test_evaluate import classifier_dir  # noqa: F401 pylint: disable=unused-import
+from test_evaluate import ours_dir  # noqa: F401 pylint: disable=unused-import
+from test_evaluate import real_dir  # noqa: F401 pylint: disable=unused-import
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 NUM_SAMPLES = te.NUM_SAMPLES
 NDB_K = te.NDB_K
-
-real_dir = pytest.fixture(scope='module', name='real_dir')(te.make_real_dir)
-classifier_dir = pytest.fixture(scope='module', name='classifier_dir')(
-    te.make_classifier_dir)
-ours_dir = pytest.fixture(scope='module', name='ours_dir')(te.make_ours_dir)
 
 
 def test_learning_curve_tool_follows_every_checkpoint(tmp_path, ours_dir,

@@ -315,18 +315,16 @@ def test_training_step_in_16_bits(fp32_start, tmp_path, name):
   assert back.restore() == f'resumed {path}'
 
 
-def test_train_cli_precision_flag_and_gin_must_agree(tmp_path):
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
-  result = subprocess.run(
-      [sys.executable, '-m', 'gansynth_tf2.train',
-       f'--gin_file={TINY_TRAIN_GIN}', f'--train_dir={tmp_path / "run"}',
-       '--precision=bf16', '--gin_param=train.precision="fp16"'],
-      capture_output=True, text=True, timeout=300,
-      cwd=os.path.join(os.path.dirname(__file__), '..'))
+def test_train_cli_precision_flag_and_gin_must_agree(tmp_path, run_main):
+  # train's main in-process (conftest's run_main); test_train runs the real
+  # command line.
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
+  result = run_main(train, [
+      f'--gin_file={TINY_TRAIN_GIN}', f'--train_dir={tmp_path / "run"}',
+      '--precision=bf16', '--gin_param=train.precision="fp16"'])
   assert result.returncode == 1
   assert ('--precision=bf16 contradicts the gin binding train.precision'
-          in result.stdout), result.stdout[-2000:]
+          in result.stdout), result.stdout[-2000:] + result.stderr[-2000:]
   assert not (tmp_path / 'run').exists()
 
 
