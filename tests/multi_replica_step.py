@@ -14,6 +14,12 @@ up once per process):
                 and takes the same step.
   multi_worker  --train_dir=D --out=F: the same under
                 MultiWorkerMirroredStrategy ($TF_CONFIG names the cluster).
+                With --then_train_dir=T [--then_gin_param=P ...], the same
+                cluster then runs train's command line (its `main`, on
+                distribute_tiny.gin + P) into T: test_distribute.py kills a
+                worker of that run (a cluster is set up once per process,
+                so the step and the run share it rather than each starting
+                one).
 
 The step's inputs (real data, latents, labels, penalty alphas) are fixed by
 a seed, so all modes see the same global batch. `single` needs no process of
@@ -62,9 +68,32 @@ def main():
                       help='single: minibatch-stddev group size')
   parser.add_argument('--whole_out', default=None,
                       help='single: also the step with whole-batch stddev')
+  parser.add_argument('--then_train_dir', default=None,
+                      help='multi_worker: then train into this folder')
+  parser.add_argument('--then_gin_param', action='append', default=[],
+                      help='gin bindings of that run')
   args = parser.parse_args()
-  run(args.mode, args.train_dir, args.out, cpu_replicas=args.cpu_replicas,
-      group=args.group, whole_out=args.whole_out)
+  strategy = run(args.mode, args.train_dir, args.out,
+                 cpu_replicas=args.cpu_replicas, group=args.group,
+                 whole_out=args.whole_out)
+  if args.then_train_dir:
+    then_train(strategy, args.then_train_dir, args.then_gin_param)
+
+
+def then_train(strategy, train_dir, gin_params):
+  """`python -m gansynth_tf2.train --gin_file=CONFIG --train_dir=train_dir
+  --strategy=multi_worker --gin_param=...` on this process's cluster."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import distribute  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
+  flag_values = flags.FlagValues()
+  train.define_flags(flag_values)
+  flag_values(['train', f'--gin_file={CONFIG}', f'--train_dir={train_dir}',
+               '--strategy=multi_worker'] +
+              [f'--gin_param={p}' for p in gin_params])
+  # The strategy main would make is the one this process already has.
+  distribute.make_strategy = lambda *args, **kwargs: strategy
+  train.main([], flag_values)
 
 
 def run(mode, train_dir, out, cpu_replicas=None, group=None, whole_out=None):
@@ -98,6 +127,7 @@ def run(mode, train_dir, out, cpu_replicas=None, group=None, whole_out=None):
     one_step(trainer, strategy, hp, out_path, tf)
     print(f'{mode}: {strategy.num_replicas_in_sync} replicas, group '
           f'{group}, image_id {int(trainer.image_id.numpy())}', flush=True)
+  return strategy
 
 
 def one_step(trainer, strategy, hp, out_path, tf):

@@ -5,9 +5,12 @@ worker processes in a loopback cluster) is compared with the same global
 batch on one device. Each replica computes the minibatch stddev over its own
 batch (as Magenta's towers did), so the one-device reference uses the
 discriminator's `stddev_group_size` = the per-replica batch; without it the
-two differ, which is checked too. The processes are separate because a
-process's devices and cluster are fixed once TensorFlow runs
-(tests/multi_replica_step.py, tests/data/distribute_tiny.gin).
+two differ, which is checked too. The multi-replica steps run in processes
+of their own because a process's devices and cluster are fixed once
+TensorFlow runs (tests/multi_replica_step.py, tests/data/distribute_tiny.gin);
+the one-device step runs in the test process. Two clusters in all: the
+2-worker step's processes go on to train until a worker is killed, then the
+command line restarts them.
 """
 import json
 import os
@@ -133,20 +136,7 @@ def test_two_logical_devices_equal_one_device(one_device):
   _check_equal_to_one_device(one_device, result)
 
 
-def test_two_workers_equal_one_device(one_device):
-  ports = _free_ports(2)
-  procs = []
-  for index in range(2):
-    env = dict(_env(), TF_CONFIG=_tf_config(ports, index))
-    procs.append(subprocess.Popen(
-        [sys.executable, str(STEP_SCRIPT), 'multi_worker',
-         f'--train_dir={one_device["run"]}',
-         f'--out={one_device["root"] / f"worker{index}.npz"}'],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True))
-  outputs = [p.communicate(timeout=300)[0] for p in procs]
-  for p, out in zip(procs, outputs):
-    assert p.returncode == 0, out[-3000:]
+def test_two_workers_equal_one_device(one_device, killed_cluster):
   results = [np.load(one_device['root'] / f'worker{i}.npz') for i in (0, 1)]
   _check_equal_to_one_device(one_device, results[0])
   # Both workers hold the same weights after the step.
@@ -271,14 +261,33 @@ def _start_cluster(run, ports, logs, *args):
   return procs
 
 
-def test_killed_worker_stops_the_run_and_restart_resumes(tmp_path):
-  run = tmp_path / 'run'
-  logs = [tmp_path / 'chief.log', tmp_path / 'worker1.log']
-  # Long enough not to finish before the kill; a checkpoint after each step.
-  procs = _start_cluster(run, _free_ports(2), logs,
-                         '--gin_param=hparams.stable_stage_num_images=400',
-                         '--gin_param=hparams.transition_stage_num_images=400',
-                         '--gin_param=hparams.total_num_images=4000')
+# Long enough not to finish before the kill; a checkpoint after each step.
+LONG_RUN = ['hparams.stable_stage_num_images=400',
+            'hparams.transition_stage_num_images=400',
+            'hparams.total_num_images=4000']
+
+
+@pytest.fixture(scope='module')
+def killed_cluster(one_device):
+  """One 2-worker cluster serves both cluster tests: each worker first takes
+  the fed step from one_device's checkpoint (into worker<i>.npz), then the
+  same processes run train's command line (its main, on their cluster) into
+  a fresh run, until worker 1 is killed with SIGKILL. The real command line
+  then restarts both workers (new ports, as after a crash)."""
+  root = one_device['root']
+  run = root / 'killed_run'
+  logs = [root / 'chief.log', root / 'worker1.log']
+  ports = _free_ports(2)
+  procs = []
+  for index in range(2):
+    env = dict(_env(), TF_CONFIG=_tf_config(ports, index))
+    procs.append(subprocess.Popen(
+        [sys.executable, str(STEP_SCRIPT), 'multi_worker',
+         f'--train_dir={one_device["run"]}',
+         f'--out={root / f"worker{index}.npz"}', f'--then_train_dir={run}'] +
+        [f'--then_gin_param={p}' for p in LONG_RUN],
+        cwd=REPO, env=env, stdout=open(logs[index], 'w'),
+        stderr=subprocess.STDOUT))
   try:
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -296,19 +305,11 @@ def test_killed_worker_stops_the_run_and_restart_resumes(tmp_path):
       if p.poll() is None:
         p.kill()
         p.wait()
-  chief = logs[0].read_text()
-  assert procs[0].returncode == 1, chief[-3000:]
-  assert 'ERROR: a worker of the 2-worker cluster stopped responding' in chief
-  assert 'Restart every worker with the same command' in chief
-  print(next(l for l in chief.splitlines() if l.startswith('ERROR')))
-  last_path, last_image = _saved(chief)[-1]
-  assert f"chief's last checkpoint ({last_path})" in chief
-  # Restarted (new ports, as after a crash): every worker resumes from the
-  # chief's last checkpoint, no image of it lost.
-  procs = _start_cluster(run, _free_ports(2), logs,
-                         '--gin_param=hparams.stable_stage_num_images=400',
-                         '--gin_param=hparams.transition_stage_num_images=400',
-                         '--gin_param=hparams.total_num_images=4000',
+  killed = {'returncode': procs[0].returncode, 'chief': logs[0].read_text()}
+  _, last_image = _saved(killed['chief'])[-1]
+  restart_logs = [root / 'chief_restart.log', root / 'worker1_restart.log']
+  procs = _start_cluster(run, _free_ports(2), restart_logs,
+                         *[f'--gin_param={p}' for p in LONG_RUN],
                          f'--gin_param=train.stop_after_images={last_image + 8}')
   try:
     for p in procs:
@@ -317,9 +318,27 @@ def test_killed_worker_stops_the_run_and_restart_resumes(tmp_path):
     for p in procs:
       if p.poll() is None:
         p.kill()
-  chief, worker = logs[0].read_text(), logs[1].read_text()
-  assert procs[0].returncode == 0, chief[-3000:]
-  assert procs[1].returncode == 0, worker[-3000:]
+        p.wait()
+  restarted = {'returncodes': [p.returncode for p in procs],
+               'chief': restart_logs[0].read_text(),
+               'worker': restart_logs[1].read_text()}
+  return killed, restarted
+
+
+def test_killed_worker_stops_the_run_and_restart_resumes(killed_cluster):
+  killed, restarted = killed_cluster
+  chief = killed['chief']
+  assert killed['returncode'] == 1, chief[-3000:]
+  assert 'ERROR: a worker of the 2-worker cluster stopped responding' in chief
+  assert 'Restart every worker with the same command' in chief
+  print(next(l for l in chief.splitlines() if l.startswith('ERROR')))
+  last_path, last_image = _saved(chief)[-1]
+  assert f"chief's last checkpoint ({last_path})" in chief
+  # Restarted by the command line: every worker resumes from the chief's last
+  # checkpoint, no image of it lost.
+  chief, worker = restarted['chief'], restarted['worker']
+  assert restarted['returncodes'][0] == 0, chief[-3000:]
+  assert restarted['returncodes'][1] == 0, worker[-3000:]
   assert f'image_id {last_image} -> 400; resumed {last_path}' in chief
   assert f'worker 1: Stage 0: 1 blocks, batch 8 (2 replicas in sync, 2 ' \
          f'workers), image_id {last_image}' in worker
