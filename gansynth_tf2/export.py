@@ -365,6 +365,9 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
                                     precision=precision, exact=exact)
   elif format == 'tflite' and getattr(model, 'precision', 'fp32') != 'fp32':
     raise ValueError('--format=tflite needs an fp32 model')
+  elif exact and not getattr(model, 'exact', False):
+    raise ValueError('exact=True needs a model loaded with '
+                     'load_model(..., exact=True)')
 
   # Built aside and swapped in: export_dir is never half-written.
   with files.publish_dir(export_dir) as tmp:

@@ -65,8 +65,10 @@ class GANSynthModel:
     arithmetic: which arithmetic the generator uses, in words: 'exact'
       (as above), 'subpixel' (the default: `layers.upscale_conv2d` folds
       each 2x upscale into the conv that follows it; 4.0e-4 of the audio's
-      peak from Magenta's on a full-size checkpoint) or 'subpixel+xla'
-      (`jit_compile` set); `precision` says the compute type.
+      peak from Magenta's on a full-size checkpoint), 'subpixel+xla'
+      (`jit_compile` set), or 'literal' / 'literal+xla' (a generator built
+      with `subpixel_upscale=False` without `exact`); `precision` says the
+      compute type.
     discriminator: the discriminator, loaded from the checkpoint on first use.
 
   The generator and the inverse transform run as one `tf.function` traced

@@ -270,7 +270,7 @@ def test_cli_refuses_an_existing_export_dir_and_a_non_checkpoint(
   assert sorted(os.listdir(tmp_path)) == ['saved']
 
 
-def test_cli_exact_exports_magentas_arithmetic(oracle_ckpt_dir, inputs,
+def test_cli_exact_exports_magentas_arithmetic(oracle_ckpt_dir, inputs, model,
                                                tmp_path, run_main):
   """--exact: the SavedModel runs load_model(exact=True)'s generator (the
   literal upscale + conv) and says so in its metadata."""
@@ -291,6 +291,11 @@ def test_cli_exact_exports_magentas_arithmetic(oracle_ckpt_dir, inputs,
   err = np.abs(served - expected).max() / np.abs(expected).max()
   print(f'exported --exact vs load_model(exact=True): {err:.2e} of peak')
   assert err <= 1e-6, f'{err:.2e} of peak'
+  # A model loaded otherwise is not exported as if it were exact.
+  with pytest.raises(ValueError, match='load_model.*exact=True'):
+    export.export(oracle_ckpt_dir, str(tmp_path / 'other'), model=model,
+                  exact=True)
+  assert not (tmp_path / 'other').exists()
 
 
 def test_pitches_without_training_notes_are_rejected(tmp_path):

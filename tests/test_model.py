@@ -12,8 +12,8 @@ AVX2-only EPYC of 2026-11-26):
   AVX2-only EPYC; bounded at TINY_BOUND = 2e-3 (2.1x the worst);
 * the calm oracle (tests/data/calm_oracle, made by Magenta's own training
   ops with 16 channels per pixel norm) is where the generate path is checked
-  tightly: images <= 7.8e-5 of the peak (0.0 with exact=True on the kernels
-  it was made with), waves <= 3.0e-4 (the inverse transform's running phase
+  tightly: images <= 7.8e-5 of the peak, before denormalization <= 8.6e-5
+  (0.0 with exact=True on the kernels it was made with), waves <= 3.0e-4 (the inverse transform's running phase
   sum amplifies the images' rounding; 1.1e-5 from the faster transforms of
   e38fa11 alone);
 * discriminator logits: <= 1.3e-6 of the largest (0.0, bit-exact, on the
@@ -36,7 +36,7 @@ from gansynth_tf2 import model as model_lib
 
 REF_BATCH = 3  # the oracle's reference batch size
 TINY_BOUND = 2e-3
-CALM_IMAGES_BOUND = 2e-4  # measured <= 7.8e-5 (2.6x)
+CALM_IMAGES_BOUND = 2e-4  # measured <= 8.6e-5 (2.3x)
 CALM_WAVES_BOUND = 1e-3  # measured <= 3.0e-4 (3.3x)
 D_BOUND = 2e-5
 CALM_DIR = pathlib.Path(__file__).parent / 'data' / 'calm_oracle'
