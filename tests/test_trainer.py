@@ -235,13 +235,18 @@ def test_one_update_matches_magentas_train_ops(converted, oracle,
   # 2026-12-04) they agree to <= 5.0e-6, the float32 summation floor
   # (eps * sqrt(n) = 1.2e-7 * sqrt(3 x 128 x 1024) = 7.5e-5 of the sum's
   # terms). Other kernels move them much further while the losses still
-  # agree to 3e-7: measured with ONEDNN_MAX_CPU_ISA=SSE41 / AVX / AVX2 and
-  # TF_ENABLE_ONEDNN_OPTS=0, G up to 2.0e-2 (SSE41, G&L weight 0) and D up
-  # to 5.5e-4. This bound is that measured kernel sensitivity with 2.5x
-  # room, not a derived one: rounding that moves a pre-activation across a
-  # LeakyReLU kink changes the backward pass discretely (issue 21 keeps the
-  # cause open). What the kernels do not move is asserted above, exactly.
-  for net, bound in (('G', 5e-2), ('D', 2e-3)):
+  # agree to 3e-7 (and the L2 norm of the whole network's gradient error
+  # stays below 1.8e-3 of its norm): measured with ONEDNN_MAX_CPU_ISA=AVX /
+  # AVX2 and TF_ENABLE_ONEDNN_OPTS=0, G up to 3.9e-3 (no oneDNN, G&L 0 and
+  # 1) and D up to 6.4e-4. That is the kernel sensitivity of this backward
+  # pass, not ours: Magenta's own graph moves alike, since the two agree to
+  # 5e-6 on equal kernels. The bounds are that measured sensitivity with
+  # 2.5x (G) and 3x (D) room, not derived ones; issue 21 keeps the cause
+  # open (a LeakyReLU kink crossed by rounding changes the backward pass
+  # discretely). ONEDNN_MAX_CPU_ISA=SSE41 moves G by 2.0e-2, but no x86
+  # CPU TensorFlow's wheels run on takes those kernels (the wheels need
+  # AVX). What the kernels do not move is asserted above, exactly.
+  for net, bound in (('G', 1e-2), ('D', 2e-3)):
     assert grad[net] <= bound, (net, grad)
 
 
