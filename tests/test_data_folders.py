@@ -132,7 +132,7 @@ def test_estimate_pitch_and_note_name_pattern(tmp_path):
       [sys.executable, os.path.join(ROOT, 'tools', 'prepare_dataset.py'),
        f'--input_dir={src}', f'--output_dir={tmp_path / "out_cli"}',
        '--estimate_pitch', '--num_workers=1'],
-      capture_output=True, text=True, check=False)
+      capture_output=True, text=True, check=False, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   on_disk = json.loads((tmp_path / 'out_cli' / 'manifest.json').read_text())
   assert on_disk['accepted'] == manifest['accepted']
@@ -195,7 +195,7 @@ def test_tool_in_parallel_matches_in_process(sample_dir, prepared, tmp_path):
 def _prepare_tool(*args):
   return subprocess.run(
       [sys.executable, os.path.join(ROOT, 'tools', 'prepare_dataset.py')]
-      + list(args), capture_output=True, text=True, check=False)
+      + list(args), capture_output=True, text=True, check=False, timeout=300)
 
 
 def test_min_pitch_above_max_pitch_is_refused_before_writing(tmp_path):

@@ -23,7 +23,7 @@ def _tool(args, **kwargs):
   return subprocess.run([sys.executable,
                          os.path.join(ROOT, 'tools', 'render_soundfont.py')]
                         + args, capture_output=True, text=True, check=False,
-                        **kwargs)
+                        **{'timeout': 300, **kwargs})
 
 
 @pytest.fixture(scope='module')

@@ -304,7 +304,7 @@ def killed_cluster(one_device):
     for p in procs:
       if p.poll() is None:
         p.kill()
-        p.wait()
+        p.wait(timeout=30)
   killed = {'returncode': procs[0].returncode, 'chief': logs[0].read_text()}
   _, last_image = _saved(killed['chief'])[-1]
   restart_logs = [root / 'chief_restart.log', root / 'worker1_restart.log']
@@ -318,7 +318,7 @@ def killed_cluster(one_device):
     for p in procs:
       if p.poll() is None:
         p.kill()
-        p.wait()
+        p.wait(timeout=30)
   restarted = {'returncodes': [p.returncode for p in procs],
                'chief': restart_logs[0].read_text(),
                'worker': restart_logs[1].read_text()}

@@ -331,7 +331,7 @@ def test_convert_tool(oracle_ckpt_dir, tmp_path):
                       'convert_magenta_checkpoint.py')
   run = lambda *args: subprocess.run(  # pylint: disable=unnecessary-lambda-assignment
       [sys.executable, tool, *args], capture_output=True, text=True,
-      check=False)
+      check=False, timeout=300)
   out = tmp_path / 'out'
   done = run(f'--magenta_dir={oracle_ckpt_dir}', f'--output_dir={out}')
   assert done.returncode == 0, done.stderr

@@ -102,7 +102,7 @@ def test_a_real_externally_managed_system_python(tmp_path):
     pytest.skip('no /usr/bin/python3')
   stdlib = subprocess.run(
       [str(system), '-c', 'import sysconfig; print(sysconfig.get_path("stdlib"))'],
-      capture_output=True, text=True, check=True).stdout.strip()
+      capture_output=True, text=True, check=True, timeout=60).stdout.strip()
   if not os.path.exists(os.path.join(stdlib, 'EXTERNALLY-MANAGED')):
     pytest.skip(f'{system} is not externally managed')
   root = tmp_path / 'repo'
