@@ -64,7 +64,7 @@ class GANSynthModel:
       Magenta's graph computes from the same weights on the same CPU.
     arithmetic: which arithmetic the generator uses, in words: 'exact'
       (as above), 'subpixel' (the default: `layers.upscale_conv2d` folds
-      each 2x upscale into the conv that follows it; 4.0e-4 of the audio's
+      each 2x upscale into the conv that follows it; 3e-4 of the audio's
       peak from Magenta's on a full-size checkpoint), 'subpixel+xla'
       (`jit_compile` set), or 'literal' / 'literal+xla' (a generator built
       with `subpixel_upscale=False` without `exact`); `precision` says the
@@ -364,7 +364,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
       `magenta_checkpoint.stage_checkpoints`) instead of the latest one, to
       follow learning within a stage; its stage is taken from the folder.
     exact: False (default): the fast sub-pixel generator, whose folded
-      upscale + conv rounds otherwise than Magenta's graph (waves 4.0e-4 of
+      upscale + conv rounds otherwise than Magenta's graph (waves 3e-4 of
       the peak from Magenta's on a full-size checkpoint, see
       docs/generation.md); True: Magenta's arithmetic, the literal upscale
       then conv with TensorFlow's kernels, bit for bit what Magenta's graph
