@@ -60,7 +60,10 @@ fi
 # import from the working directory even when it is not installed (or its
 # editable install points at another checkout), and the CLIs' subprocesses
 # would then fail.
-if ! (cd / && "$PYTHON" -c "import gansynth_tf2, tensorflow, pytest, tensorflow_datasets, os, sys; sys.exit(os.path.dirname(gansynth_tf2.__file__) != sys.argv[1])" "$PWD/gansynth_tf2") >/dev/null 2>&1 \
+# (The checkout's path is taken before the subshell's cd: "$PWD" inside it
+# would be "/", the check would always fail and every run reinstall.)
+package_dir="$PWD/gansynth_tf2"
+if ! (cd / && "$PYTHON" -c "import gansynth_tf2, tensorflow, pytest, tensorflow_datasets, os, sys; sys.exit(os.path.dirname(gansynth_tf2.__file__) != sys.argv[1])" "$package_dir") >/dev/null 2>&1 \
    || [ pyproject.toml -nt .setup-stamp ]; then
   echo "setup: pip install -e .[test,tfds] (TensorFlow is large: first run takes a few minutes)"
   "$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test,tfds]"
