@@ -21,20 +21,9 @@ after denormalization) and of the waves, each relative to Magenta's peak.
 """
 import argparse
 import os
-import platform
 
 import numpy as np
 
-
-def cpu_line():
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          return line.split(':', 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or 'unknown CPU'
 
 
 def main():
@@ -52,11 +41,12 @@ def main():
 
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   import gansynth_tf2  # pylint: disable=import-outside-toplevel
+  from bench_common import machine_line  # pylint: disable=import-outside-toplevel
 
   with np.load(reference) as f:
     ref = {k: f[k] for k in f.files}
   batch = int(ref['ref_batch'])
-  print(f'CPU: {cpu_line()}; TensorFlow {tf.__version__}; '
+  print(f'{machine_line()}; '
         f'{len(ref["pitches"])} notes at batch {batch}')
   rows = []
   for label, kwargs in (('default (sub-pixel)', {}),

@@ -50,16 +50,11 @@ BATCH = 3  # the tiny oracle's three real images
 IMAGES = 2  # notes whose images are kept (4 MB); waves are kept for all
 
 
-def warm_inputs(step, num_pitches=61, batch=BATCH, latent=256):
-  """The fed inputs of warm-up step `step` (seeded per step)."""
-  rs = np.random.RandomState(20261204 + step)
-  return {
-      'g_z': rs.standard_normal((batch, latent)).astype(np.float32),
-      'g_labels': rs.randint(0, num_pitches, batch).astype(np.int32),
-      'd_z': rs.standard_normal((batch, latent)).astype(np.float32),
-      'd_labels': rs.randint(0, num_pitches, batch).astype(np.int32),
-      'd_alpha': rs.uniform(size=(batch, 1, 1, 1)).astype(np.float32),
-  }
+def warm_inputs(step, batch=BATCH):
+  """The fed inputs of warm-up step `step` (seeded per step), drawn as the
+  update fixture draws its own."""
+  from make_update_fixture import inputs  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  return inputs(batch=batch, seed=20261204 + step)
 
 
 def make_flags(lib_flags, lib_model, experiment, train_root):

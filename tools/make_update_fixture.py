@@ -53,9 +53,9 @@ VARIANTS = {'plain': (12, 0.0, None), 'gl': (12, 1.0, None),
             'transition': (11, 0.0, 92)}
 
 
-def inputs(num_pitches=61, batch=3, latent=256):
+def inputs(num_pitches=61, batch=3, latent=256, seed=20261126):
   """The fed inputs: G step latents/labels, D step latents/labels/alpha."""
-  rs = np.random.RandomState(20261126)
+  rs = np.random.RandomState(seed)
   return {
       'g_z': rs.standard_normal((batch, latent)).astype(np.float32),
       'g_labels': rs.randint(0, num_pitches, batch).astype(np.int32),
