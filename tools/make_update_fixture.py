@@ -88,22 +88,13 @@ def run_variant(tf, lib_flags, lib_model, ckpt_dir, stage, gl_weight,
     missing = [v.op.name for v in tf.global_variables()
                if v.op.name not in in_ckpt]
     assert not missing, missing
-    ops = graph.get_operations()
-    iterator = [op for op in ops if op.type == 'IteratorGetNext']
-    alpha = [op for op in ops if op.type == 'RandomUniform' and
-             'wasserstein_gradient_penalty' in op.name]
-    assert len(iterator) == 1 and len(alpha) == 1, (iterator, alpha)
-    gm = model.gan_model
+    # The ops that take the fed inputs (the calm oracle's tool finds them).
+    from make_calm_oracle import fed_ops  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+    fed = fed_ops(tf, graph, model)
 
     def feed(prefix):
-      return {
-          iterator[0].outputs[0]: feed_values['real_images'],
-          iterator[0].outputs[1]: feed_values['real_one_hot'],
-          gm.generator_inputs[0]: feed_values[f'{prefix}_z'],
-          gm.generator_inputs[1]: np.eye(61, dtype=np.float32)[
-              feed_values[f'{prefix}_labels']],
-          alpha[0].outputs[0]: feed_values['d_alpha'],
-      }
+      return fed(feed_values, prefix, feed_values['real_images'],
+                 feed_values['real_one_hot'])
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       tf.train.Saver(variables).restore(sess, ckpt)
