@@ -284,13 +284,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   if batch_size < 1:
     raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
   precision_lib.check(precision, '--precision')
-  if exact and xla:
-    raise ValueError('--exact (Magenta\'s arithmetic) cannot be combined '
-                     'with --xla: XLA\'s kernels round otherwise than '
-                     'Magenta\'s; drop one of them')
-  if exact and precision != 'fp32':
-    raise ValueError(f'--exact (Magenta\'s arithmetic) needs '
-                     f'--precision=fp32, got {precision}')
+  precision_lib.check_exact(exact, xla, precision, cli=True)
   if n is not None and n < 1:
     raise ValueError(f'--n must be >= 1, got {n}')
   if midi_file and pitches is not None:
@@ -520,7 +514,7 @@ def define_flags(flag_values=FLAGS):
       'exact', False, "Magenta's arithmetic: the literal upscale + conv "
       '(no sub-pixel folding), TensorFlow\'s kernels, float32: bit for bit '
       "what Magenta's graph computes from the same weights (the default "
-      "rounds otherwise: ~4e-4 of the audio's peak on a full-size "
+      "rounds otherwise: ~3e-4 of the audio's peak on a full-size "
       'checkpoint); slower. Not with --xla or 16-bit --precision.',
       flag_values=flag_values)
   flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.',
@@ -538,19 +532,20 @@ def main(argv, flag_values=FLAGS):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
-    meta = run(flag_values.ckpt_dir, flag_values.output_dir, n=flag_values.n,
-               pitches=flag_values.pitches, seed=flag_values.seed,
-               batch_size=flag_values.batch_size, midi_file=flag_values.midi_file,
-               secs_per_instrument=flag_values.secs_per_instrument,
-               z_file=flag_values.z_file, timbre_sweep=flag_values.timbre_sweep,
-               interpolate=flag_values.interpolate, use_ema=flag_values.use_ema,
-               png=flag_values.png, overwrite=flag_values.overwrite, progress=None,
-               precision=flag_values.precision, xla=flag_values.xla, exact=flag_values.exact)
+    fv = flag_values
+    meta = run(fv.ckpt_dir, fv.output_dir, n=fv.n, pitches=fv.pitches,
+               seed=fv.seed, batch_size=fv.batch_size, midi_file=fv.midi_file,
+               secs_per_instrument=fv.secs_per_instrument, z_file=fv.z_file,
+               timbre_sweep=fv.timbre_sweep, interpolate=fv.interpolate,
+               use_ema=fv.use_ema, png=fv.png, overwrite=fv.overwrite,
+               progress=None, precision=fv.precision, xla=fv.xla,
+               exact=fv.exact)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     # Bad input: one clear line, no traceback.
     sys.exit(f'gansynth_tf2.generate: error: {e}')
   count = len(meta['files']) + (1 if 'summary' in meta else 0)
-  print(f'wrote {count} clips to {flag_values.output_dir} (seed {meta["seed"]})')
+  print(f'wrote {count} clips to {flag_values.output_dir} '
+        f'(seed {meta["seed"]})')
 
 
 def console_entry_point():

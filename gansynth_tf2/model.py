@@ -28,21 +28,6 @@ CheckpointError = magenta_checkpoint.CheckpointError
 DEFAULT_BATCH_SIZE = 8
 
 
-def check_exact(exact, jit_compile=False, precision='fp32'):
-  """Refuses `exact` with XLA or 16-bit precision (neither is Magenta's)."""
-  if not exact:
-    return
-  if jit_compile:
-    raise ValueError(
-        f'exact=True (Magenta\'s arithmetic) cannot be combined with '
-        f'jit_compile={jit_compile!r}: XLA\'s kernels round otherwise than '
-        'the TensorFlow kernels Magenta runs; drop one of them')
-  if precision != 'fp32':
-    raise ValueError(
-        f'exact=True (Magenta\'s arithmetic) needs precision \'fp32\', got '
-        f'{precision!r}: Magenta computes in float32')
-
-
 class GANSynthModel:
   """A generator ready to make notes.
 
@@ -90,7 +75,7 @@ class GANSynthModel:
                checkpoint_path=None, jit_compile=False,
                discriminator_loader=None, precision='fp32', exact=False):
     self.precision = precision_lib.check(precision)
-    check_exact(exact, jit_compile, precision)
+    precision_lib.check_exact(exact, jit_compile, precision)
     if exact and generator.subpixel_upscale:
       raise ValueError('exact=True needs a generator built with '
                        'subpixel_upscale=False (the literal upscale + conv)')
@@ -393,7 +378,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
                        f'not stage_id={stage_id}')
     stage_id = folder_stage
   precision_lib.check(precision)
-  check_exact(exact, jit_compile, precision)
+  precision_lib.check_exact(exact, jit_compile, precision)
   reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,
                 precision=precision, exact=exact)

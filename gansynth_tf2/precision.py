@@ -29,6 +29,31 @@ def check(precision, what='precision'):
   return precision
 
 
+def check_exact(exact, jit_compile=False, precision='fp32', cli=False):
+  """Refuses `exact` (Magenta's arithmetic) with XLA or 16 bits.
+
+  Neither is Magenta's: XLA's kernels and 16-bit types round otherwise.
+  `jit_compile`: load_model's argument (the CLIs' --xla). `cli`: name the
+  command-line flags (--exact, --xla, --precision) in the error instead of
+  load_model's arguments.
+  """
+  if not exact:
+    return
+  if jit_compile:
+    raise ValueError(
+        "--exact (Magenta's arithmetic) cannot be combined with --xla: XLA's "
+        "kernels round otherwise than Magenta's; drop one of them" if cli else
+        f"exact=True (Magenta's arithmetic) cannot be combined with "
+        f"jit_compile={jit_compile!r}: XLA's kernels round otherwise than "
+        'the TensorFlow kernels Magenta runs; drop one of them')
+  if precision != 'fp32':
+    raise ValueError(
+        f"--exact (Magenta's arithmetic) needs --precision=fp32, got "
+        f'{precision}' if cli else
+        f"exact=True (Magenta's arithmetic) needs precision 'fp32', got "
+        f'{precision!r}: Magenta computes in float32')
+
+
 def policy(precision):
   """The Keras `DTypePolicy` of a precision name."""
   # Imported here: the CLIs check their flags before TensorFlow loads.
