@@ -716,79 +716,95 @@ def write_json(path, results):
 # ------------------------------------------------------------------------ CLI
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
   """The command-line flags; defined only by the CLI so that importing this
-  module beside another absl program does not clash."""
+  module beside another absl program does not clash. `flag_values`: where
+  (tests parse into their own `flags.FlagValues`)."""
   flags.DEFINE_multi_string(
       'gin_file', [], 'Real data: gin files binding the DATASET macro, as '
       'train.py reads them (e.g. gin/datasets/prepared.gin). Default: the '
       "first checkpoint's training data when readable, else "
-      f'{DEFAULT_DATASET_GIN}')
+      f'{DEFAULT_DATASET_GIN}',
+      flag_values=flag_values)
   flags.DEFINE_multi_string(
       'gin_param', [], 'gin bindings applied after the files, e.g. '
-      "--gin_param=\"PreparedDataset.data_dir='data/mine'\"")
+      "--gin_param=\"PreparedDataset.data_dir='data/mine'\"",
+      flag_values=flag_values)
   flags.DEFINE_multi_string(
       'ckpt_dir', [], 'Checkpoint directory, ours (a training dir) or '
-      "Magenta's (experiment.json + stage_000NN/); one row each")
+      "Magenta's (experiment.json + stage_000NN/); one row each",
+      flag_values=flag_values)
   flags.DEFINE_string(
       'classifier_dir', None, 'Required: the pitch classifier folder (made by '
-      'python -m gansynth_tf2.train_classifier --output_dir=...).')
+      'python -m gansynth_tf2.train_classifier --output_dir=...).',
+      flag_values=flag_values)
   flags.DEFINE_integer('num_samples', DEFAULT_NUM_SAMPLES,
-                       'Notes generated per model.')
+                       'Notes generated per model.',
+                       flag_values=flag_values)
   flags.DEFINE_integer(
       'seed', 0, 'Seeds latents, pitches, the real-data split and NDB; the '
-      'same seed gives the same numbers.')
+      'same seed gives the same numbers.',
+      flag_values=flag_values)
   flags.DEFINE_string('output_json', None,
-                      'Also write the table as JSON here (atomically).')
+                      'Also write the table as JSON here (atomically).',
+                      flag_values=flag_values)
   flags.DEFINE_string(
       'cache_dir', None, "Cache of the real notes' classifier outputs "
       '(default: eval_stats/ in $GANSYNTH_TF2_CACHE, else in '
-      '~/.cache/gansynth_tf2).')
+      '~/.cache/gansynth_tf2).',
+      flag_values=flag_values)
   flags.DEFINE_integer('batch_size', 8,
-                       'Notes per generator and classifier call.')
+                       'Notes per generator and classifier call.',
+                       flag_values=flag_values)
   flags.DEFINE_boolean(
       'pyin', False, "Also check the generated notes' pitch with pYIN "
       f'(notes asked in MIDI {PYIN_PITCH_RANGE[0]}..{PYIN_PITCH_RANGE[1]}, '
       f'within {PYIN_TOLERANCE} semitone); classifier-independent but slow, '
-      'about 2 s per note on a CPU.')
+      'about 2 s per note on a CPU.',
+      flag_values=flag_values)
   flags.DEFINE_integer(
       'ndb_k', DEFAULT_NDB_K, 'NDB bins (k-means on real features); lowered '
-      'to the size of the real reference half when that is smaller.')
+      'to the size of the real reference half when that is smaller.',
+      flag_values=flag_values)
   flags.DEFINE_integer(
       'max_real_notes', None, 'Use only the first this many real notes, in '
-      "the dataset's order (default: all).")
+      "the dataset's order (default: all).",
+      flag_values=flag_values)
   flags.DEFINE_boolean('use_ema', True,
-                       "Generate with the generator's EMA weights.")
+                       "Generate with the generator's EMA weights.",
+                       flag_values=flag_values)
 
 
-def main(argv):
+def main(argv, flag_values=FLAGS):
+  """The CLI after flag parsing (`flag_values`: parsed flags, for tests)."""
+  fv = flag_values
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   try:
     # The cheap checks first, so a typo fails before TensorFlow loads.
-    _check_arguments(FLAGS.ckpt_dir, FLAGS.classifier_dir, FLAGS.num_samples,
-                     FLAGS.batch_size, FLAGS.ndb_k, FLAGS.max_real_notes)
+    _check_arguments(fv.ckpt_dir, fv.classifier_dir, fv.num_samples,
+                     fv.batch_size, fv.ndb_k, fv.max_real_notes)
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     tf.get_logger().setLevel('ERROR')
-    dataset, chosen_by = resolve_real_data(FLAGS.ckpt_dir, FLAGS.gin_file,
-                                           FLAGS.gin_param)
+    dataset, chosen_by = resolve_real_data(fv.ckpt_dir, fv.gin_file,
+                                           fv.gin_param)
     results = evaluate_models(
-        FLAGS.ckpt_dir, FLAGS.classifier_dir, dataset,
-        num_samples=FLAGS.num_samples, seed=FLAGS.seed,
-        batch_size=FLAGS.batch_size, cache_dir=FLAGS.cache_dir,
-        ndb_k=FLAGS.ndb_k, pyin=FLAGS.pyin,
-        max_real_notes=FLAGS.max_real_notes, use_ema=FLAGS.use_ema)
+        fv.ckpt_dir, fv.classifier_dir, dataset,
+        num_samples=fv.num_samples, seed=fv.seed,
+        batch_size=fv.batch_size, cache_dir=fv.cache_dir,
+        ndb_k=fv.ndb_k, pyin=fv.pyin,
+        max_real_notes=fv.max_real_notes, use_ema=fv.use_ema)
     results['real_data']['chosen_by'] = chosen_by
-    if FLAGS.output_json:
-      write_json(FLAGS.output_json, results)
+    if fv.output_json:
+      write_json(fv.output_json, results)
   except (ValueError, OSError) as e:
     # Bad input (EvaluationError, CheckpointError and the classifier's errors
     # among them): one clear line, no traceback.
     print(f'ERROR: {_first_line(e)}', file=sys.stderr, flush=True)
     raise SystemExit(1) from None
   print(markdown_table(results), flush=True)
-  if FLAGS.output_json:
-    print(f'wrote {FLAGS.output_json}')
+  if fv.output_json:
+    print(f'wrote {fv.output_json}')
 
 
 def console_entry_point():

@@ -361,40 +361,46 @@ def train_classifier(output_dir, dataset=gin.REQUIRED, width=1.0,
 FLAGS = flags.FLAGS
 
 
-def define_flags():
+def define_flags(flag_values=FLAGS):
   """The command-line flags; defined only by the CLI, so that importing this
-  module beside train (which has its own --gin_file) does not clash."""
+  module beside train (which has its own --gin_file) does not clash.
+  `flag_values`: where (tests parse into their own `flags.FlagValues`)."""
   flags.DEFINE_multi_string(
       'gin_file', [], f'gin config files, applied in order; default '
-      f'{DEFAULT_GIN}.')
+      f'{DEFAULT_GIN}.',
+      flag_values=flag_values)
   flags.DEFINE_multi_string('gin_param', [], 'gin bindings applied after the '
                             "files, e.g. --gin_param='train_classifier."
-                            "num_steps=100'.")
+                            "num_steps=100'.",
+                            flag_values=flag_values)
   flags.DEFINE_string('output_dir', None, 'The classifier folder to write '
-                      '(replaced if it holds an earlier classifier).')
+                      '(replaced if it holds an earlier classifier).',
+                      flag_values=flag_values)
 
 
 
 
-def main(argv):
+def main(argv, flag_values=FLAGS):
+  """The CLI after flag parsing (`flag_values`: parsed flags, for tests)."""
+  fv = flag_values
   if len(argv) > 1:
     print(f'ERROR: unexpected arguments {argv[1:]}; use --gin_param for '
           'bindings.', flush=True)
     raise SystemExit(2)
-  if not FLAGS.output_dir:
+  if not fv.output_dir:
     print('ERROR: --output_dir is required (the classifier folder to write).',
           flush=True)
     raise SystemExit(2)
   tf.get_logger().setLevel('WARNING')
   try:
-    gin_config.parse_gin(FLAGS.gin_file or [DEFAULT_GIN], FLAGS.gin_param)
-    train_classifier(FLAGS.output_dir)
+    gin_config.parse_gin(fv.gin_file or [DEFAULT_GIN], fv.gin_param)
+    train_classifier(fv.output_dir)
   except (ValueError, OSError, RuntimeError, FloatingPointError,
           tf.errors.OpError) as e:
     # Bad input or a failed run: one clear line, no traceback.
     print(f'ERROR: {e}', flush=True)
     raise SystemExit(1) from None
-  print(f'Saved {FLAGS.output_dir}', flush=True)
+  print(f'Saved {fv.output_dir}', flush=True)
 
 
 def console_entry_point():

@@ -174,11 +174,10 @@ def run_main():
   from a shell, and returns a `subprocess.CompletedProcess` (returncode,
   stdout, stderr): `run_main(module, ['--flag=value', ...])`.
 
-  The module's `define_flags` fills a fresh `flags.FlagValues` where it
-  takes one (`define_flags(flag_values)`, `main(argv, flag_values)`), else
-  absl's global FLAGS: flags other modules put there (roundtrip defines its
-  own at import) step aside meanwhile, and the tool's are removed again
-  afterwards, so tools with flags of the same name do not clash. Exits come back as the
+  The module's flags go into a fresh `flags.FlagValues`
+  (`define_flags(flag_values)`, `main(argv, flag_values)`, as every CLI of
+  the package takes them), so tools with flags of the same name never
+  clash and absl's global FLAGS is not touched. Exits come back as the
   shell would see them: `SystemExit(n)`, `sys.exit('message')` (the
   message on stderr, code 1), a flag or usage error (code 1). gin's config
   is cleared before and after. Session-scoped, so module fixtures can use
@@ -187,49 +186,16 @@ def run_main():
   call; each tool keeps at least one test that runs its real command line.
   """
   import contextlib  # pylint: disable=import-outside-toplevel
-  import inspect  # pylint: disable=import-outside-toplevel
   import io  # pylint: disable=import-outside-toplevel
   import gin  # pylint: disable=import-outside-toplevel
   from absl import app  # pylint: disable=import-outside-toplevel
   from absl import flags  # pylint: disable=import-outside-toplevel
 
-  def takes_flag_values(function):
-    return 'flag_values' in inspect.signature(function).parameters
-
-  def restore_global(before, aside, was_parsed):
-    """Removes what a tool defined in absl's FLAGS, puts back what stepped
-    aside."""
-    for name in set(flags.FLAGS) - before:
-      delattr(flags.FLAGS, name)
-    for owner, flag in aside:
-      if flag.name not in flags.FLAGS:
-        flags.FLAGS[flag.name] = flag
-        flags.FLAGS.register_flag_by_module(owner, flag)
-    if not was_parsed:
-      flags.FLAGS.unparse_flags()
-
   def run(module, argv):
     argv = [str(a) for a in argv]
     prog = module.__name__
-    aside = []
-    if takes_flag_values(module.define_flags):
-      flag_values = flags.FlagValues()
-      module.define_flags(flag_values)
-    else:
-      flag_values = flags.FLAGS
-      was_parsed = flag_values.is_parsed()
-      for owner, owned in flag_values.flags_by_module_dict().items():
-        if not owner.startswith("absl"):
-          aside += [(owner, flag) for flag in owned]
-      for _, flag in aside:
-        if flag.name in flag_values:
-          delattr(flag_values, flag.name)
-      before = set(flag_values)
-      try:
-        module.define_flags()
-      except BaseException:
-        restore_global(before, aside, was_parsed)
-        raise
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
     code, message = 0, ''
     out, err = io.StringIO(), io.StringIO()
     gin.clear_config()
@@ -239,10 +205,7 @@ def run_main():
           rest = flag_values([prog] + argv)
         except flags.Error as e:
           raise app.UsageError(str(e)) from None
-        if takes_flag_values(module.main):
-          module.main(rest, flag_values)
-        else:
-          module.main(rest)
+        module.main(rest, flag_values)
     except app.UsageError as e:
       code, message = 1, f'FATAL Flags parsing error: {e}'
     except SystemExit as e:
@@ -252,8 +215,6 @@ def run_main():
         code = 0 if e.code is None else e.code
     finally:
       gin.clear_config()
-      if flag_values is flags.FLAGS:
-        restore_global(before, aside, was_parsed)
     out, err = out.getvalue(), err.getvalue()
     if message:
       err += message + '\n'
