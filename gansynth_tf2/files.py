@@ -7,17 +7,36 @@ import ctypes.util
 import os
 import shutil
 import tempfile
+import threading
 
 import tensorflow as tf
 
 
+@contextlib.contextmanager
+def publish_file(path):
+  """Yields a temporary path beside `path`; on success it is renamed to
+  `path` (replacing it in one step), on an exception it is deleted and
+  `path` is left as it was.
+
+    with files.publish_file('shard-00000.tfrecord') as tmp:
+      write_with_any_library(tmp)
+  """
+  path = os.fspath(path)
+  tmp = f'{path}.tmp-{os.getpid()}-{threading.get_ident()}'
+  try:
+    yield tmp
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+  finally:
+    if tf.io.gfile.exists(tmp):
+      tf.io.gfile.remove(tmp)
+
+
 def write_atomic(path, data):
-  """Writes `data` (str or bytes) to `path` through a temporary file and a
-  rename, so `path` holds either its old content or all of the new."""
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with tf.io.gfile.GFile(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
-    f.write(data)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  """Writes `data` (str or bytes) to `path` through `publish_file`, so
+  `path` holds either its old content or all of the new."""
+  with publish_file(path) as tmp:
+    with tf.io.gfile.GFile(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
+      f.write(data)
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -38,23 +57,41 @@ def _exchange(a, b):
                    _RENAME_EXCHANGE) == 0
 
 
+# publish_dir's modes.
+REPLACE = 'replace'
+MERGE = 'merge'
+FIRST = 'first'
+MODES = (REPLACE, MERGE, FIRST)
+
+
 @contextlib.contextmanager
-def publish_dir(target):
+def publish_dir(target, mode=REPLACE):
   """Builds a folder aside and puts it at `target` only if the build succeeds.
 
     with files.publish_dir('out/export') as tmp:
       write_everything_into(tmp)
 
   Yields a new empty folder beside `target` (same file system, so renames
-  are atomic). When the block ends without an exception the folder takes
-  `target`'s place: a plain rename if `target` does not exist, else an
-  atomic swap with the old folder (Linux renameat2 RENAME_EXCHANGE), so a
-  reader sees the old folder or the new one, never neither; where the swap
-  is unsupported the old folder is renamed aside first (a moment without
-  `target`) and put back if the second rename fails. The old folder is
-  deleted afterwards. If the block raises, `target` is untouched and the
-  temporary folder removed.
+  are atomic). If the block raises, `target` is untouched and the temporary
+  folder removed. When it ends without an exception, by `mode`:
+
+  * 'replace' (export, classifier, checkpoint copies): the folder takes
+    `target`'s place: a plain rename if `target` does not exist, else an
+    atomic swap with the old folder (Linux renameat2 RENAME_EXCHANGE), so a
+    reader sees the old folder or the new one, never neither; where the swap
+    is unsupported the old folder is renamed aside first (a moment without
+    `target`) and put back if the second rename fails. The old folder is
+    deleted afterwards.
+  * 'merge' (generate's --overwrite into a folder that may hold other
+    files): each entry of the built folder replaces the same-named entry of
+    `target` as above (a file by one rename, a folder by a swap); entries
+    of `target` the build did not write stay.
+  * 'first' (caches several processes may build at once): if `target`
+    exists, another process published it first; it is kept and this build
+    discarded.
   """
+  if mode not in MODES:
+    raise ValueError(f'publish_dir mode must be one of {MODES}, got {mode!r}')
   target = os.path.abspath(target)
   parent, name = os.path.split(target)
   os.makedirs(parent, exist_ok=True)
@@ -62,19 +99,41 @@ def publish_dir(target):
   try:
     yield tmp
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; outputs are not.
-    if not os.path.exists(target):
-      os.rename(tmp, target)
-    elif _exchange(tmp, target):
-      pass  # tmp now holds the old folder, removed below
-    else:
-      old = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=parent)
-      os.rename(target, os.path.join(old, name))
+    if mode == MERGE and os.path.isdir(target):
+      for entry in sorted(os.listdir(tmp)):
+        src, dst = os.path.join(tmp, entry), os.path.join(target, entry)
+        if os.path.isdir(src) and os.path.isdir(dst):
+          _swap_in(src, dst)
+        else:
+          os.replace(src, dst)
+    elif mode == FIRST:
       try:
         os.rename(tmp, target)
       except OSError:
-        os.rename(os.path.join(old, name), target)
-        raise
-      finally:
-        shutil.rmtree(old, ignore_errors=True)
+        # Renaming onto a non-empty folder fails: theirs is complete.
+        if not os.path.isdir(target):
+          raise
+    else:
+      _swap_in(tmp, target)
   finally:
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(built, target):
+  """Puts the folder `built` at `target`; `built` is gone (or holds the old
+  folder, for the caller to delete) afterwards."""
+  if not os.path.exists(target):
+    os.rename(built, target)
+  elif _exchange(built, target):
+    shutil.rmtree(built, ignore_errors=True)  # now the old folder
+  else:
+    parent, name = os.path.split(target)
+    old = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=parent)
+    os.rename(target, os.path.join(old, name))
+    try:
+      os.rename(built, target)
+    except OSError:
+      os.rename(os.path.join(old, name), target)
+      raise
+    finally:
+      shutil.rmtree(old, ignore_errors=True)

@@ -19,8 +19,10 @@ def test_write_atomic_replaces_whole_file_and_leaves_no_temporary(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ['x.gin', 'x.npz']
 
 
-def _tree(path):
+def _tree(path):  # files only
+  path = str(path)
   return {name: open(os.path.join(path, name)).read()
+          if os.path.isfile(os.path.join(path, name)) else '<dir>'
           for name in sorted(os.listdir(path))}
 
 
@@ -80,3 +82,50 @@ def test_publish_dir_never_leaves_the_target_missing(tmp_path):
     stop.set()
     reader.join()
   assert not missing
+
+
+def test_publish_file_replaces_in_one_step_or_not_at_all(tmp_path):
+  path = str(tmp_path / 'shard.tfrecord')
+  with files.publish_file(path) as tmp:
+    with open(tmp, 'w') as f:
+      f.write('old')
+  with pytest.raises(RuntimeError):
+    with files.publish_file(path) as tmp:
+      with open(tmp, 'w') as f:
+        f.write('half')
+      raise RuntimeError('writer failed')
+  assert _tree(tmp_path) == {'shard.tfrecord': 'old'}
+
+
+def test_publish_dir_merge_replaces_only_what_it_wrote(tmp_path):
+  target = str(tmp_path / 'out')
+  os.makedirs(os.path.join(target, 'specgrams'))
+  for name, text in (('mine.txt', 'keep'), ('a.wav', 'old'),
+                     ('specgrams/old.png', 'old')):
+    with open(os.path.join(target, name), 'w') as f:
+      f.write(text)
+  with files.publish_dir(target, mode=files.MERGE) as tmp:
+    os.makedirs(os.path.join(tmp, 'specgrams'))
+    for name in ('a.wav', 'specgrams/new.png'):
+      with open(os.path.join(tmp, name), 'w') as f:
+        f.write('new')
+    assert _tree(target)['a.wav'] == 'old'
+  tree = {n: v for n, v in _tree(target).items() if n != 'specgrams'}
+  assert tree == {'a.wav': 'new', 'mine.txt': 'keep'}
+  assert os.listdir(os.path.join(target, 'specgrams')) == ['new.png']
+  assert sorted(os.listdir(tmp_path)) == ['out']
+
+
+def test_publish_dir_first_keeps_what_another_process_published(tmp_path):
+  target = str(tmp_path / 'cache')
+  with files.publish_dir(target, mode=files.FIRST) as tmp:
+    with open(os.path.join(tmp, 'manifest.json'), 'w') as f:
+      f.write('theirs')
+    with files.publish_dir(target, mode=files.FIRST) as other:
+      with open(os.path.join(other, 'manifest.json'), 'w') as f:
+        f.write('first')
+  assert _tree(target) == {'manifest.json': 'first'}
+  assert sorted(os.listdir(tmp_path)) == ['cache']
+  with pytest.raises(ValueError, match='mode'):
+    with files.publish_dir(target, mode='swap'):
+      pass
