@@ -49,6 +49,7 @@ from tensorflow.python.framework import convert_to_constants  # pylint: disable=
 
 from gansynth_tf2 import files
 from gansynth_tf2 import precision as precision_lib
+from gansynth_tf2 import specgrams
 
 
 FLAGS = flags.FLAGS
@@ -209,71 +210,9 @@ def _save(model, out_dir):
   return metadata
 
 
-class RealInverseTransform:
-  """Data images -> audio with real-valued ops only (for TF Lite).
-
-  TF Lite has no builtin complex tensors or inverse real FFT, so this redoes
-  the data helper's `data_to_waves` (specgrams -> polar -> complex ->
-  `tf.signal.inverse_stft`) as: real and imaginary parts from magnitude and
-  phase, the inverse real DFT of each frame as two matmuls with a cosine and
-  a sine basis (2 x 1024 x 2048 multiply-adds per frame, ~4% of the
-  generator's FLOPs), the inverse-STFT window, and overlap-add by padding and
-  summing the frame quarters. Matches `data_to_waves` to float32 rounding.
-
-  Args:
-    data_helper: the model's `specgrams.DataHelper` ('mel', 'linear' or
-      'phase'; the specgrams helper's default DC handling).
-  """
-
-  def __init__(self, data_helper):
-    if data_helper.data_type not in ('mel', 'linear', 'phase'):
-      raise ValueError('--format=tflite supports the spectrogram data types '
-                       f'mel, linear and phase, not {data_helper.data_type!r}')
-    self._data_helper = data_helper
-    helper = data_helper.specgrams_helper
-    self._ifreq = data_helper.data_type != 'phase'
-    self._nfft, self._hop = helper.nfft, helper.nhop
-    frames, bins = helper.spec_shape
-    if self._nfft % self._hop:
-      raise ValueError(f'--format=tflite needs nfft ({self._nfft}) to be a '
-                       f'multiple of the hop ({self._hop})')
-    self._audio_length = data_helper.audio_length
-    # The forward STFT pads only in front, up to what the frames cover.
-    self._pad_l = self._hop * (frames - 1) + self._nfft - self._audio_length
-    # irfft of the half spectrum with a zero DC bin: bins k = 1..nfft/2.
-    # x[n] = 1/N (sum_k c_k (Re X_k cos(2 pi k n / N) - Im X_k sin(...)))
-    # with c_k = 2, except 1 at Nyquist (whose sine row is zero).
-    k = np.arange(1, bins + 1)[:, None]
-    n = np.arange(self._nfft)[None, :]
-    angle = 2.0 * np.pi * k * n / self._nfft
-    scale = np.where(k == self._nfft // 2, 1.0, 2.0) / self._nfft
-    window = tf.signal.inverse_stft_window_fn(self._hop)(self._nfft,
-                                                          tf.float64).numpy()
-    # The synthesis window folds into the bases (a per-column scale).
-    self._cos = tf.constant(scale * np.cos(angle) * window, tf.float32)
-    self._sin = tf.constant(scale * np.sin(angle) * window, tf.float32)
-
-  def __call__(self, data):
-    """`[b, time, freq, 2]` data -> `[b, audio_length]` audio."""
-    # No complex ops: TF Lite's builtin ops have none.
-    helper = self._data_helper.specgrams_helper.without_complex_ops()
-    if self._data_helper.data_type == 'mel':
-      data = helper.melspecgrams_to_specgrams(data)
-    mag = tf.exp(data[..., 0])
-    phase = data[..., 1] * np.pi
-    if self._ifreq:
-      phase = tf.cumsum(phase, axis=-2)
-    frames = (tf.tensordot(mag * tf.cos(phase), self._cos, 1)
-              - tf.tensordot(mag * tf.sin(phase), self._sin, 1))
-    # Overlap-add: frame t's q-th hop-long quarter lands on output hop t + q.
-    parts = self._nfft // self._hop
-    num_frames = frames.shape[1]
-    quarters = tf.reshape(frames, [-1, num_frames, parts, self._hop])
-    waves = tf.add_n([
-        tf.pad(quarters[:, :, q], [[0, 0], [q, parts - 1 - q], [0, 0]])
-        for q in range(parts)])
-    waves = tf.reshape(waves, [-1, (num_frames + parts - 1) * self._hop])
-    return waves[:, self._pad_l:self._pad_l + self._audio_length]
+# The real-valued inverse transform lives beside the data helper's own
+# inverse (`DataHelper.data_to_waves`); this name is kept for callers.
+RealInverseTransform = specgrams.RealInverseTransform
 
 
 def to_tflite(model, path):
@@ -284,7 +223,7 @@ def to_tflite(model, path):
   the graph's assertions) and returns `audio` and `specgram`.
   """
   lo = int(model.min_pitch)
-  inverse = RealInverseTransform(model.data_helper)
+  inverse = specgrams.RealInverseTransform(model.data_helper)
   # TF Lite drops the range assertion, so a missing pitch plays label 0
   # rather than failing the gather.
   label_of = tf.constant(np.maximum(model.label_table(), 0))

@@ -319,3 +319,17 @@ def test_nan_waves_fail_inside_graphs(helper):
 def test_rejects_unknown_data_type():
   with pytest.raises(ValueError, match="data_type must be one of"):
     specgrams.make_data_helper('cqt')
+
+
+@pytest.mark.parametrize('data_type', ['linear', 'phase', 'mel'])
+def test_real_ops_inverse_for_every_spectrogram_data_type(data_type):
+  """RealInverseTransform (TF Lite's inverse, no complex ops) is
+  data_to_waves to float32 rounding."""
+  helper = specgrams.make_data_helper(data_type)
+  t = np.arange(64000) / 16000
+  waves = (0.5 * np.sin(2 * np.pi * 261.6 * t) * np.exp(-t))[None, :, None]
+  data = helper.waves_to_data(waves.astype(np.float32))
+  expected = helper.data_to_waves(data).numpy()[:, :, 0]
+  audio = specgrams.RealInverseTransform(helper)(data).numpy()
+  err = np.abs(audio - expected).max() / np.abs(expected).max()
+  assert err <= 1e-5, f'{data_type}: {err:.2e} of peak'
