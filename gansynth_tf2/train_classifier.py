@@ -151,8 +151,9 @@ def accuracies(probs, labels):
       mean_entropy=float(np.mean(entropy)))
 
 
-def describe_dataset(dataset, labels):
-  """What the classifier was trained on, for classifier.json."""
+def training_data_summary(dataset, labels):
+  """classifier.json's `trained_on` data: the dataset's class and path, its
+  render config (a rendered folder's manifest) and the notes' pitch range."""
   info = dict(dataset=type(dataset).__name__)
   path = dataset.describe()['path']
   if path:
@@ -344,7 +345,7 @@ def train_classifier(output_dir, dataset=gin.REQUIRED, width=1.0,
         f'{metrics["accuracy_within_1_semitone"]:.3f} within 1 semitone '
         f'(chance {1 / model.num_pitches:.3f}); trained {done} steps in '
         f'{train_seconds / 60:.1f} min.', flush=True)
-  trained_on = describe_dataset(dataset, labels)
+  trained_on = training_data_summary(dataset, labels)
   trained_on.update(
       learning_rate=learning_rate, lr_schedule=lr_schedule,
       adam_beta1=adam_beta1, seed=seed,
