@@ -1,5 +1,5 @@
-"""Tests for evaluate.py: one table of ours and Magenta's checkpoint, the cache,
-seeds and clear errors.
+"""Tests for evaluate.py and the evaluation/ package: one table of ours and
+Magenta's checkpoint, the cache, seeds and clear errors.
 
 Everything is tiny: 10 real notes from the numpy synthesizer, a random
 classifier of width 1/32 (its kernels scaled so that its softmax and features
@@ -23,17 +23,20 @@ import pytest
 import tensorflow as tf
 
 import gansynth_tf2
-from gansynth_tf2 import checkpoints
 from gansynth_tf2 import classifier
 from gansynth_tf2 import evaluate
-from gansynth_tf2 import hparams
 from gansynth_tf2 import metrics
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train
 from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import nsynth
 from gansynth_tf2.data import records
 from gansynth_tf2.data import synth
+from gansynth_tf2.evaluation import classify
+from gansynth_tf2.evaluation import real_data
+from gansynth_tf2.evaluation import report
+from gansynth_tf2.evaluation import scoring
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TINY_GIN = REPO / 'tests' / 'data' / 'train_tiny.gin'
@@ -69,10 +72,10 @@ def make_ours_dir(tmp_path_factory, real_dir):
   """A checkpoint as train.py writes it: experiment.json + stage_00000/ (the
   tiny config's stage 0, saved before any step: a step costs 25 s here)."""
   train_dir = str(tmp_path_factory.mktemp('runs') / 'ours')
-  hp = hparams.from_gin_files([str(TINY_GIN)])
+  hp = train.hparams_from_gin_files([str(TINY_GIN)])
   dataset = nsynth.PreparedDataset(real_dir)
-  hp = hp.replace(train_root_dir=train_dir, **train.describe_dataset(dataset))
-  checkpoints.write_or_check_experiment(train_dir, hp)
+  hp = hp.replace(train_root_dir=train_dir, **train.experiment_fields(dataset))
+  run_dir.Run(train_dir).write_experiment(hp)
   trainer = trainer_lib.StageTrainer(
       0, hp, schedule.TrainingSchedule.from_hparams(hp), train_dir, dataset,
       tf.distribute.get_strategy())
@@ -194,6 +197,20 @@ def test_one_table_for_ours_and_magentas_checkpoint(cli_table, ours_dir,
   assert 'real statistics of 10 notes cached' in stdout
   assert 'using cached' not in stdout
   assert 'Traceback' not in cli_table['result'].stderr
+
+
+def test_help_lists_the_flags(tmp_path):
+  # Defined in evaluation/cli.py, the flags are the command's key flags.
+  result = run_cli(['--help'], cwd=tmp_path)
+  text = result.stdout + result.stderr
+  assert 'python -m gansynth_tf2.evaluate --ckpt_dir=' in text
+  heading = os.path.join('gansynth_tf2', 'evaluate.py') + ':\n'
+  assert heading in text, text[-3000:]
+  flags_listed = text.split(heading, 1)[1]
+  for flag in ('--ckpt_dir', '--classifier_dir', '--gin_file', '--[no]pyin',
+               '--max_real_notes', '--[no]use_ema'):
+    assert flag in flags_listed, flag
+  assert 'Traceback' not in text
 
 
 def test_second_run_uses_the_cache_and_gives_the_same_numbers(
@@ -327,12 +344,12 @@ def test_no_real_data_is_a_clear_error(tmp_path, ours_dir, classifier_dir,
   no_macro.write_text('hparams.fmap_max = 8\n')
   with pytest.raises(evaluate.EvaluationError,
                      match='no real data: .* binds no DATASET macro'):
-    evaluate.dataset_from_gin([str(no_macro)])
+    real_data.dataset_from_gin([str(no_macro)])
   with pytest.raises(evaluate.EvaluationError,
                      match="no real data: .*data_dir='/nope' is not a folder"):
-    evaluate.dataset_from_gin(['gin/datasets/prepared.gin'],
-                              ["PreparedDataset.data_dir='/nope'"])
-  assert type(evaluate.dataset_from_gin(
+    real_data.dataset_from_gin(['gin/datasets/prepared.gin'],
+                               ["PreparedDataset.data_dir='/nope'"])
+  assert type(real_data.dataset_from_gin(
       ['gin/datasets/prepared.gin'],
       [f"PreparedDataset.data_dir='{real_dir}'"])).__name__ == (
           'PreparedDataset')
@@ -351,7 +368,7 @@ def test_default_real_data_comes_from_experiment_json(tmp_path, real_dir,
   with open(oracle_ckpt_dir / 'experiment.json') as f:
     config = json.load(f)
   # Magenta's: data of its training machine, not here.
-  dataset, why = evaluate.dataset_from_experiment(str(oracle_ckpt_dir))
+  dataset, why = real_data.dataset_from_experiment(str(oracle_ckpt_dir))
   assert dataset is None and 'oracle_harmonic' in why
   assert 'not available here' in why
   # Ours: the folder it was trained on.
@@ -359,9 +376,10 @@ def test_default_real_data_comes_from_experiment_json(tmp_path, real_dir,
   ckpt.mkdir()
   config.update(dataset_name='prepared', train_data_path=real_dir)
   (ckpt / 'experiment.json').write_text(json.dumps(config))
-  dataset, why = evaluate.dataset_from_experiment(str(ckpt))
+  dataset, why = real_data.dataset_from_experiment(str(ckpt))
   assert type(dataset).__name__ == 'PreparedDataset'
-  assert evaluate.describe_dataset(dataset)['files'][0][0].startswith(real_dir)
+  assert real_data.dataset_fingerprint(dataset)['files'][0][0].startswith(
+      real_dir)
 
 
 class SineModel:
@@ -386,7 +404,7 @@ def test_pyin_checks_notes_in_range_at_the_classifiers_rate(classifier_dir,
   monkeypatch.setattr(metrics, 'pyin_midi', fake_pyin)
   clf = classifier.load_classifier(classifier_dir)
   pitches = np.array([30, 60, 61, 84, 24])
-  probs, features, est = evaluate.generate_and_classify(
+  probs, features, est = classify.generate_and_classify(
       SineModel(), clf, pitches, np.zeros((5, 2), np.float32), batch_size=2,
       pyin=True)
   assert probs.shape == (5, 61) and features.shape == (5, clf.feature_dim)
@@ -395,7 +413,7 @@ def test_pyin_checks_notes_in_range_at_the_classifiers_rate(classifier_dir,
   np.testing.assert_array_equal(np.isnan(est), [True, False, False, False,
                                                 True])
   # 60.2 is within 0.5 of 60 only.
-  assert evaluate.pyin_pa(est, pitches) == pytest.approx(1 / 3)
+  assert scoring.pyin_pa(est, pitches) == pytest.approx(1 / 3)
 
 
 def test_scores_map_labels_to_midi_pitches():
@@ -405,35 +423,35 @@ def test_scores_map_labels_to_midi_pitches():
   probs[np.arange(4), pitches - 24] = 1.0
   probs /= probs.sum(axis=1, keepdims=True)
   feats = rng.standard_normal((4, 3))
-  row = evaluate.score(probs, feats, pitches, feats, ndb_k=2, seed=0)
+  row = scoring.score(probs, feats, pitches, feats, ndb_k=2, seed=0)
   assert row['PA'] == 1.0 and row['FID'] == pytest.approx(0, abs=1e-6)
   assert row['NDB'] == 0 and row['PE'] < 0.01
   # One semitone off still counts (tolerance 1), two do not.
-  row = evaluate.score(probs, feats, pitches + [1, -1, 2, 0], feats, ndb_k=2,
-                       seed=0)
+  row = scoring.score(probs, feats, pitches + [1, -1, 2, 0], feats, ndb_k=2,
+                      seed=0)
   assert row['PA'] == 0.75
 
 
 def test_pitches_follow_the_real_distribution():
   real = np.array([60] * 30 + [72] * 10 + [90] * 10)
-  pitches, left_out = evaluate.sample_pitches(real, range(24, 85), 4000, 0)
+  pitches, left_out = scoring.sample_pitches(real, range(24, 85), 4000, 0)
   assert left_out == pytest.approx(0.2)
   assert set(pitches) == {60, 72}
   assert np.mean(pitches == 60) == pytest.approx(0.75, abs=0.03)
-  again, _ = evaluate.sample_pitches(real, range(24, 85), 4000, 0)
+  again, _ = scoring.sample_pitches(real, range(24, 85), 4000, 0)
   np.testing.assert_array_equal(pitches, again)
-  assert evaluate.sample_pitches(real, [24], 4, 0) == (None, 1.0)
+  assert scoring.sample_pitches(real, [24], 4, 0) == (None, 1.0)
 
 
 def test_row_names_are_unique():
-  assert evaluate.row_names(['a/run', 'b/run', 'c/other/']) == [
+  assert report.row_names(['a/run', 'b/run', 'c/other/']) == [
       'a/run', 'b/run', 'other']
-  assert evaluate.row_names(['x/run', 'x/run']) == ['x/run #1', 'x/run #2']
-  assert evaluate.row_names(['d/real data']) == ['d/real data']
+  assert report.row_names(['x/run', 'x/run']) == ['x/run #1', 'x/run #2']
+  assert report.row_names(['d/real data']) == ['d/real data']
 
 
 def test_markdown_table_formats_missing_values():
-  table = evaluate.markdown_table({'pyin': True, 'rows': {
+  table = report.markdown_table({'pyin': True, 'rows': {
       'real data': dict(IS=1.5, FID=0.25, PA=1.0, PE=0.5, NDB=1,
                         NDB_fraction=0.5, pyin_PA=None)}})
   assert table.splitlines()[0] == ('| Model | IS | FID | PA | PE | NDB | '
@@ -443,12 +461,11 @@ def test_markdown_table_formats_missing_values():
 
 
 def test_short_notes_are_looped_to_the_classifier_length():
-  from gansynth_tf2 import evaluate  # pylint: disable=import-outside-toplevel
   waves = np.arange(6, dtype=np.float32).reshape(2, 3)
-  looped = evaluate.loop_to_length(waves, 7)
+  looped = classify.loop_to_length(waves, 7)
   np.testing.assert_array_equal(looped[0], [0, 1, 2, 0, 1, 2, 0])
   np.testing.assert_array_equal(looped[1], [3, 4, 5, 3, 4, 5, 3])
   long = np.zeros([1, 9], np.float32)
-  assert evaluate.loop_to_length(long, 7) is not None
-  assert evaluate.loop_to_length(long, 7).shape == (1, 9)
+  assert classify.loop_to_length(long, 7) is not None
+  assert classify.loop_to_length(long, 7).shape == (1, 9)
 
