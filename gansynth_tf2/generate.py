@@ -22,16 +22,16 @@ import contextlib
 import datetime
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
 import numpy as np
 
+from gansynth_tf2 import files
 from gansynth_tf2 import midi
 from gansynth_tf2 import precision as precision_lib
+from gansynth_tf2 import writers
 
 FLAGS = flags.FLAGS
 
@@ -135,117 +135,6 @@ def check_output_dir(output_dir, overwrite):
     if os.listdir(output_dir) and not overwrite:
       raise FileExistsError(f'--output_dir: {output_dir} is not empty; choose '
                             'another directory or pass --overwrite')
-
-
-@contextlib.contextmanager
-def staging_dir(output_dir):
-  """Yields a temporary folder beside `output_dir`, moved into it on success.
-
-  On an exception the temporary folder is deleted and `output_dir` is left as
-  it was (not even created).
-  """
-  output_dir = os.path.abspath(output_dir)
-  parent = os.path.dirname(output_dir)
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(output_dir)}.tmp-',
-                         dir=parent)
-  try:
-    yield tmp
-    if not os.path.exists(output_dir):
-      os.rename(tmp, output_dir)
-    else:
-      for name in os.listdir(tmp):
-        os.replace(os.path.join(tmp, name), os.path.join(output_dir, name))
-      os.rmdir(tmp)
-  finally:
-    if os.path.exists(tmp):
-      shutil.rmtree(tmp)
-
-
-# ------------------------------------------------------------------- writing
-
-
-# Peak of a clip that came out over full scale, after scaling: -1 dBFS.
-FULL_SCALE_PEAK = 10.0 ** (-1.0 / 20.0)
-
-
-def fit_to_full_scale(audio):
-  """`[samples]` audio and the gain applied so that players do not clip.
-
-  A clip peaking above 1.0 (the generator's notes can: the quick start's
-  peak up to ~2) is scaled to peak at -1 dBFS; anything within full scale is
-  left bit for bit as generated (gain 1.0), so quiet notes keep their level
-  and match `load_model`'s output exactly.
-  """
-  audio = np.asarray(audio, np.float32)
-  peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-  if not peak > 1.0:
-    return audio, 1.0
-  gain = FULL_SCALE_PEAK / peak
-  return (audio * np.float32(gain)).astype(np.float32), gain
-
-
-def write_wav(path, audio, sr):
-  import soundfile  # pylint: disable=import-outside-toplevel
-  soundfile.write(path, np.asarray(audio, np.float32), sr, subtype='FLOAT')
-
-
-def log_magnitude(audio, nfft=1024, hop=256, floor_db=-80.0):
-  """Log-magnitude STFT for plots: `[frames, nfft // 2 + 1]`, dB re peak."""
-  audio = np.asarray(audio, np.float64)
-  audio = np.pad(audio, (0, max(0, nfft - len(audio))))
-  frames = 1 + (len(audio) - nfft) // hop
-  idx = np.arange(nfft)[None, :] + hop * np.arange(frames)[:, None]
-  spec = np.abs(np.fft.rfft(audio[idx] * np.hanning(nfft), axis=1))
-  db = 20.0 * np.log10(spec / max(spec.max(), 1e-12) + 1e-12)
-  return np.maximum(db, floor_db)
-
-
-def write_png(path, audio, sr, title, notes=None):
-  """Spectrogram PNG; with `notes` (midi.Notes), a piano roll above it."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-
-  duration = len(audio) / sr
-  if notes is None:
-    fig, ax_spec = plt.subplots(figsize=(8, 4))
-  else:
-    fig, (ax_roll, ax_spec) = plt.subplots(
-        2, 1, figsize=(max(8, min(24, duration)), 6), sharex=True,
-        gridspec_kw={'height_ratios': [1, 2]})
-    colors = plt.get_cmap('viridis')(notes.velocities / midi.MAX_VELOCITY)
-    ax_roll.barh(notes.pitches, notes.end_times - notes.start_times,
-                 left=notes.start_times, height=0.8, color=colors)
-    ax_roll.set_ylim(notes.pitches.min() - 2, notes.pitches.max() + 2)
-    ax_roll.set_ylabel('MIDI pitch')
-    ax_roll.set_title(title)
-  db = log_magnitude(audio)
-  ax_spec.imshow(db.T, origin='lower', aspect='auto', cmap='magma',
-                 extent=(0, duration, 0, sr / 2000))
-  ax_spec.set_xlim(0, duration)
-  ax_spec.set_xlabel('time (s)')
-  ax_spec.set_ylabel('frequency (kHz)')
-  if notes is None:
-    ax_spec.set_title(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
-
-
-def write_clip(out_dir, name, audio, sr, title, notes=None, png=True):
-  """Writes NAME.wav (and NAME.png); returns their file names for the JSON.
-
-  The WAV is float32 within full scale (`fit_to_full_scale`); the entry's
-  `gain` says by how much it was scaled (1.0: not at all).
-  """
-  audio, gain = fit_to_full_scale(audio)
-  entry = {'wav': f'{name}.wav', 'gain': gain}
-  write_wav(os.path.join(out_dir, entry['wav']), audio, sr)
-  if png:
-    entry['png'] = f'{name}.png'
-    write_png(os.path.join(out_dir, entry['png']), audio, sr, title, notes)
-  return entry
 
 
 def summary_notes(pitches):
@@ -385,9 +274,9 @@ def _render_midi(model, output_dir, meta, midi_file, z_file,
   z_notes = midi.z_for_notes(notes.start_times, z_inst, t_inst)
   audio = synthesize(model, z_notes, notes.pitches, batch_size, progress)
   clip = midi.mix_notes(audio, notes, model.sample_rate)
-  with staging_dir(output_dir) as tmp:
-    entry = write_clip(tmp, 'generated_clip', clip, model.sample_rate,
-                       os.path.basename(midi_file), notes, png)
+  with _publish(output_dir, meta, z_inst) as tmp:
+    entry = writers.write_clip(tmp, 'generated_clip', clip, model.sample_rate,
+                               os.path.basename(midi_file), notes, png)
     meta.update(mode='midi', midi_file=os.path.abspath(midi_file),
                 secs_per_instrument=secs_per_instrument,
                 instrument_times=t_inst.tolist(), notes=len(notes),
@@ -395,7 +284,6 @@ def _render_midi(model, output_dir, meta, midi_file, z_file,
                          'out_of_range_notes': report.out_of_range_notes,
                          'zero_length_notes': report.zero_length_notes},
                 tracks=report.tracks, files=[entry])
-    _finish(tmp, meta, z_inst)
 
 
 def _render_series(model, output_dir, meta, stem, z, pitches, z_saved,
@@ -403,38 +291,46 @@ def _render_series(model, output_dir, meta, stem, z, pitches, z_saved,
   """--timbre_sweep / --interpolate: a clip per note plus all in a row."""
   sr = model.sample_rate
   audio = synthesize(model, z, pitches, batch_size, progress)
-  with staging_dir(output_dir) as tmp:
-    files = []
+  with _publish(output_dir, meta, z_saved) as tmp:
+    entries = []
     for i, (wave, pitch) in enumerate(zip(audio, pitches)):
-      entry = write_clip(tmp, f'{stem}_{i}', wave, sr,
-                         f'{stem} {i}: pitch {pitch}', png=png)
-      files.append(dict(entry, pitch=int(pitch)))
+      entry = writers.write_clip(tmp, f'{stem}_{i}', wave, sr,
+                                 f'{stem} {i}: pitch {pitch}', png=png)
+      entries.append(dict(entry, pitch=int(pitch)))
     notes = summary_notes(pitches)
     clip = midi.mix_notes(audio, notes, sr)
-    summary = write_clip(tmp, stem, clip, sr, f'{stem}: all notes', notes, png)
+    summary = writers.write_clip(tmp, stem, clip, sr, f'{stem}: all notes',
+                                 notes, png)
     meta.update(pitches=[int(p) for p in pitches], summary=summary,
-                files=files)
-    _finish(tmp, meta, z_saved)
+                files=entries)
 
 
 def _render_notes(model, output_dir, meta, z, pitches, batch_size, progress,
                   png):
   """Random notes: a clip per (z, pitch)."""
   audio = synthesize(model, z, pitches, batch_size, progress)
-  with staging_dir(output_dir) as tmp:
-    files = []
+  with _publish(output_dir, meta, z) as tmp:
+    entries = []
     for i, (wave, pitch) in enumerate(zip(audio, pitches)):
-      entry = write_clip(tmp, f'generated_{i}', wave, model.sample_rate,
-                         f'note {i}: pitch {pitch}', png=png)
-      files.append(dict(entry, pitch=int(pitch), z_index=i))
-    meta.update(mode='random', pitches=[int(p) for p in pitches], files=files)
-    _finish(tmp, meta, z)
+      entry = writers.write_clip(tmp, f'generated_{i}', wave,
+                                 model.sample_rate, f'note {i}: pitch {pitch}',
+                                 png=png)
+      entries.append(dict(entry, pitch=int(pitch), z_index=i))
+    meta.update(mode='random', pitches=[int(p) for p in pitches],
+                files=entries)
 
 
-def _finish(out_dir, meta, z):
-  np.save(os.path.join(out_dir, 'z.npy'), np.asarray(z, np.float32))
-  with open(os.path.join(out_dir, 'generated.json'), 'w') as f:
-    json.dump(meta, f, indent=2, default=_to_json)
+@contextlib.contextmanager
+def _publish(output_dir, meta, z):
+  """Yields a folder for the clips; at the end adds z.npy and generated.json
+  (`meta` as the block left it) and moves every file into `output_dir`
+  (files.publish_dir 'merge': other files there stay, as --overwrite
+  promises). Nothing reaches `output_dir` if the block raises."""
+  with files.publish_dir(output_dir, mode=files.MERGE) as tmp:
+    yield tmp
+    np.save(os.path.join(tmp, 'z.npy'), np.asarray(z, np.float32))
+    with open(os.path.join(tmp, 'generated.json'), 'w') as f:
+      json.dump(meta, f, indent=2, default=_to_json)
 
 
 def _to_json(value):
@@ -442,7 +338,6 @@ def _to_json(value):
   if isinstance(value, (np.generic, np.ndarray)):
     return value.tolist()
   raise TypeError(f'{type(value).__name__} is not JSON serializable')
-
 
 
 def define_flags(flag_values=FLAGS):

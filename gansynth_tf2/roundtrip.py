@@ -56,30 +56,11 @@ def read_audio(path):
     raise ValueError(f'--wav: {path}: {e}') from None
 
 
-def plot_specgram(data, path, title=''):
-  """Saves a PNG of a `[time, freq, 2]` specgram (log magnitude and IF)."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-  for ax, channel, name, cmap in [(axes[0], 0, 'log magnitude', 'magma'),
-                                  (axes[1], 1, 'instantaneous frequency / pi',
-                                   'twilight')]:
-    im = ax.imshow(data[:, :, channel].T, origin='lower', aspect='auto',
-                   cmap=cmap, interpolation='nearest')
-    ax.set_xlabel('frame')
-    ax.set_ylabel('frequency bin')
-    ax.set_title(f'{title} {name}'.strip())
-    fig.colorbar(im, ax=ax)
-  fig.tight_layout()
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
-
-
 def run(wav_path, output_dir, data_type='mel'):
   """Round trip one clip; returns a dict of error measures."""
-  import soundfile as sf  # pylint: disable=import-outside-toplevel
-  from gansynth_tf2 import specgrams  # pylint: disable=import-outside-toplevel
+  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import specgrams
+  from gansynth_tf2 import writers
 
   if wav_path:
     audio, notes = read_audio(wav_path)
@@ -93,12 +74,11 @@ def run(wav_path, output_dir, data_type='mel'):
   resynth = helper.data_to_waves(data).numpy()[0, :, 0]
 
   os.makedirs(output_dir, exist_ok=True)
-  sf.write(os.path.join(output_dir, 'input.wav'), audio, SAMPLE_RATE,
-           subtype='FLOAT')
-  sf.write(os.path.join(output_dir, 'resynth.wav'), resynth, SAMPLE_RATE,
-           subtype='FLOAT')
-  plot_specgram(data.numpy()[0], os.path.join(output_dir, 'specgrams.png'),
-                title=data_type)
+  writers.write_wav(os.path.join(output_dir, 'input.wav'), audio, SAMPLE_RATE)
+  writers.write_wav(os.path.join(output_dir, 'resynth.wav'), resynth,
+                    SAMPLE_RATE)
+  writers.write_specgrams_png(os.path.join(output_dir, 'specgrams.png'),
+                              data.numpy()[0], title=data_type)
 
   peak = float(np.abs(audio).max()) or 1.0
   err = resynth - audio

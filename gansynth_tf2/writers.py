@@ -1,0 +1,144 @@
+"""Audio and picture files: the one place WAVs and spectrogram PNGs are written.
+
+Used by every tool that writes them (generate's modes, the round-trip demo):
+  `write_wav`: 32-bit float WAV (soundfile), as generated.
+  `fit_to_full_scale`: a clip over full scale scaled to peak at -1 dBFS.
+  `write_png`: a clip's log-magnitude spectrogram, with a piano roll above it
+    for a clip of several notes (`midi.Notes`).
+  `write_specgrams_png`: a representation's `[time, freq, 2]` image (log
+    magnitude and IF / phase) side by side.
+  `write_clip`: NAME.wav (+ NAME.png) and the entry generated.json lists.
+
+The spectrogram of `write_png` is the package's own STFT
+(`specgrams_helper.SpecgramsHelper.waves_to_stfts`: periodic Hann window,
+padding in front, DC bin dropped) at a plotting resolution of nfft 1024 and
+hop 256. soundfile, matplotlib and TensorFlow are imported on first use, so
+importing this module (and the command lines that do) stays light.
+"""
+
+import os
+
+import numpy as np
+
+from gansynth_tf2 import midi
+
+# Peak of a clip that came out over full scale, after scaling: -1 dBFS.
+FULL_SCALE_PEAK = 10.0 ** (-1.0 / 20.0)
+
+# The pictures' STFT: 512 bins (31 Hz at 16 kHz), 16 ms hops.
+PLOT_NFFT = 1024
+PLOT_OVERLAP = 0.75
+
+
+def fit_to_full_scale(audio):
+  """`[samples]` audio and the gain applied so that players do not clip.
+
+  A clip peaking above 1.0 (the generator's notes can: the quick start's
+  peak up to ~2) is scaled to peak at -1 dBFS; anything within full scale is
+  left bit for bit as generated (gain 1.0), so quiet notes keep their level
+  and match `load_model`'s output exactly.
+  """
+  audio = np.asarray(audio, np.float32)
+  peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+  if not peak > 1.0:
+    return audio, 1.0
+  gain = FULL_SCALE_PEAK / peak
+  return (audio * np.float32(gain)).astype(np.float32), gain
+
+
+def write_wav(path, audio, sr):
+  """`audio` as a 32-bit float WAV at `sr` Hz (soundfile)."""
+  import soundfile  # pylint: disable=import-outside-toplevel
+  soundfile.write(path, np.asarray(audio, np.float32), sr, subtype='FLOAT')
+
+
+def log_magnitude(audio, sr, floor_db=-80.0):
+  """Log-magnitude STFT for plots: `[frames, PLOT_NFFT // 2]`, dB re peak.
+
+  The package's STFT (`SpecgramsHelper`) over the whole clip, frames of
+  PLOT_NFFT samples every PLOT_NFFT / 4; non-finite samples are drawn as
+  silence.
+  """
+  # pylint: disable-next=import-outside-toplevel
+  from gansynth_tf2 import specgrams_helper
+  audio = np.nan_to_num(np.asarray(audio, np.float32), nan=0.0, posinf=0.0,
+                        neginf=0.0)
+  if not audio.size:
+    audio = np.zeros(1, np.float32)
+  hop = int((1.0 - PLOT_OVERLAP) * PLOT_NFFT)
+  frames = 1 + max(0, -(-(len(audio) - PLOT_NFFT) // hop))
+  helper = specgrams_helper.SpecgramsHelper(
+      audio_length=len(audio), spec_shape=(frames, PLOT_NFFT // 2),
+      overlap=PLOT_OVERLAP, sample_rate=sr, mel_downscale=None)
+  spec = np.abs(helper.waves_to_stfts(audio[None, :, None]).numpy()[0, ..., 0])
+  db = 20.0 * np.log10(spec / max(spec.max(), 1e-12) + 1e-12)
+  return np.maximum(db, floor_db)
+
+
+def _pyplot():
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  return plt
+
+
+def write_png(path, audio, sr, title, notes=None):
+  """Spectrogram PNG; with `notes` (midi.Notes), a piano roll above it."""
+  plt = _pyplot()
+  duration = len(audio) / sr
+  if notes is None:
+    fig, ax_spec = plt.subplots(figsize=(8, 4))
+  else:
+    fig, (ax_roll, ax_spec) = plt.subplots(
+        2, 1, figsize=(max(8, min(24, duration)), 6), sharex=True,
+        gridspec_kw={'height_ratios': [1, 2]})
+    colors = plt.get_cmap('viridis')(notes.velocities / midi.MAX_VELOCITY)
+    ax_roll.barh(notes.pitches, notes.end_times - notes.start_times,
+                 left=notes.start_times, height=0.8, color=colors)
+    ax_roll.set_ylim(notes.pitches.min() - 2, notes.pitches.max() + 2)
+    ax_roll.set_ylabel('MIDI pitch')
+    ax_roll.set_title(title)
+  db = log_magnitude(audio, sr)
+  ax_spec.imshow(db.T, origin='lower', aspect='auto', cmap='magma',
+                 extent=(0, duration, 0, sr / 2000))
+  ax_spec.set_xlim(0, duration)
+  ax_spec.set_xlabel('time (s)')
+  ax_spec.set_ylabel('frequency (kHz)')
+  if notes is None:
+    ax_spec.set_title(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  plt.close(fig)
+
+
+def write_specgrams_png(path, data, title=''):
+  """PNG of a `[time, freq, 2]` representation: log magnitude and IF."""
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+  for ax, channel, name, cmap in [(axes[0], 0, 'log magnitude', 'magma'),
+                                  (axes[1], 1, 'instantaneous frequency / pi',
+                                   'twilight')]:
+    im = ax.imshow(data[:, :, channel].T, origin='lower', aspect='auto',
+                   cmap=cmap, interpolation='nearest')
+    ax.set_xlabel('frame')
+    ax.set_ylabel('frequency bin')
+    ax.set_title(f'{title} {name}'.strip())
+    fig.colorbar(im, ax=ax)
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  plt.close(fig)
+
+
+def write_clip(out_dir, name, audio, sr, title, notes=None, png=True):
+  """Writes NAME.wav (and NAME.png); returns their file names for the JSON.
+
+  The WAV is float32 within full scale (`fit_to_full_scale`); the entry's
+  `gain` says by how much it was scaled (1.0: not at all).
+  """
+  audio, gain = fit_to_full_scale(audio)
+  entry = {'wav': f'{name}.wav', 'gain': gain}
+  write_wav(os.path.join(out_dir, entry['wav']), audio, sr)
+  if png:
+    entry['png'] = f'{name}.png'
+    write_png(os.path.join(out_dir, entry['png']), audio, sr, title, notes)
+  return entry
