@@ -1,0 +1,326 @@
+"""The generation modes behind `python -m gansynth_tf2.generate`.
+
+`run` does everything the command line does (generate.py parses the flags
+and calls it; `generate.run` is this function): random notes, a MIDI file
+played with instruments interpolated over time, a timbre sweep and an
+interpolation between two latent vectors, each written with `writers` (WAV
++ PNG per clip) plus `z.npy` and `generated.json`, published into the
+output folder by `files.publish_dir` (merge) only when all is written.
+Bad input is refused before a model is loaded or a file written.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+
+import numpy as np
+
+from gansynth_tf2 import files
+from gansynth_tf2 import midi
+from gansynth_tf2 import precision as precision_lib
+from gansynth_tf2 import writers
+
+
+MIDDLE_C = 60
+# Spacing of the notes in the summary clip of a sweep / interpolation.
+SUMMARY_NOTE_SECS = (1.0, 0.75)  # (onset to onset, note length)
+
+
+# ---------------------------------------------------------------- generation
+
+
+def synthesize(model, z, pitches, batch_size, progress=None):
+  """Audio of each (z, pitch): `[n, audio_length]` float32.
+
+  Runs `model.generate_from_z` on chunks of `batch_size` notes so that long
+  MIDI files show a progress bar (progress None: only on a terminal).
+  """
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  z = np.asarray(z, np.float32)
+  pitches = np.asarray(pitches, np.int32)
+  out = []
+  disable = None if progress is None else not progress
+  with tqdm(total=len(z), unit='note', disable=disable,
+            desc='generating') as bar:
+    for i in range(0, len(z), batch_size):
+      out.append(np.asarray(model.generate_from_z(z[i:i + batch_size],
+                                                  pitches[i:i + batch_size])))
+      bar.update(len(out[-1]))
+  return np.concatenate(out, axis=0)
+
+
+# ------------------------------------------------------------ argument checks
+
+
+def parse_pitches(values, min_pitch, max_pitch, flag='--pitches'):
+  """MIDI numbers or note names -> int32 array, each checked against range."""
+  import pretty_midi  # pylint: disable=import-outside-toplevel
+  pitches = []
+  for value in values:
+    value = str(value).strip()
+    try:
+      pitch = int(value)
+    except ValueError:
+      try:
+        pitch = pretty_midi.note_name_to_number(value)
+      except Exception as e:  # pretty_midi raises bare ValueError/KeyError
+        raise ValueError(f'{flag}: {value!r} is neither a MIDI number nor a '
+                         'note name like C4 or F#3') from e
+    if not min_pitch <= pitch <= max_pitch:
+      raise ValueError(f'{flag}: pitch {value} ({pitch}) is outside the '
+                       f"model's pitch range {min_pitch}..{max_pitch}")
+    pitches.append(pitch)
+  if not pitches:
+    raise ValueError(f'{flag}: no pitches given')
+  return np.array(pitches, np.int32)
+
+
+def load_z_file(path, size, count=None):
+  """Latent vectors from a .npy file: `[k, size]` float32.
+
+  Args:
+    path: .npy holding `[k, size]` (or `[size]` for one vector).
+    size: the model's latent_vector_size.
+    count: the number of vectors required, or None for any k >= 1.
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'--z_file: no such file: {path}')
+  try:
+    z = np.load(path, allow_pickle=False)
+  except Exception as e:
+    raise ValueError(f'--z_file: {path} is not a .npy array file '
+                     f'({type(e).__name__}: {e})') from e
+  if z.ndim == 1:
+    z = z[None]
+  wanted = f'[{count if count else "k"}, {size}]'
+  if z.ndim != 2 or z.shape[1] != size or len(z) == 0:
+    raise ValueError(f'--z_file: {path} holds an array of shape {z.shape}, '
+                     f'expected {wanted} (latent_vector_size {size})')
+  if count is not None and len(z) != count:
+    raise ValueError(f'--z_file: {path} holds {len(z)} vectors, this mode '
+                     f'needs exactly {count} (shape {wanted})')
+  if not np.issubdtype(z.dtype, np.number) or not np.all(np.isfinite(z)):
+    raise ValueError(f'--z_file: {path} contains NaN, Inf or non-numbers')
+  return z.astype(np.float32)
+
+
+def resolve_seed(seed):
+  """The seed to use: the given one, or a fresh random one (to be recorded)."""
+  if seed is None:
+    return int(np.random.SeedSequence().entropy % (2**31))
+  return int(seed)
+
+
+def check_output_dir(output_dir, overwrite):
+  """Refuses a non-empty output directory unless overwrite, before any work."""
+  if os.path.exists(output_dir):
+    if not os.path.isdir(output_dir):
+      raise FileExistsError(f'--output_dir: {output_dir} exists and is not a '
+                            'directory')
+    if os.listdir(output_dir) and not overwrite:
+      raise FileExistsError(f'--output_dir: {output_dir} is not empty; choose '
+                            'another directory or pass --overwrite')
+
+
+def summary_notes(pitches):
+  """Notes one after another, for the one-clip summary of a sweep."""
+  n = len(pitches)
+  step, length = SUMMARY_NOTE_SECS
+  starts = np.arange(n) * step
+  return midi.Notes(np.asarray(pitches, np.int32), np.full(n, 100, np.int32),
+                    starts, starts + length, np.zeros(n, np.int32))
+
+
+# --------------------------------------------------------------------- modes
+
+
+def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
+        batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
+        timbre_sweep=False, interpolate=0, use_ema=True, png=True,
+        overwrite=False, progress=None, precision='fp32', xla=False,
+        exact=False):
+  """Everything the CLI does; returns the metadata written to generated.json.
+
+  Args:
+    ckpt_dir: checkpoint directory (ours or Magenta's).
+    output_dir: where the files go (see check_output_dir).
+    model: an already loaded model for ckpt_dir (skips loading; for tests and
+      notebooks).
+    Others: as the flags of the same names.
+  """
+  modes = [m for m, on in (('--midi_file', bool(midi_file)),
+                           ('--timbre_sweep', timbre_sweep),
+                           ('--interpolate', interpolate)) if on]
+  if len(modes) > 1:
+    raise ValueError(f'choose one of {", ".join(modes)}')
+  if interpolate and interpolate < 2:
+    raise ValueError(f'--interpolate needs at least 2 steps, got {interpolate}')
+  if batch_size < 1:
+    raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
+  precision_lib.check(precision, '--precision')
+  precision_lib.check_exact(exact, xla, precision, cli=True)
+  if n is not None and n < 1:
+    raise ValueError(f'--n must be >= 1, got {n}')
+  if midi_file and pitches is not None:
+    raise ValueError('--pitches cannot be combined with --midi_file (the MIDI '
+                     'file gives the pitches)')
+  if midi_file and not os.path.isfile(midi_file):
+    raise FileNotFoundError(f'--midi_file: no such file: {midi_file}')
+  if z_file and not os.path.isfile(z_file):
+    raise FileNotFoundError(f'--z_file: no such file: {z_file}')
+  if midi_file and not secs_per_instrument > 0:
+    raise ValueError('--secs_per_instrument must be > 0, got '
+                     f'{secs_per_instrument}')
+  # Before TensorFlow starts: a mistyped path fails in a second.
+  if model is None and not os.path.isdir(ckpt_dir):
+    raise FileNotFoundError(f'--ckpt_dir: no such directory: {ckpt_dir} '
+                            '(expected a training directory or a Magenta '
+                            'checkpoint: experiment.json + stage_000NN/)')
+  check_output_dir(output_dir, overwrite)
+
+  if model is None:
+    import gansynth_tf2  # pylint: disable=import-outside-toplevel
+    model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
+                                    batch_size=batch_size,
+                                    precision=precision,
+                                    jit_compile='generator' if xla else False,
+                                    exact=exact)
+  size = model.latent_size
+  seed = resolve_seed(seed)
+  if pitches is not None:
+    pitches = parse_pitches(pitches, model.min_pitch, model.max_pitch)
+
+  meta = {
+      'checkpoint': os.path.abspath(ckpt_dir),
+      'use_ema': use_ema,
+      'precision': getattr(model, 'precision', precision),
+      'arithmetic': getattr(model, 'arithmetic', None),
+      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(),
+      'sample_rate': model.sample_rate,
+      'seed': seed,
+      'z_file': os.path.abspath(z_file) if z_file else None,
+      'z': 'z.npy',
+  }
+
+  if midi_file:
+    _render_midi(model, output_dir, meta, midi_file, z_file,
+                 secs_per_instrument, batch_size, progress, png)
+  elif timbre_sweep:
+    if pitches is None:
+      pitches = np.array(model.pitches, np.int32)
+    z_one = (load_z_file(z_file, size, count=1) if z_file
+             else model.generate_z(1, seed=seed))
+    z = np.repeat(z_one, len(pitches), axis=0)
+    meta['mode'] = 'timbre_sweep'
+    _render_series(model, output_dir, meta, 'timbre_sweep', z, pitches, z_one,
+                   batch_size, progress, png)
+  elif interpolate:
+    if pitches is None:
+      pitches = np.array([MIDDLE_C], np.int32)
+    if len(pitches) != 1:
+      raise ValueError('--interpolate plays one pitch; --pitches has '
+                       f'{len(pitches)}')
+    ends = (load_z_file(z_file, size, count=2) if z_file
+            else model.generate_z(2, seed=seed))
+    steps = np.linspace(0, 1, interpolate)
+    meta.update(mode='interpolate', steps=steps.tolist())
+    z = midi.slerp(ends[0], ends[1], steps).astype(np.float32)
+    _render_series(model, output_dir, meta, 'interpolation', z,
+                   np.repeat(pitches, interpolate), ends, batch_size,
+                   progress, png)
+  else:
+    if z_file:
+      z = load_z_file(z_file, size, count=n)
+      n = len(z)
+    else:
+      n = n or (len(pitches) if pitches is not None else batch_size)
+      z = model.generate_z(n, seed=seed)
+    if pitches is None:
+      # As model.generate_samples(n, seed=seed) draws them.
+      pitches = model.sample_pitches(n, seed=seed)
+    _render_notes(model, output_dir, meta, z, np.resize(pitches, n),
+                  batch_size, progress, png)
+  return meta
+
+
+def _render_midi(model, output_dir, meta, midi_file, z_file,
+                 secs_per_instrument, batch_size, progress, png):
+  """--midi_file: one clip of all playable notes, instruments over time."""
+  notes, report = midi.load_midi(midi_file, model.min_pitch, model.max_pitch)
+  print(report.summary(model.min_pitch, model.max_pitch))
+  if z_file:
+    z_inst = load_z_file(z_file, model.latent_size)
+    t_inst = (np.zeros(1) if len(z_inst) == 1 else
+              midi.instrument_times(notes.total_time, secs_per_instrument,
+                                    num_instruments=len(z_inst)))
+  else:
+    t_inst = midi.instrument_times(notes.total_time, secs_per_instrument)
+    z_inst = model.generate_z(len(t_inst), seed=meta['seed'])
+  z_notes = midi.z_for_notes(notes.start_times, z_inst, t_inst)
+  audio = synthesize(model, z_notes, notes.pitches, batch_size, progress)
+  clip = midi.mix_notes(audio, notes, model.sample_rate)
+  with _publish(output_dir, meta, z_inst) as tmp:
+    entry = writers.write_clip(tmp, 'generated_clip', clip, model.sample_rate,
+                               os.path.basename(midi_file), notes, png)
+    meta.update(mode='midi', midi_file=os.path.abspath(midi_file),
+                secs_per_instrument=secs_per_instrument,
+                instrument_times=t_inst.tolist(), notes=len(notes),
+                skipped={'drum_notes': report.drum_notes,
+                         'out_of_range_notes': report.out_of_range_notes,
+                         'zero_length_notes': report.zero_length_notes},
+                tracks=report.tracks, files=[entry])
+
+
+def _render_series(model, output_dir, meta, stem, z, pitches, z_saved,
+                   batch_size, progress, png):
+  """--timbre_sweep / --interpolate: a clip per note plus all in a row."""
+  sr = model.sample_rate
+  audio = synthesize(model, z, pitches, batch_size, progress)
+  with _publish(output_dir, meta, z_saved) as tmp:
+    entries = []
+    for i, (wave, pitch) in enumerate(zip(audio, pitches)):
+      entry = writers.write_clip(tmp, f'{stem}_{i}', wave, sr,
+                                 f'{stem} {i}: pitch {pitch}', png=png)
+      entries.append(dict(entry, pitch=int(pitch)))
+    notes = summary_notes(pitches)
+    clip = midi.mix_notes(audio, notes, sr)
+    summary = writers.write_clip(tmp, stem, clip, sr, f'{stem}: all notes',
+                                 notes, png)
+    meta.update(pitches=[int(p) for p in pitches], summary=summary,
+                files=entries)
+
+
+def _render_notes(model, output_dir, meta, z, pitches, batch_size, progress,
+                  png):
+  """Random notes: a clip per (z, pitch)."""
+  audio = synthesize(model, z, pitches, batch_size, progress)
+  with _publish(output_dir, meta, z) as tmp:
+    entries = []
+    for i, (wave, pitch) in enumerate(zip(audio, pitches)):
+      entry = writers.write_clip(tmp, f'generated_{i}', wave,
+                                 model.sample_rate, f'note {i}: pitch {pitch}',
+                                 png=png)
+      entries.append(dict(entry, pitch=int(pitch), z_index=i))
+    meta.update(mode='random', pitches=[int(p) for p in pitches],
+                files=entries)
+
+
+@contextlib.contextmanager
+def _publish(output_dir, meta, z):
+  """Yields a folder for the clips; at the end adds z.npy and generated.json
+  (`meta` as the block left it) and moves every file into `output_dir`
+  (files.publish_dir 'merge': other files there stay, as --overwrite
+  promises). Nothing reaches `output_dir` if the block raises."""
+  with files.publish_dir(output_dir, mode=files.MERGE) as tmp:
+    yield tmp
+    np.save(os.path.join(tmp, 'z.npy'), np.asarray(z, np.float32))
+    with open(os.path.join(tmp, 'generated.json'), 'w') as f:
+      json.dump(meta, f, indent=2, default=_to_json)
+
+
+def _to_json(value):
+  """numpy scalars and arrays in the metadata -> Python numbers and lists."""
+  if isinstance(value, (np.generic, np.ndarray)):
+    return value.tolist()
+  raise TypeError(f'{type(value).__name__} is not JSON serializable')
