@@ -3,7 +3,7 @@
 The musical half of generation (Magenta's `lib/generate_util.py`): which notes
 a MIDI file asks for, which latent vector ("instrument") plays each note, and
 how the generated one-shot notes are shaped and summed into one clip. Nothing
-here touches TensorFlow; generate.py feeds these arrays to the model.
+here touches TensorFlow; generate_modes.py feeds these arrays to the model.
 
 Differences from Magenta, on purpose:
   * MIDI is read with pretty_midi; drum tracks are skipped (they have no
