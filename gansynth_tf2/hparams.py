@@ -7,7 +7,9 @@ The configuration model (see WORKSPACE.md): gin binds exactly three things,
   * the run options of the command-line entry points (`train.*`,
     `train_classifier.*`).
 Everything else (networks, schedules, losses, normalizers, transforms) is a
-plain class built from an `HParams` by its `from_hparams(hp, ...)`; none is
+plain class built from an `HParams` by one convention: the class lists the
+fields it reads in `HPARAMS` and `X.from_hparams(hp, **kwargs)` builds it
+from them (`pick(hp, X.HPARAMS)` where the names are its arguments'). None is
 gin-configurable, so a binding on one is refused by gin ("No configurable
 matching ...") instead of being silently overridden by the explicit
 arguments its builder passes.
@@ -16,8 +18,6 @@ import dataclasses
 import typing
 
 import gin
-
-from gansynth_tf2 import gin_config
 
 # Magenta builds its networks with this generator/discriminator function only.
 NETWORK_FNS = ('specgram',)
@@ -165,14 +165,6 @@ def from_gin(**bindings):
   return HParams(**bindings)
 
 
-def from_gin_files(gin_files, gin_params=()):
-  """The `HParams` a gin config sets; the config is not kept bound."""
-  # Training configs also bind train.* (and the dataset): importing the
-  # trainer's module registers them, so such files parse here too.
-  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel,unused-import,cyclic-import
-  gin.clear_config()
-  gin_config.parse_gin(gin_files, gin_params)
-  try:
-    return from_gin()
-  finally:
-    gin.clear_config()
+def pick(hp, names):
+  """{name: hp.name} for `names`: the keyword arguments of a `from_hparams`."""
+  return {name: getattr(hp, name) for name in names}

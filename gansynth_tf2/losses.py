@@ -17,6 +17,8 @@ them exactly as Magenta's graph does, and return every term for summaries.
 """
 import tensorflow as tf
 
+from gansynth_tf2 import hparams as hparams_lib
+
 
 def wasserstein_generator_loss(d_gen_outputs):
   """-mean(D(G(z))).
@@ -168,10 +170,14 @@ class LossWeights:
     self.discriminator_ac_loss_weight = float(discriminator_ac_loss_weight)
     self.gen_gl_consistency_loss_weight = float(gen_gl_consistency_loss_weight)
 
+  HPARAMS = ('gradient_penalty_target', 'gradient_penalty_weight',
+             'real_score_penalty_weight', 'generator_ac_loss_weight',
+             'discriminator_ac_loss_weight', 'gen_gl_consistency_loss_weight')
+
   @classmethod
   def from_hparams(cls, hp):
     """From an `hparams.HParams` (the same names)."""
-    return cls(**{k: getattr(hp, k) for k in vars(cls()).keys()})
+    return cls(**hparams_lib.pick(hp, cls.HPARAMS))
 
   def as_dict(self):
     return dict(vars(self))

@@ -1,17 +1,16 @@
 """Reads checkpoints written by Magenta's GANSynth (TF1 graph, `tf.train.Saver`).
 
-A Magenta train dir holds `experiment.json` (its hyperparameters) and one
-`stage_000NN/` folder per stage with `model.ckpt-<step>.{index,data-*}` and a
-`checkpoint` state file; the published checkpoints keep only the last stage.
+What is Magenta's only: its variable names (the maps below), reading them
+into our networks, its Adam slots, and the conversion to our layout. The run
+folder (experiment.json, `stage_000NN/` with `model.ckpt-<step>.*`; the
+published checkpoints keep only the last stage) is read by `run_dir.Run`.
 Variables are read by name with `tf.train.load_checkpoint` (no TF1 graph, no
 dataset) and assigned to our Keras layers, which are named after Magenta's
 scopes. Generation uses the generator's `ExponentialMovingAverage` shadows, as
 Magenta's `Model.load_from_path` does.
 """
 
-import json
 import os
-import re
 import shutil
 
 import keras
@@ -21,157 +20,15 @@ import tensorflow as tf
 from gansynth_tf2 import files
 from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import networks
-from gansynth_tf2 import normalizers
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
-from gansynth_tf2 import specgrams
-from gansynth_tf2.data import nsynth
 
 GENERATOR_SCOPE = 'Generator/progressive_gan_generator/'
 DISCRIMINATOR_SCOPE = 'Discriminator/progressive_gan_discriminator/'
 CLASSIFIER_SCOPE = 'Discriminator/discriminator_cond/classification_logits/'
 EMA_SUFFIX = '/ExponentialMovingAverage'
 OPTIMIZER_SCOPE = 'progressive_gan_train_ops/'
-# Key present only in TF2 object-based checkpoints (ours).
-OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
-
-# experiment.json keys the networks and the generate path cannot do without.
-REQUIRED_KEYS = ('data_type', 'fmap_base', 'fmap_decay', 'fmap_max',
-                 'latent_vector_size', 'kernel_size', 'scale_mode',
-                 'scale_base', 'num_resolutions', 'start_height', 'start_width',
-                 'stable_stage_num_images', 'transition_stage_num_images',
-                 'total_num_images', 'audio_length', 'sample_rate',
-                 'data_normalizer')
-class CheckpointError(ValueError):
-  """A checkpoint directory that cannot be loaded; the message says why."""
-
-
-def read_experiment_json(path):
-  """`hparams.HParams` of the train dir `path` (Magenta's defaults filled in).
-
-  Raises:
-    CheckpointError: missing/unreadable file, or required keys missing.
-  """
-  json_path = run_dir.experiment_path(path)
-  if not tf.io.gfile.exists(json_path):
-    raise CheckpointError(
-        f'{path} is not a GANSynth checkpoint directory: it has no '
-        f'{run_dir.EXPERIMENT_JSON} (expected experiment.json + stage_000NN/ '
-        'folders)')
-  try:
-    hparams = run_dir.read_experiment(path)
-  except (ValueError, tf.errors.OpError) as e:
-    raise CheckpointError(str(e)) from e
-  missing = [k for k in REQUIRED_KEYS if k not in hparams]
-  if missing:
-    raise CheckpointError(f'{json_path} lacks required keys: '
-                          f'{", ".join(missing)}')
-  if hparams['data_type'] not in specgrams.DATA_TYPES:
-    raise CheckpointError(
-        f'{json_path}: data_type {hparams["data_type"]!r} is not one of '
-        f'{specgrams.DATA_TYPES}')
-  try:
-    # Keys old files lack take Magenta's defaults, as Magenta fills them.
-    return hparams_lib.HParams.from_dict(hparams)
-  except (TypeError, ValueError) as e:
-    raise CheckpointError(f'{json_path}: {e}') from e
-
-
-def last_stage(path, stage_id=None):
-  """(stage_id, checkpoint prefix) of the last `stage_000NN` folder of `path`.
-
-  Args:
-    path: the checkpoint directory.
-    stage_id: take this stage's folder instead of the last one.
-
-  Raises:
-    CheckpointError: no stage folders, no folder of `stage_id`, or the folder
-      holds no checkpoint.
-  """
-  if not tf.io.gfile.isdir(path):
-    raise CheckpointError(f'{path} is not a directory')
-  ids = run_dir.stage_dir_ids(path)
-  if not ids:
-    raise CheckpointError(
-        f'no stage_000NN folders in {path}; is it the checkpoint directory '
-        '(the folder holding experiment.json)?')
-  if stage_id is None:
-    stage_id = ids[-1]
-  elif int(stage_id) not in ids:
-    names = [os.path.basename(run_dir.stage_dir(path, i)) for i in ids]
-    raise CheckpointError(
-        f'{path} has no folder of stage {stage_id}; it has {names}')
-  stage_id = int(stage_id)
-  stage_dir = run_dir.stage_dir(path, stage_id)
-  prefix = tf.train.latest_checkpoint(stage_dir)
-  if prefix is None:
-    # The `checkpoint` state file may be missing or point elsewhere (absolute
-    # paths of the training machine); fall back to the newest index file.
-    kept = stage_checkpoints(path, stage_id)
-    if not kept:
-      raise CheckpointError(f'{stage_dir} holds no checkpoint (*.index)')
-    prefix = kept[-1]
-  return stage_id, prefix
-
-
-def stage_checkpoints(path, stage_id):
-  """Prefixes of every checkpoint kept in a stage folder, oldest first.
-
-  Raises:
-    CheckpointError: `path` has no folder of `stage_id`.
-  """
-  stage_dir = run_dir.stage_dir(path, int(stage_id))
-  if not tf.io.gfile.isdir(stage_dir):
-    raise CheckpointError(f'{path} has no folder of stage {stage_id}')
-  indexes = tf.io.gfile.glob(os.path.join(stage_dir, '*.index'))
-  return [i[:-len('.index')] for i in sorted(indexes, key=_checkpoint_step)]
-
-
-def stage_of_checkpoint(path, prefix):
-  """Stage id of a checkpoint prefix inside `path`'s stage folders.
-
-  Raises:
-    CheckpointError: the prefix is not in one of `path`'s stage folders or
-      has no index file.
-  """
-  folder = os.path.basename(os.path.dirname(os.fspath(prefix)))
-  match = re.fullmatch(r'stage_(\d+)', folder)
-  if (not match or os.path.abspath(os.path.dirname(os.path.dirname(
-      os.fspath(prefix)))) != os.path.abspath(path)):
-    raise CheckpointError(
-        f'checkpoint {prefix} is not in a stage_000NN folder of {path}')
-  if not tf.io.gfile.exists(os.fspath(prefix) + '.index'):
-    raise CheckpointError(f'checkpoint {prefix} has no {prefix}.index')
-  return int(match.group(1))
-
-
-def _checkpoint_step(index_path):
-  match = re.search(r'-(\d+)\.index$', index_path)
-  return int(match.group(1)) if match else -1
-
-
-def open_reader(prefix):
-  """`tf.train.load_checkpoint(prefix)`, every tensor checked readable.
-
-  Reading each tensor once (its checksum is verified) turns a truncated or
-  corrupt data file into a clear error now instead of wrong weights later;
-  it costs about one pass over the file.
-
-  Raises:
-    CheckpointError: naming the checkpoint and the first unreadable tensor.
-  """
-  name = None
-  try:
-    reader = tf.train.load_checkpoint(prefix)
-    for name in reader.get_variable_to_shape_map():
-      reader.get_tensor(name)
-  # IndexError: "Read less bytes than requested" from a short data file.
-  except (tf.errors.OpError, ValueError, IndexError) as e:
-    where = f' (variable {name})' if name else ''
-    raise CheckpointError(
-        f'cannot read checkpoint {prefix}{where}: truncated or corrupt? '
-        f'{str(e).splitlines()[0]}') from e
-  return reader
+CheckpointError = run_dir.CheckpointError
 
 
 def _equalized(scope, layer, inner):
@@ -272,26 +129,32 @@ def assign_from_reader(reader, prefix, variable_map, scope_prefixes,
 
 
 class MagentaCheckpoint:
-  """What a Magenta train dir holds, read without TF1.
+  """A checkpoint of a Magenta train dir, read without TF1.
+
+  Args:
+    path: the train dir.
+    stage_id, checkpoint: which checkpoint (`run_dir.Run.pick`): the last
+      stage's latest by default.
+    reader: an `run_dir.open_reader(prefix)` the caller already has.
 
   Attributes:
     path: the train dir.
     hparams: experiment.json with Magenta's defaults filled in.
-    stage_id: the last stage's id.
-    prefix: checkpoint prefix of that stage.
+    stage_id: the stage read.
+    prefix: its checkpoint prefix.
     num_blocks: blocks of the networks of that stage.
     global_step: images trained on (Magenta's `current_image_id`).
     train_time: seconds trained (Magenta's `Variable`), or 0.0.
     progress: Magenta's progress at that point (float).
   """
 
-  def __init__(self, path, reader=None):
-    self.path = os.fspath(path).rstrip('/')
-    self.hparams = read_experiment_json(self.path)
-    self.stage_id, self.prefix = last_stage(self.path)
-    # `reader`: an `open_reader(prefix)` the caller already has.
-    self.reader = reader or open_reader(self.prefix)
-    if OBJECT_GRAPH_KEY in self.reader.get_variable_to_shape_map():
+  def __init__(self, path, stage_id=None, checkpoint=None, reader=None):
+    self.run = run_dir.Run(path)
+    self.path = self.run.path
+    self.hparams = self.run.hparams()
+    self.stage_id, self.prefix = self.run.pick(stage_id, checkpoint)
+    self.reader = reader or run_dir.open_reader(self.prefix)
+    if run_dir.is_ours(self.reader):
       raise CheckpointError(f'{self.prefix} is a TF2 object-based checkpoint '
                             '(gansynth_tf2), not Magenta\'s')
     self.training_schedule = schedule.TrainingSchedule.from_hparams(
@@ -323,30 +186,27 @@ class MagentaCheckpoint:
 
   def pitch_counts(self):
     """{MIDI pitch: count}: experiment.json's `pitch_counts`, else NSynth's."""
-    return pitch_counts_from_hparams(self.hparams)
+    return run_dir.pitch_counts(self.hparams)
 
-  def _network_kwargs(self):
-    hp = self.hparams
-    return dict(num_blocks=self.num_blocks,
-                num_tokens=len(self.pitch_counts()),
-                normalizer=make_normalizer(self.path, hp))
+  def _build(self, name, **kwargs):
+    return networks.build_networks(
+        self.hparams, self.stage_id, self.run.normalizer(self.hparams),
+        len(self.pitch_counts()), names=(name,), **kwargs)[name]
 
   def build_generator(self, use_ema=True, name='generator',
                       subpixel_upscale=True):
     """A `networks.Generator` holding this checkpoint's (EMA) weights.
 
-    subpixel_upscale: as `networks.Generator`'s (False: Magenta's literal
-    upscale + conv).
+    name: 'generator' or 'ema_generator' (the Keras name; the weights are
+    chosen by `use_ema`). subpixel_upscale: as `networks.Generator`'s
+    (False: Magenta's literal upscale + conv).
     """
-    generator = networks.Generator.from_hparams(
-        self.hparams, name=name, subpixel_upscale=subpixel_upscale,
-        **self._network_kwargs())
+    generator = self._build(name, subpixel_upscale=subpixel_upscale)
     self.load_generator(generator, use_ema=use_ema)
     return generator
 
   def build_discriminator(self):
-    discriminator = networks.Discriminator.from_hparams(
-        self.hparams, **self._network_kwargs())
+    discriminator = self._build('discriminator')
     self.load_discriminator(discriminator)
     return discriminator
 
@@ -378,33 +238,6 @@ class MagentaCheckpoint:
                     np.log(beta2)) - 1
       optimizer.iterations.assign(max(0, int(steps)))
     return optimizer
-
-
-def make_normalizer(path, hparams):
-  """The train dir's normalizer; computed ones must have their asset there.
-
-  Raises:
-    CheckpointError: a data-computed normalizer whose `assets/` file is
-      missing from `path`.
-  """
-  normalizer = normalizers.from_hparams(hparams, path)
-  if hasattr(normalizer, 'exists') and not normalizer.exists():
-    raise CheckpointError(
-        f'{path}: data_normalizer {hparams.data_normalizer!r} needs '
-        f'{normalizer.path}, which is missing')
-  return normalizer
-
-
-def pitch_counts_from_hparams(hparams):
-  """{MIDI pitch: count} the model was trained with.
-
-  experiment.json may carry `pitch_counts` (JSON keys are strings); without it
-  the counts are NSynth's GANSynth subset, which every Magenta dataset uses.
-  """
-  counts = hparams.pitch_counts
-  if counts is None:
-    return dict(nsynth.GANSYNTH_SUBSET_PITCH_COUNTS)
-  return {int(k): int(v) for k, v in counts.items()}
 
 
 def _gin_value(value):
@@ -482,18 +315,16 @@ def convert(magenta_dir, output_dir, overwrite=False):
       train_time=tf.Variable(ckpt.train_time, dtype=tf.float64,
                              trainable=False))
   with files.publish_dir(target) as scratch:
+    out = run_dir.Run(scratch)
     manager = tf.train.CheckpointManager(
-        root, run_dir.stage_dir(scratch, ckpt.stage_id), max_to_keep=1,
-        checkpoint_name='ckpt')
+        root, out.stage_dir(ckpt.stage_id), max_to_keep=1,
+        checkpoint_name=run_dir.CHECKPOINT_NAME)
     prefix = manager.save()
     hparams = hp.replace(train_root_dir=target)
-    with open(run_dir.experiment_path(scratch), 'w') as f:
-      json.dump(hparams.as_dict(), f, indent=1, sort_keys=True)
-    with open(os.path.join(scratch, 'hparams.gin'), 'w') as f:
-      f.write(hparams_gin(hparams))
+    out.write_experiment(hparams)
+    files.write_atomic(out.hparams_gin_path, hparams_gin(hparams))
     # Normalizers computed from data live in assets/ and come along.
-    assets = os.path.join(source, 'assets')
-    if os.path.isdir(assets):
-      shutil.copytree(assets, os.path.join(scratch, 'assets'))
-  return os.path.join(run_dir.stage_dir(target, ckpt.stage_id),
+    if os.path.isdir(ckpt.run.assets_dir):
+      shutil.copytree(ckpt.run.assets_dir, out.assets_dir)
+  return os.path.join(run_dir.Run(target).stage_dir(ckpt.stage_id),
                       os.path.basename(prefix))

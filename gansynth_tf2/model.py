@@ -5,12 +5,11 @@ Counterpart of Magenta's `lib/model.py` generate path (`Model.load_from_path`,
 training graph or dataset. Which kind of checkpoint a folder holds is told by
 `_CHECKPOINTABLE_OBJECT_GRAPH`, a key only TF2 object-based checkpoints have.
 
-Both kinds share the layout `<path>/experiment.json` + `<path>/stage_000NN/`;
-the last stage is loaded, with the generator's exponential-moving-average
+Both kinds share the run folder layout (`run_dir.Run` reads it and picks the
+checkpoint); the last stage is loaded, with the generator's exponential-moving-average
 weights by default (what Magenta generates with).
 """
 
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -22,7 +21,7 @@ from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 
-CheckpointError = magenta_checkpoint.CheckpointError
+CheckpointError = run_dir.CheckpointError
 
 # Magenta generates in batches of the last stage's training batch size.
 DEFAULT_BATCH_SIZE = 8
@@ -271,8 +270,9 @@ class GANSynthModel:
     return self.generate_from_z(z, pitches, max_audio_length)
 
 
-def _load_magenta(path, reader, use_ema, **kwargs):
-  ckpt = magenta_checkpoint.MagentaCheckpoint(path, reader=reader)
+def _load_magenta(run, stage_id, prefix, reader, use_ema, **kwargs):
+  ckpt = magenta_checkpoint.MagentaCheckpoint(run.path, stage_id=stage_id,
+                                              checkpoint=prefix, reader=reader)
   generator = ckpt.build_generator(
       use_ema=use_ema, subpixel_upscale=not kwargs.get('exact', False))
   return GANSynthModel(generator, ckpt.hparams,
@@ -296,34 +296,28 @@ def _restore_ours(prefix, name, network):
   return network
 
 
-def _load_ours(path, reader, hparams, stage_id, prefix, use_ema, **kwargs):
-  pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hparams)
-  training_schedule = schedule.TrainingSchedule.from_hparams(hparams)
-  if not 0 <= stage_id < training_schedule.num_stages:
-    raise CheckpointError(f'{prefix}: stage {stage_id} does not exist with '
-                          f'num_resolutions={hparams.num_resolutions}')
-  network_kwargs = dict(
-      num_blocks=training_schedule.num_blocks(stage_id),
-      num_tokens=len(pitch_counts),
-      normalizer=magenta_checkpoint.make_normalizer(path, hparams))
-  name = 'ema_generator' if use_ema else 'generator'
-  generator = _restore_ours(prefix, name, networks.Generator.from_hparams(
-      hparams, subpixel_upscale=not kwargs.get('exact', False),
-      **network_kwargs))
-  shapes = reader.get_variable_to_shape_map()
+def _load_ours(run, hparams, stage_id, prefix, reader, use_ema, **kwargs):
+  pitch_counts = run_dir.pitch_counts(hparams)
+  normalizer = run.normalizer(hparams)
 
-  def scalar(key, default):
-    full = run_dir.variable_key(key)
-    return reader.get_tensor(full) if full in shapes else default
+  def build(name, **network_kwargs):
+    try:
+      network = networks.build_networks(
+          hparams, stage_id, normalizer, len(pitch_counts), names=(name,),
+          **network_kwargs)[name]
+    except ValueError as e:  # a stage the schedule does not have
+      raise CheckpointError(f'{prefix}: {e}') from e
+    return _restore_ours(prefix, name, network)
 
-  progress = training_schedule.progress(
-      stage_id, scalar('image_id', 0), scalar('train_time', 0.0))
-  load_discriminator = lambda: _restore_ours(  # pylint: disable=unnecessary-lambda-assignment
-      prefix, 'discriminator',
-      networks.Discriminator.from_hparams(hparams, **network_kwargs))
+  generator = build('ema_generator' if use_ema else 'generator',
+                    subpixel_upscale=not kwargs.get('exact', False))
+  progress = schedule.TrainingSchedule.from_hparams(hparams).progress(
+      stage_id, run_dir.read_scalar(reader, 'image_id', 0),
+      run_dir.read_scalar(reader, 'train_time', 0.0))
   return GANSynthModel(generator, hparams, pitch_counts, float(progress),
                        source='gansynth_tf2', checkpoint_path=prefix,
-                       discriminator_loader=load_discriminator, **kwargs)
+                       discriminator_loader=lambda: build('discriminator'),
+                       **kwargs)
 
 
 def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
@@ -346,7 +340,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
       see precision.py). Faster only where the hardware has 16-bit units.
     checkpoint: a checkpoint prefix inside one of `path`'s stage folders
       (e.g. `<path>/stage_00008/ckpt-30`, as listed by
-      `magenta_checkpoint.stage_checkpoints`) instead of the latest one, to
+      `run_dir.Run(path).checkpoints(stage_id)`) instead of the latest one, to
       follow learning within a stage; its stage is taken from the folder.
     exact: False (default): the fast sub-pixel generator, whose folded
       upscale + conv rounds otherwise than Magenta's graph (waves 3e-4 of
@@ -364,26 +358,17 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
     CheckpointError: not a checkpoint directory, bad experiment.json, a
       truncated checkpoint, or weights that do not fit the configuration.
   """
-  path = os.fspath(path).rstrip('/')
   if int(batch_size) < 1:
     raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-  hparams = magenta_checkpoint.read_experiment_json(path)
-  if checkpoint is None:
-    stage_id, prefix = magenta_checkpoint.last_stage(path, stage_id)
-  else:
-    prefix = os.fspath(checkpoint)
-    folder_stage = magenta_checkpoint.stage_of_checkpoint(path, prefix)
-    if stage_id is not None and int(stage_id) != folder_stage:
-      raise ValueError(f'checkpoint {prefix} is of stage {folder_stage}, '
-                       f'not stage_id={stage_id}')
-    stage_id = folder_stage
+  run = run_dir.Run(path)
+  hparams = run.hparams()
+  stage_id, prefix = run.pick(stage_id, checkpoint)
   precision_lib.check(precision)
   precision_lib.check_exact(exact, jit_compile, precision)
-  reader = magenta_checkpoint.open_reader(prefix)  # clear error if broken
+  reader = run_dir.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,
                 precision=precision, exact=exact)
-  if magenta_checkpoint.OBJECT_GRAPH_KEY not in (
-      reader.get_variable_to_shape_map()):
-    return _load_magenta(path, reader, use_ema, **kwargs)
-  return _load_ours(path, reader, hparams, stage_id, prefix, use_ema,
+  if not run_dir.is_ours(reader):
+    return _load_magenta(run, stage_id, prefix, reader, use_ema, **kwargs)
+  return _load_ours(run, hparams, stage_id, prefix, reader, use_ema,
                     **kwargs)

@@ -23,8 +23,10 @@ import math
 import keras
 import tensorflow as tf
 
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import layers
 from gansynth_tf2 import normalizers
+from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2 import schedule
 
 # Keys of Magenta's experiment.json that shape both networks.
@@ -136,9 +138,10 @@ class _ProgressiveNetwork(keras.Model):
 
   @classmethod
   def from_hparams(cls, hp, num_blocks=None, normalizer=None, **kwargs):
-    """Builds from an `hparams.HParams` (the fields in `HPARAMS`)."""
+    """Builds from an `hparams.HParams` (the fields in `HPARAMS`); loaders
+    and training go through `build_networks`, which sets the rest."""
     return cls(num_blocks=num_blocks, normalizer=normalizer,
-               **{k: getattr(hp, k) for k in cls.HPARAMS}, **kwargs)
+               **hparams_lib.pick(hp, cls.HPARAMS), **kwargs)
 
 
 class _GeneratorBlock(keras.layers.Layer):
@@ -483,3 +486,56 @@ class Discriminator(_ProgressiveNetwork):
     # float32 logits whatever the compute dtype (the losses stay float32).
     return (tf.cast(logits, tf.float32),
             tf.cast(self.classification_logits(flat), tf.float32))
+
+
+NETWORK_NAMES = ('generator', 'ema_generator', 'discriminator')
+
+
+def build_networks(hp, stage_id, normalizer, num_tokens, precision='fp32',
+                   names=NETWORK_NAMES, subpixel_upscale=True,
+                   stddev_group_size=None):
+  """The networks of stage `stage_id` of a run: the one way they are built.
+
+  Training, both checkpoint loaders (ours and Magenta's) and the tools build
+  here, so a network always has the blocks, pitches, normalizer and compute
+  type its checkpoint was trained with.
+
+  Args:
+    hp: the run's `hparams.HParams`.
+    stage_id: stage of the progressive schedule; gives the number of blocks.
+    normalizer: the run's normalizer (`run_dir.Run.normalizer(hp)`).
+    num_tokens: number of pitches of the one-hot input.
+    precision: 'fp32', 'bf16' or 'fp16' (precision.py): the Keras policy.
+    names: which of 'generator', 'ema_generator' (both a `Generator`) and
+      'discriminator' to build, in this order.
+    subpixel_upscale: the generators' upscale + conv in sub-pixel form (see
+      `Generator`); False is Magenta's literal arithmetic.
+    stddev_group_size: the discriminator's minibatch-stddev group.
+
+  Returns:
+    {name: network} for `names`.
+
+  Raises:
+    ValueError: a stage the schedule of `hp` does not have, or an unknown name.
+  """
+  training_schedule = schedule.TrainingSchedule.from_hparams(hp)
+  if not 0 <= int(stage_id) < training_schedule.num_stages:
+    raise ValueError(f'stage {stage_id} does not exist with num_resolutions='
+                     f'{hp.num_resolutions} ({training_schedule.num_stages} '
+                     'stages)')
+  unknown = sorted(set(names) - set(NETWORK_NAMES))
+  if unknown:
+    raise ValueError(f'unknown network names {unknown}; expected some of '
+                     f'{NETWORK_NAMES}')
+  common = dict(num_blocks=training_schedule.num_blocks(int(stage_id)),
+                normalizer=normalizer, num_tokens=int(num_tokens),
+                dtype=precision_lib.policy(precision))
+  built = {}
+  for name in names:
+    if name == 'discriminator':
+      built[name] = Discriminator.from_hparams(
+          hp, name=name, stddev_group_size=stddev_group_size, **common)
+    else:
+      built[name] = Generator.from_hparams(
+          hp, name=name, subpixel_upscale=subpixel_upscale, **common)
+  return built

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import files
+from gansynth_tf2 import hparams as hparams_lib
 
 # The paper's constants (Magenta's mel_prog_hires defaults).
 MAG_NORMALIZER_A = 0.0661371661726
@@ -75,6 +76,7 @@ class Normalizer:
 
 class NoneNormalizer(Normalizer):
   """Identity; for data already in range (e.g. raw waves)."""
+  HPARAMS = ()
 
   def normalize(self, x):
     return tf.convert_to_tensor(x)
@@ -85,6 +87,8 @@ class NoneNormalizer(Normalizer):
 
 class PrespecifiedNormalizer(Normalizer):
   """Fixed constants; the defaults are the paper's (computed on NSynth)."""
+  HPARAMS = ('mag_normalizer_a', 'mag_normalizer_b', 'p_normalizer_a',
+             'p_normalizer_b')
 
   def __init__(self, mag_normalizer_a=MAG_NORMALIZER_A,
                mag_normalizer_b=MAG_NORMALIZER_B,
@@ -98,6 +102,7 @@ class PrespecifiedNormalizer(Normalizer):
 class _ComputedNormalizer(Normalizer):
   """A normalizer computed once from data and saved under `assets_dir`."""
   file_name = None
+  HPARAMS = ('normalizer_margin', 'normalizer_num_examples')
 
   def __init__(self, assets_dir, normalizer_margin=0.8,
                normalizer_num_examples=1000):
@@ -243,16 +248,6 @@ def make_normalizer(name, train_dir=None, **kwargs):
   return cls(os.path.join(train_dir, 'assets'), **kwargs)
 
 
-# The HParams fields each normalizer takes.
-_HPARAMS = {
-    NoneNormalizer: (),
-    PrespecifiedNormalizer: ('mag_normalizer_a', 'mag_normalizer_b',
-                             'p_normalizer_a', 'p_normalizer_b'),
-    SimpleNormalizer: ('normalizer_margin', 'normalizer_num_examples'),
-    FreqNormalizer: ('normalizer_margin', 'normalizer_num_examples'),
-}
-
-
 def from_hparams(hp, train_dir=None):
   """The normalizer `hp.data_normalizer` names, with `hp`'s constants.
 
@@ -261,6 +256,5 @@ def from_hparams(hp, train_dir=None):
     train_dir: where computed normalizers keep `assets/`.
   """
   cls = REGISTRY.get(hp.data_normalizer)
-  keys = _HPARAMS.get(cls, ())
   return make_normalizer(hp.data_normalizer, train_dir,
-                         **{k: getattr(hp, k) for k in keys})
+                         **hparams_lib.pick(hp, getattr(cls, 'HPARAMS', ())))

@@ -4,6 +4,9 @@ Counterpart of the schedule parts of Magenta's `gansynth/lib/networks.py`
 (`ResolutionSchedule`, `compute_progress`, alphas, `blend_images`) and of
 `gansynth/lib/train_util.py` (stage ids, stage info, batch size per stage),
 plus the wall-clock stage times that Magenta's `Model` computes inline.
+Arithmetic only: what a run folder holds is `run_dir.Run`'s to read (where
+Magenta's functions take `train_root_dir`, these take the ids of the stage
+folders that exist, `Run.stage_ids()`).
 
 Training runs `2 * num_resolutions - 1` stages: even stage ids are stable
 stages, odd ones are transitions that fade a new block in. `progress` is a
@@ -14,8 +17,8 @@ p + f means "fading from block p + 1 to p + 2, fraction f done".
 import numpy as np
 import tensorflow as tf
 
+from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import layers
-from gansynth_tf2 import run_dir
 
 SCALE_MODES = ('ALL', 'H')
 
@@ -37,6 +40,9 @@ class ResolutionSchedule:
     self.start_resolutions = tuple(int(r) for r in start_resolutions)
     self.scale_base = int(scale_base)
     self.num_resolutions = int(num_resolutions)
+
+  HPARAMS = ('scale_mode', 'start_height', 'start_width', 'scale_base',
+             'num_resolutions')
 
   @classmethod
   def from_hparams(cls, hp):
@@ -222,8 +228,14 @@ def get_total_num_stages(num_resolutions):
   return 2 * num_resolutions - 1
 
 
-def get_stage_ids(train_root_dir, num_resolutions):
-  """Stage ids still to train: from the last `stage_NNNNN` folder (or 0) on.
+def get_stage_ids(started_stage_ids, num_resolutions):
+  """Stage ids still to train: from the last started stage (or 0) on.
+
+  Args:
+    started_stage_ids: ids of the run's `stage_NNNNN` folders
+      (`run_dir.Run.stage_ids()`; Magenta passes `train_root_dir` and lists
+      it itself).
+    num_resolutions: as in hparams.
 
   The last existing stage is trained again because it may be unfinished; its
   checkpoint makes that a resume. Magenta counts the `stage_*` folders
@@ -232,14 +244,9 @@ def get_stage_ids(train_root_dir, num_resolutions):
   folder, which Magenta's count would take for stage 0 (so every earlier
   stage would be trained again from scratch before resuming it).
   """
-  started = run_dir.stage_dir_ids(train_root_dir)
+  started = sorted(started_stage_ids)
   start_stage_id = started[-1] if started else 0
   return list(range(start_stage_id, get_total_num_stages(num_resolutions)))
-
-
-def make_train_sub_dir(stage_id, train_root_dir):
-  """`<train_root_dir>/stage_000NN`."""
-  return run_dir.stage_dir(train_root_dir, stage_id)
 
 
 def get_batch_size(stage_id, batch_size_schedule, num_resolutions):
@@ -300,7 +307,7 @@ class TrainingSchedule:
     self.train_time_limit = train_time_limit
     self.train_time_stage_multiplier = train_time_stage_multiplier
 
-  _HPARAMS = ('num_resolutions', 'stable_stage_num_images',
+  HPARAMS = ('num_resolutions', 'stable_stage_num_images',
               'transition_stage_num_images', 'total_num_images',
               'batch_size_schedule', 'train_progressive', 'train_time_limit',
               'train_time_stage_multiplier')
@@ -308,22 +315,23 @@ class TrainingSchedule:
   @classmethod
   def from_hparams(cls, hp):
     """From an `hparams.HParams` (Magenta's flat names)."""
-    return cls(**{k: getattr(hp, k) for k in cls._HPARAMS})
+    return cls(**hparams_lib.pick(hp, cls.HPARAMS))
 
   @property
   def num_stages(self):
     return get_total_num_stages(self.num_resolutions)
 
-  def stage_ids(self, train_root_dir):
+  def stage_ids(self, started_stage_ids):
     """Magenta's `get_stage_ids`: the last started stage and all after it."""
-    return get_stage_ids(train_root_dir, self.num_resolutions)
+    return get_stage_ids(started_stage_ids, self.num_resolutions)
 
-  def stages_to_train(self, train_root_dir):
-    """The stages a training run goes through (Magenta's `run`).
+  def stages_to_train(self, started_stage_ids):
+    """The stages a training run goes through (Magenta's `run`), given the
+    ids of the stage folders that exist.
 
     Without progressive training only the last stage (all blocks) is trained.
     """
-    stage_ids = self.stage_ids(train_root_dir)
+    stage_ids = self.stage_ids(started_stage_ids)
     return stage_ids if self.train_progressive else stage_ids[-1:]
 
   def batch_size(self, stage_id):
@@ -340,19 +348,20 @@ class TrainingSchedule:
   def num_blocks(self, stage_id):
     return self.stage_info(stage_id)[0]
 
-  def num_images(self, stage_id, train_root_dir=None):
+  def num_images(self, stage_id, started_stage_ids=None):
     """Cumulative image count at which stage `stage_id` stops.
 
     With `train_progressive=False` Magenta trains the full network once and
     stops after the SUM of the stage ends of all stage ids still to train
-    (`get_stage_ids(train_root_dir)`); that quirk is kept.
+    (`get_stage_ids` of the started stages); that quirk is kept.
     """
     if self.train_progressive:
       return self.stage_info(stage_id)[1]
-    if train_root_dir is None:
-      raise ValueError('train_progressive=False needs train_root_dir to '
-                       'count the stages still to train')
-    return sum(self.stage_info(s)[1] for s in self.stage_ids(train_root_dir))
+    if started_stage_ids is None:
+      raise ValueError('train_progressive=False needs the started stage ids '
+                       'to count the stages still to train')
+    return sum(self.stage_info(s)[1]
+               for s in self.stage_ids(started_stage_ids))
 
   def stage_times(self):
     """Cumulative stage end times (seconds), or None without a time limit."""

@@ -21,8 +21,10 @@ loop over the stages of the progressive schedule and the command line;
 Magenta -> here: `gansynth_train.main/run` -> `main/train`;
 `train_util.train` -> `train` + `_train_stage`.
 """
+import dataclasses
 import os
 import time
+import typing
 
 from absl import app
 from absl import flags
@@ -31,12 +33,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gansynth_tf2 import checkpoints
 from gansynth_tf2 import distribute
-from gansynth_tf2 import files
 from gansynth_tf2 import gin_config
 from gansynth_tf2 import hparams as hparams_lib
-from gansynth_tf2 import normalizers
 from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
@@ -84,8 +83,9 @@ def check_dataset_readable(dataset):
                      f'{e.message}') from None
 
 
-def describe_dataset(dataset):
-  """experiment.json's `dataset_name`, `train_data_path` and `pitch_counts`.
+def experiment_fields(dataset):
+  """experiment.json's `dataset_name`, `train_data_path` and `pitch_counts`
+  of a dataset.
 
   `pitch_counts` ({"MIDI pitch": count}, JSON string keys) is our one key
   beyond Magenta's: `load_model` samples pitches from it, so a model trained
@@ -101,9 +101,9 @@ def describe_dataset(dataset):
   return info
 
 
-def init_normalizer(hp, train_dir, dataset):
+def init_normalizer(hp, run, dataset):
   """Fits a data-computed normalizer once (Magenta's init_data_normalizer)."""
-  normalizer = normalizers.from_hparams(hp, train_dir)
+  normalizer = run.normalizer(hp, must_exist=False)
   if hasattr(normalizer, 'exists') and not normalizer.exists():
     helper = specgrams.DataHelper.from_hparams(hp)
     # Magenta reads batches of 10 until normalizer_num_examples are seen.
@@ -112,13 +112,40 @@ def init_normalizer(hp, train_dir, dataset):
   return normalizer
 
 
-@gin.configurable
+def hparams_from_gin_files(gin_files, gin_params=()):
+  """The `hparams.HParams` a training config sets; the config is not kept
+  bound. Here, not in hparams.py: such files also bind `train.*` and the
+  dataset, which this module registers."""
+  gin.clear_config()
+  gin_config.parse_gin(gin_files, gin_params)
+  try:
+    return hparams_lib.from_gin()
+  finally:
+    gin.clear_config()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+  """How a run trains, beyond the hyperparameters: `train()`'s arguments
+  after the train_dir, the dataset and the strategy (see `train`)."""
+  save_checkpoint_secs: float = 600
+  max_to_keep: int = 2
+  log_every_secs: float = 10.0
+  media_summaries: bool = True
+  jit_compile: bool = False
+  stop_after_images: typing.Optional[int] = None
+  ema_decay: float = trainer_lib.EMA_DECAY
+  precision: str = 'fp32'
+  subpixel_upscale: bool = False
+
+
+@gin.configurable(denylist=['hparams'])
 def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
           max_to_keep=2, log_every_secs=10.0, media_summaries=True,
           jit_compile=False, stop_after_images=None,
           ema_decay=trainer_lib.EMA_DECAY, strategy='default',
           cpu_replicas=None, tpu='', precision='fp32', seed=None,
-          subpixel_upscale=False):
+          subpixel_upscale=False, hparams=None):
   """Runs (or resumes) every remaining stage of the progressive schedule.
 
   Args:
@@ -157,6 +184,8 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
       from the 9.8 GFLOP per note it saves a forward pass; the same function
       up to rounding, but a step then no longer reproduces Magenta's update
       to float32 precision, so off by default).
+    hparams: the run's `hparams.HParams`; None: the bound gin config's
+      `hparams.*` (`hparams.from_gin()`). Not a gin binding.
 
   Returns:
     The last checkpoint path (None on workers other than the chief).
@@ -168,7 +197,11 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     # First: devices and the cluster must be set up before TF runs anything.
     strategy = distribute.make_strategy(strategy, cpu_replicas, tpu)
   chief = distribute.is_chief(strategy)
-  hp = hparams_lib.from_gin()
+  hp = hparams_lib.from_gin() if hparams is None else hparams
+  options = RunOptions(save_checkpoint_secs, max_to_keep, log_every_secs,
+                       media_summaries, jit_compile, stop_after_images,
+                       ema_decay, precision, subpixel_upscale)
+  run = run_dir.Run(train_dir)
   if getattr(dataset, 'audio_length', hp.audio_length) != hp.audio_length:
     raise ValueError(
         f'The dataset gives {dataset.audio_length}-sample notes but '
@@ -177,47 +210,47 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   # without leaving a half-started train_dir behind.
   check_dataset_readable(dataset)
   hp = hp.replace(train_root_dir=os.path.abspath(train_dir),
-                  **describe_dataset(dataset))
+                  **experiment_fields(dataset))
   workers = distribute.num_workers(strategy)
   if workers > 1 and hp.train_time_limit is not None:
     raise ValueError(
         'hparams.train_time_limit (a schedule by wall time) would differ '
         f'between the {workers} workers; use image counts with multi_worker.')
-  checkpoints.write_or_check_experiment(train_dir, hp, write=chief)
+  run.write_experiment(hp, write=chief)
   training_schedule = schedule.TrainingSchedule.from_hparams(hp)
   if chief:
-    init_normalizer(hp, train_dir, dataset)
+    init_normalizer(hp, run, dataset)
   try:
     # The others read the chief's normalizer and checkpoints from here on.
     distribute.barrier(strategy)
-    stage_ids = training_schedule.stages_to_train(train_dir)
-    total_images = training_schedule.num_images(stage_ids[-1], train_dir)
+    started = run.stage_ids()
+    stage_ids = training_schedule.stages_to_train(started)
+    total_images = training_schedule.num_images(stage_ids[-1], started)
     line = summaries_lib.ProgressLine(log_every_secs, total_images,
                                       strategy.num_replicas_in_sync)
-    return _train_stages(train_dir, hp, training_schedule, stage_ids,
-                         dataset, strategy, line, jit_compile, max_to_keep,
-                         ema_decay, save_checkpoint_secs, media_summaries,
-                         stop_after_images, precision, subpixel_upscale)
+    return _train_stages(run, hp, training_schedule, stage_ids, dataset,
+                         strategy, line, options)
   except distribute.PEER_ERRORS as e:
     if workers == 1:
       raise
-    raise _cluster_error(e, workers, train_dir) from None
+    raise _cluster_error(e, workers, run) from None
 
 
-def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
-                  strategy, line, jit_compile, max_to_keep, ema_decay,
-                  save_checkpoint_secs, media_summaries, stop_after_images,
-                  precision='fp32', subpixel_upscale=False):
+def _train_stages(run, hp, training_schedule, stage_ids, dataset, strategy,
+                  line, options):
   """The stages of this run, in order; returns the last checkpoint path."""
+  precision = options.precision
+  stop_after_images = options.stop_after_images
   chief = distribute.is_chief(strategy)
   workers = distribute.num_workers(strategy)
   who = distribute.worker_name(strategy)
   last_path = None
   for stage_id in stage_ids:
     trainer = trainer_lib.StageTrainer(
-        stage_id, hp, training_schedule, train_dir, dataset, strategy,
-        jit_compile=jit_compile, max_to_keep=max_to_keep, ema_decay=ema_decay,
-        precision=precision, subpixel_upscale=subpixel_upscale)
+        stage_id, hp, training_schedule, run.path, dataset, strategy,
+        jit_compile=options.jit_compile, max_to_keep=options.max_to_keep,
+        ema_decay=options.ema_decay, precision=precision,
+        subpixel_upscale=options.subpixel_upscale)
     origin = trainer.restore()
     print(f'{who + ": " if who else ""}Stage {stage_id}: '
           f'{trainer.num_blocks} blocks, batch {trainer.batch_size} '
@@ -231,8 +264,7 @@ def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
     else:
       if trainer.checkpoint.latest is None and chief:
         last_path = trainer.save()
-      last_path = _train_stage(trainer, line, save_checkpoint_secs,
-                               media_summaries, stop_after_images) or last_path
+      last_path = _train_stage(trainer, line, options) or last_path
       # The next stage starts from this stage's last checkpoint, which the
       # chief has just written.
       distribute.barrier(strategy)
@@ -242,14 +274,13 @@ def _train_stages(train_dir, hp, training_schedule, stage_ids, dataset,
   return last_path if chief else None
 
 
-def _cluster_error(error, workers, train_dir):
+def _cluster_error(error, workers, run):
   """What a worker says when another worker of the cluster stopped."""
   lines = [l.strip() for l in error.message.splitlines() if l.strip()]
   useful = [l for l in lines if 'unhealthy' in l or 'aborted' in l.lower()]
   reason = (useful or lines or ['no detail'])[0][:300]
-  stages = checkpoints.stages_with_checkpoints(train_dir)
-  latest = (checkpoints.latest_checkpoint_of_stage(train_dir, stages[-1])
-            if stages else None)
+  stages = run.stages_with_checkpoints()
+  latest = run.latest_checkpoint(stages[-1]) if stages else None
   return distribute.ClusterError(
       f'a worker of the {workers}-worker cluster stopped responding '
       f'({type(error).__name__}: {reason}). Restart every worker with the '
@@ -257,9 +288,11 @@ def _cluster_error(error, workers, train_dir):
       f'({latest or "none yet"}).')
 
 
-def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
-                 stop_after_images):
+def _train_stage(trainer, line, options):
   """The step loop of one stage; returns the last checkpoint path."""
+  save_checkpoint_secs = options.save_checkpoint_secs
+  media_summaries = options.media_summaries
+  stop_after_images = options.stop_after_images
   # Only the chief writes summaries, the progress line and the config.
   chief = trainer.is_chief
   summaries = (summaries_lib.Summaries(trainer,
@@ -295,9 +328,7 @@ def _train_stage(trainer, line, save_checkpoint_secs, media_summaries,
       if not wrote_config:
         # The operative config lists what the run actually used, so it is
         # complete only after the first step.
-        files.write_atomic(
-            os.path.join(trainer.train_dir, run_dir.OPERATIVE_CONFIG),
-            gin.operative_config_str())
+        trainer.run.write_operative_config(gin.operative_config_str())
         wrote_config = True
       if summaries.due(image_id):
         summaries.write_scalars(values, trainer.batch_size / duration)
@@ -404,8 +435,9 @@ def main(argv, flag_values=FLAGS):
                                         settings['cpu_replicas'],
                                         settings['tpu'])
     path = train(flag_values.train_dir, strategy=strategy,
-                 precision=settings['precision'])
-  except (NonFiniteLossError, checkpoints.ConfigConflictError, ValueError,
+                 precision=settings['precision'],
+                 hparams=hparams_lib.from_gin())
+  except (NonFiniteLossError, run_dir.ConfigConflictError, ValueError,
           OSError, distribute.ClusterError) as e:
     # Bad input or a stopped run: one clear line, no traceback.
     print(f'ERROR: {gin_config.error_message(e)}', flush=True)

@@ -22,8 +22,8 @@ from gansynth_tf2 import checkpoints
 from gansynth_tf2 import distribute
 from gansynth_tf2 import losses
 from gansynth_tf2 import networks
-from gansynth_tf2 import normalizers
 from gansynth_tf2 import precision as precision_lib
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import specgrams
 from gansynth_tf2.data import pipeline
@@ -106,6 +106,7 @@ class StageTrainer:
     self.hp = hp
     self.schedule = training_schedule
     self.train_dir = train_dir
+    self.run = run_dir.Run(train_dir)
     self.dataset = dataset
     self.strategy = strategy
     self.is_chief = distribute.is_chief(strategy)
@@ -118,7 +119,8 @@ class StageTrainer:
           f'batch) does not split over {self.num_replicas} replicas; use a '
           f'hparams.batch_size_schedule of multiples of {self.num_replicas}.')
     self.replica_batch_size = self.batch_size // self.num_replicas
-    self.num_images = training_schedule.num_images(stage_id, train_dir)
+    self.num_images = training_schedule.num_images(stage_id,
+                                                   self.run.stage_ids())
     self.time_limit = training_schedule.stage_train_time_limit(stage_id)
     self.constant_progress = self._constant_progress()
     self.resolution_schedule = schedule.ResolutionSchedule.from_hparams(hp)
@@ -136,19 +138,12 @@ class StageTrainer:
     if self.loss_scaling and self.num_replicas > 1:
       raise ValueError('precision fp16 (loss scaling) runs on one device; '
                        'use bf16 (no loss scaling) with several replicas')
-    policy = precision_lib.policy(precision)
-    normalizer = normalizers.from_hparams(hp, train_dir)
     with strategy.scope():
-      nets = {}
-      for name, cls in (('generator', networks.Generator),
-                        ('ema_generator', networks.Generator),
-                        ('discriminator', networks.Discriminator)):
-        extra = ({'stddev_group_size': stddev_group_size}
-                 if name == 'discriminator' else
-                 {'subpixel_upscale': subpixel_upscale})
-        nets[name] = cls.from_hparams(
-            hp, num_blocks=self.num_blocks, normalizer=normalizer,
-            num_tokens=self.num_pitches, name=name, dtype=policy, **extra)
+      nets = networks.build_networks(
+          hp, stage_id, self.run.normalizer(hp, must_exist=False),
+          self.num_pitches,
+          precision=precision, subpixel_upscale=subpixel_upscale,
+          stddev_group_size=stddev_group_size)
       self.generator = nets['generator']
       self.ema_generator = nets['ema_generator']
       self.discriminator = nets['discriminator']
@@ -169,7 +164,7 @@ class StageTrainer:
       self._build()
 
     self.checkpoint = checkpoints.StageCheckpoint(
-        train_dir, stage_id, max_to_keep=max_to_keep,
+        self.run, stage_id, max_to_keep=max_to_keep,
         generator=self.generator, ema_generator=self.ema_generator,
         discriminator=self.discriminator,
         generator_optimizer=self._generator_adam,
@@ -232,8 +227,7 @@ class StageTrainer:
     copy_weights(self.generator, self.ema_generator)
     if self.stage_id == 0 or not self.hp.train_progressive:
       return 'fresh start'
-    previous = checkpoints.latest_checkpoint_of_stage(self.train_dir,
-                                                      self.stage_id - 1)
+    previous = self.run.latest_checkpoint(self.stage_id - 1)
     if previous is None:
       raise FileNotFoundError(
           f'Stage {self.stage_id} has no checkpoint of stage '

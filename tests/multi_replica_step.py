@@ -103,12 +103,11 @@ def run(mode, train_dir, out, cpu_replicas=None, group=None, whole_out=None):
       {'single': 'default'}.get(mode, mode), cpu_replicas)
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from gansynth_tf2 import hparams  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import schedule  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=import-outside-toplevel
   from gansynth_tf2.data import default  # pylint: disable=import-outside-toplevel
 
-  hp = hparams.from_gin_files([CONFIG])
+  hp = train.hparams_from_gin_files([CONFIG])
   sched = schedule.TrainingSchedule.from_hparams(hp)
   runs = [(str(out), group)]
   if whole_out:

@@ -1,6 +1,5 @@
 """Tests for gansynth_tf2.checkpoints: experiment.json conflicts, atomic
 writes, and the stage-to-stage restore of the real training networks."""
-import json
 import os
 import pathlib
 
@@ -9,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import checkpoints
-from gansynth_tf2 import hparams
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
+from gansynth_tf2 import train
 from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import default
 
@@ -20,46 +19,13 @@ TINY_GIN = pathlib.Path(__file__).parent / 'data' / 'train_tiny.gin'
 
 
 
-def test_experiment_json_written_then_accepted_again(tmp_path):
-  hp = hparams.from_gin_files([str(TINY_GIN)])
-  checkpoints.write_or_check_experiment(str(tmp_path), hp)
-  with open(tmp_path / 'experiment.json') as f:
-    assert json.load(f) == hp.as_dict()
-  # Same config (tuples vs lists, ints vs floats do not matter), and keys
-  # that do not change the model (where the data lives) may differ.
-  again = hp.replace(fmap_decay=1, train_data_path='/elsewhere')
-  checkpoints.write_or_check_experiment(str(tmp_path), again)
-  # Fine-tuning on other data and training the last stage for longer are
-  # allowed; the new values are recorded.
-  longer = hp.replace(dataset_name='mine', pitch_counts={'60': 3},
-                      total_num_images=hp.total_num_images + 8)
-  checkpoints.write_or_check_experiment(str(tmp_path), longer)
-  assert run_dir.read_experiment(str(tmp_path))['dataset_name'] == 'mine'
-  assert not [p for p in os.listdir(tmp_path) if '.tmp' in p]
-
-
-def test_conflicting_config_is_refused_with_a_diff(tmp_path):
-  hp = hparams.from_gin_files([str(TINY_GIN)])
-  checkpoints.write_or_check_experiment(str(tmp_path), hp)
-  other = hp.replace(fmap_max=16, generator_learning_rate=1e-4)
-  with pytest.raises(checkpoints.ConfigConflictError) as err:
-    checkpoints.write_or_check_experiment(str(tmp_path), other)
-  message = str(err.value)
-  print(message)
-  assert 'fmap_max: 8 in train_dir, 16 now' in message
-  assert 'generator_learning_rate: 0.0008 in train_dir, 0.0001 now' in message
-  assert 'fmap_base' not in message
-  # The refused config did not overwrite the original.
-  assert run_dir.read_experiment(str(tmp_path))['fmap_max'] == 8
-
-
 @pytest.fixture(scope='module')
 def two_stages(tmp_path_factory):
   """Trains stage 0 for one step, saves, then builds and restores stage 1."""
   train_dir = str(tmp_path_factory.mktemp('train'))
-  hp = hparams.from_gin_files([str(TINY_GIN)]).replace(
+  hp = train.hparams_from_gin_files([str(TINY_GIN)]).replace(
       train_root_dir=train_dir)
-  checkpoints.write_or_check_experiment(train_dir, hp)
+  run_dir.Run(train_dir).write_experiment(hp)
   sched = schedule.TrainingSchedule.from_hparams(hp)
   dataset = default.DefaultDataset()
   strategy = tf.distribute.get_strategy()
@@ -130,8 +96,8 @@ def test_resume_restores_everything_of_the_stage(two_stages, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
       np.testing.assert_array_equal(a[k], b[k])
-  assert checkpoints.stages_with_checkpoints(stage1.train_dir) == [0, 1]
-  assert checkpoints.read_scalar(path1, 'image_id') == 4
+  assert run_dir.Run(stage1.train_dir).stages_with_checkpoints() == [0, 1]
+  assert run_dir.read_scalar(path1, 'image_id') == 4
   del stage0, tmp_path
 
 

@@ -28,7 +28,6 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import distribute
-from gansynth_tf2 import hparams
 from gansynth_tf2 import layers
 from gansynth_tf2 import schedule
 from gansynth_tf2 import trainer as trainer_lib
@@ -243,7 +242,8 @@ def test_cli_mirrored_resumes_the_same_stage_and_image_count(tmp_path,
 
 
 def test_global_batch_must_split_over_the_replicas(tmp_path):
-  hp = hparams.from_gin_files([str(TINY_GIN)])
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
+  hp = train.hparams_from_gin_files([str(TINY_GIN)])
   three = types.SimpleNamespace(num_replicas_in_sync=3)  # fails before use
   with pytest.raises(ValueError, match=r'batch size 8 \(the global batch\) '
                      'does not split over 3 replicas'):

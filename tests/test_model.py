@@ -33,6 +33,7 @@ import tensorflow as tf
 import gansynth_tf2
 from gansynth_tf2 import magenta_checkpoint
 from gansynth_tf2 import model as model_lib
+from gansynth_tf2 import run_dir
 
 REF_BATCH = 3  # the oracle's reference batch size
 TINY_BOUND = 2e-3
@@ -236,6 +237,45 @@ def test_load_a_chosen_stage(converted_dir, tmp_path):
     gansynth_tf2.load_model(run, stage_id=3)
 
 
+def test_load_a_chosen_stage_of_a_magenta_run(oracle_ckpt_dir, oracle,
+                                              tmp_path):
+  """load_model(magenta_dir, stage_id=k) builds stage k's networks (blocks,
+  progress) around stage k's weights and reports stage k's checkpoint; it
+  used to build the last stage's around them. Stage 10 (6 blocks) is
+  written in Magenta's name-based format from the oracle's variables
+  without block 7, as Magenta's Saver holds a 6-block stage."""
+  run = tmp_path / 'magenta'
+  run.mkdir()
+  shutil.copy(oracle_ckpt_dir / 'experiment.json', run)
+  shutil.copytree(oracle_ckpt_dir / 'stage_00012', run / 'stage_00012')
+  last_prefix = run_dir.Run(run).pick()[1]
+  reader = tf.train.load_checkpoint(last_prefix)
+  names = sorted(n for n in reader.get_variable_to_shape_map()
+                 if 'progressive_gan_block_7' not in n)
+  assert len(names) < len(reader.get_variable_to_shape_map())
+  (run / 'stage_00010').mkdir()
+  prefix = str(run / 'stage_00010' / 'model.ckpt-200')
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names,
+                    shape_and_slices=[''] * len(names),
+                    tensors=[reader.get_tensor(n) for n in names])
+  stage10 = gansynth_tf2.load_model(run, batch_size=2, stage_id=10)
+  assert stage10.checkpoint_path == prefix
+  assert stage10.generator.num_blocks == 6
+  assert stage10.progress == 5.0  # stable at 6 blocks (global_step 264)
+  assert stage10.discriminator.num_blocks == 6
+  last = gansynth_tf2.load_model(run, batch_size=2)
+  assert last.checkpoint_path == last_prefix
+  assert (last.generator.num_blocks, last.progress) == (7, 6.0)
+  # The same by prefix; the 6-block weights are stage 12's blocks 1..6.
+  by_prefix = gansynth_tf2.load_model(run, batch_size=2, checkpoint=prefix)
+  assert by_prefix.generator.num_blocks == 6
+  for ours, full in zip(by_prefix.generator.blocks, last.generator.blocks):
+    for a, b in zip(ours.weights, full.weights):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+  audio = stage10.generate_from_z(oracle['z'][:2], oracle['pitches'][:2])
+  assert audio.shape == (2, 64000) and np.all(np.isfinite(audio))
+
+
 def test_load_a_chosen_checkpoint(converted_dir, tmp_path):
   # tools/learning_curve.py --every_checkpoint follows learning inside a
   # stage: each kept checkpoint of the folder, oldest first.
@@ -245,7 +285,7 @@ def test_load_a_chosen_checkpoint(converted_dir, tmp_path):
   (old,) = [p.name[:-len('.index')] for p in stage.glob('*.index')]
   for f in list(stage.glob(old + '.*')):
     shutil.copy(f, stage / f.name.replace(old, 'ckpt-7'))
-  prefixes = magenta_checkpoint.stage_checkpoints(run, 12)
+  prefixes = run_dir.Run(run).checkpoints(12)
   assert [os.path.basename(p) for p in prefixes] == [old, 'ckpt-7']
   for prefix in prefixes:
     chosen = gansynth_tf2.load_model(run, batch_size=2, checkpoint=prefix)
@@ -257,7 +297,7 @@ def test_load_a_chosen_checkpoint(converted_dir, tmp_path):
   with pytest.raises(ValueError, match='not stage_id=11'):
     gansynth_tf2.load_model(run, checkpoint=prefixes[0], stage_id=11)
   with pytest.raises(model_lib.CheckpointError, match='no folder of stage 3'):
-    magenta_checkpoint.stage_checkpoints(run, 3)
+    run_dir.Run(run).checkpoints(3)
 
 
 # Magenta's arithmetic on request (issue 21): load_model(exact=True).

@@ -355,7 +355,7 @@ def test_transitions_on_the_tiny_oracle(tiny, oracle, oracle_ckpt_dir,
   ckpt = magenta_checkpoint.MagentaCheckpoint(str(oracle_ckpt_dir))
   generator, literal, discriminator = _networks(
       ckpt.hparams, num_blocks,
-      magenta_checkpoint.make_normalizer(ckpt.path, ckpt.hparams))
+      ckpt.run.normalizer(ckpt.hparams))
   # The checkpoint holds all 7 blocks: read this network's subset by name
   # (no check for unused checkpoint variables: scope_prefixes empty).
   magenta_checkpoint.assign_from_reader(

@@ -122,12 +122,12 @@ TINY_TRAIN_GIN = os.path.join(os.path.dirname(__file__), 'data',
 
 def _trainer(train_dir, name, **kwargs):
   # pylint: disable=import-outside-toplevel
-  from gansynth_tf2 import hparams
   from gansynth_tf2 import schedule
+  from gansynth_tf2 import train
   from gansynth_tf2 import trainer as trainer_lib
   from gansynth_tf2.data import default
   # Non-progressive: the last stage starts fresh, all blocks.
-  hp = hparams.from_gin_files([TINY_TRAIN_GIN]).replace(
+  hp = train.hparams_from_gin_files([TINY_TRAIN_GIN]).replace(
       train_progressive=False)
   sched = schedule.TrainingSchedule.from_hparams(hp)
   stage = sched.num_stages - 1

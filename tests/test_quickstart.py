@@ -16,10 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2 import gin_config
-from gansynth_tf2 import hparams
 from gansynth_tf2 import midi
 from gansynth_tf2 import schedule
-from gansynth_tf2 import train  # pylint: disable=unused-import  # registers train.*
+from gansynth_tf2 import train
 from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import default
 
@@ -31,7 +30,7 @@ PITCHES = list(range(36, 85, 3))
 
 
 def test_cpu_small_config_binds_what_it_says():
-  hp = hparams.from_gin_files([str(CPU_SMALL)])
+  hp = train.hparams_from_gin_files([str(CPU_SMALL)])
   assert hp.simple_arch and hp.latent_vector_size == 64
   assert hp.audio_length == 8192 and hp.data_type == 'mel'
   rs = schedule.ResolutionSchedule.from_hparams(hp)
@@ -47,7 +46,7 @@ def test_cpu_small_config_binds_what_it_says():
 
 
 def test_cpu_small_last_stage_steps(tmp_path):
-  hp = hparams.from_gin_files([str(CPU_SMALL)])
+  hp = train.hparams_from_gin_files([str(CPU_SMALL)])
   sched = schedule.TrainingSchedule.from_hparams(hp)
   t = trainer_lib.StageTrainer(sched.num_stages - 1, hp, sched, str(tmp_path),
                                default.DefaultDataset(audio_length=8192),

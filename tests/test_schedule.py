@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import hparams as hparams_lib
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 
 
@@ -122,15 +123,17 @@ def test_get_batch_size(sched, num_res, stage_id, expected):
 
 def test_get_stage_ids(tmp_path):
   root = tmp_path / 'train'
-  assert schedule.get_stage_ids(str(root), 7) == list(range(13))
+  assert schedule.get_stage_ids(
+      run_dir.Run(root).stage_ids(), 7) == list(range(13))
   root.mkdir()
   (root / 'experiment.json').write_text('{}')
-  assert schedule.get_stage_ids(str(root), 7) == list(range(13))
+  assert schedule.get_stage_ids(
+      run_dir.Run(root).stage_ids(), 7) == list(range(13))
   for i in range(4):
     (root / f'stage_{i:05d}').mkdir()
   # Resumes the last started stage (3), which may be unfinished.
-  assert schedule.get_stage_ids(str(root), 7) == list(range(3, 13))
-  assert schedule.make_train_sub_dir(3, str(root)).endswith('stage_00003')
+  assert schedule.get_stage_ids(
+      run_dir.Run(root).stage_ids(), 7) == list(range(3, 13))
 
 
 def test_stage_ids_start_at_the_highest_stage_folder(tmp_path):
@@ -140,9 +143,11 @@ def test_stage_ids_start_at_the_highest_stage_folder(tmp_path):
   root.mkdir()
   (root / 'stage_00012').mkdir()
   (root / 'stage_notes').mkdir()  # not a stage folder
-  assert schedule.get_stage_ids(str(root), 7) == [12]
+  assert schedule.get_stage_ids(
+      run_dir.Run(root).stage_ids(), 7) == [12]
   (root / 'stage_00004').mkdir()
-  assert schedule.get_stage_ids(str(root), 7) == [12]
+  assert schedule.get_stage_ids(
+      run_dir.Run(root).stage_ids(), 7) == [12]
 
 
 def test_stage_times():
@@ -256,7 +261,7 @@ def test_training_schedule_from_experiment_json(oracle_ckpt_dir):
   assert float(ts.progress(3, 28)) == 1.5
 
 
-def test_training_schedule_time_limited_and_non_progressive(tmp_path):
+def test_training_schedule_time_limited_and_non_progressive():
   ts = schedule.TrainingSchedule(num_resolutions=7, stable_stage_num_images=8,
                                  transition_stage_num_images=8,
                                  total_num_images=256, train_time_limit=130.,
@@ -270,13 +275,12 @@ def test_training_schedule_time_limited_and_non_progressive(tmp_path):
                                    transition_stage_num_images=8,
                                    total_num_images=256,
                                    train_progressive=False)
-  root = str(tmp_path)
-  assert flat.stages_to_train(root) == [12]
+  assert flat.stages_to_train([]) == [12]
   assert float(flat.progress(12, 0)) == 6.0
   # Magenta sums the stage ends of stages 0..12:
   # 8+16+24+32+40+48+56+64+72+80+88+96 = 624, plus 256 for the last.
-  assert flat.num_images(12, root) == 880
-  with pytest.raises(ValueError, match='train_root_dir'):
+  assert flat.num_images(12, []) == 880
+  with pytest.raises(ValueError, match='started stage ids'):
     flat.num_images(12)
 
 
@@ -368,12 +372,13 @@ def test_magenta_stage_ids(magenta, tmp_path):
     (root / 'other').mkdir()
     for s in range(row['num_stage_dirs']):
       (root / f'stage_{s:05d}').mkdir()
-    assert schedule.get_stage_ids(str(root),
+    started = run_dir.Run(root).stage_ids()
+    assert schedule.get_stage_ids(started,
                                   hp['num_resolutions']) == row['stage_ids']
     flat = schedule.TrainingSchedule.from_hparams(
         hparams_lib.HParams.from_dict(dict(hp, train_progressive=False)))
     # Magenta sums the ends of the stages still to train (0 if none are).
-    assert flat.num_images(flat.num_stages - 1, str(root)) == (
+    assert flat.num_images(flat.num_stages - 1, started) == (
         row['non_progressive_num_images']), row
     n += 2
   _report('stage_ids', n)

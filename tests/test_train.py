@@ -58,7 +58,7 @@ def cli(train_dir, *gin_params):
 
 @pytest.fixture(scope='module')
 def trainer(tmp_path_factory):
-  hp = hparams.from_gin_files([str(SMALL_GIN)])
+  hp = train.hparams_from_gin_files([str(SMALL_GIN)])
   train_dir = str(tmp_path_factory.mktemp('inproc'))
   sched = schedule.TrainingSchedule.from_hparams(hp)
   t = trainer_lib.StageTrainer(1, hp, sched, train_dir,
@@ -143,9 +143,9 @@ def test_unknown_hyperparameter_names_the_key():
 
 def _stage_state(train_dir):
   """(stage, image_id) of the newest checkpoint on disk; checks all readable."""
-  stages = checkpoints.stages_with_checkpoints(train_dir)
+  stages = run_dir.Run(train_dir).stages_with_checkpoints()
   for stage in stages:
-    path = checkpoints.latest_checkpoint_of_stage(train_dir, stage)
+    path = run_dir.Run(train_dir).latest_checkpoint(stage)
     reader = tf.train.load_checkpoint(path)
     for name, dtype in reader.get_variable_to_dtype_map().items():
       # (The NaN test's infinite learning rate is a setting, not a weight.)
@@ -153,8 +153,8 @@ def _stage_state(train_dir):
         assert np.all(np.isfinite(reader.get_tensor(name))), (path, name)
   if not stages:
     return None
-  path = checkpoints.latest_checkpoint_of_stage(train_dir, stages[-1])
-  return stages[-1], int(checkpoints.read_scalar(path, 'image_id'))
+  path = run_dir.Run(train_dir).latest_checkpoint(stages[-1])
+  return stages[-1], int(run_dir.read_scalar(path, 'image_id'))
 
 
 def _saved_image_ids(text):
@@ -209,7 +209,7 @@ def killed_and_resumed(tmp_path_factory, run_main):
 def test_kill_minus_9_then_resume(killed_and_resumed):
   train_dir, kills, final = killed_and_resumed
   sched = schedule.TrainingSchedule.from_hparams(
-      hparams.from_gin_files([str(SMALL_GIN)]))
+      train.hparams_from_gin_files([str(SMALL_GIN)]))
   assert len(kills) >= 3, [k['log'][-2000:] for k in kills]
   runs = [k['log'] for k in kills[1:]] + [final.stdout]
   for kill, next_log in zip(kills, runs):
@@ -239,7 +239,7 @@ def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
   train_dir = killed_and_resumed[0]
   with open(DATA / 'oracle' / 'ckpt' / 'experiment.json') as f:
     magenta_keys = set(json.load(f))
-  ours = run_dir.read_experiment(str(train_dir))
+  ours = run_dir.Run(train_dir).read_experiment()
   assert set(ours) == magenta_keys | {'pitch_counts'}
   assert ours['dataset_name'] == 'default'
   counts = default.DefaultDataset(audio_length=NOTE).get_pitch_counts()
@@ -302,7 +302,7 @@ def test_nan_loss_stops_without_saving_poison(tmp_path, run_main):
 
 
 def _stage_trainer(tmp_path, stage_id, **overrides):
-  hp = hparams.from_gin_files([str(SMALL_GIN)]).replace(**overrides)
+  hp = train.hparams_from_gin_files([str(SMALL_GIN)]).replace(**overrides)
   sched = schedule.TrainingSchedule.from_hparams(hp)
   return trainer_lib.StageTrainer(stage_id, hp, sched, str(tmp_path),
                                   default.DefaultDataset(audio_length=NOTE),
@@ -327,11 +327,11 @@ def test_time_limited_schedule_drives_progress_and_stage_end(tmp_path):
 
 
 def test_non_progressive_training_trains_all_blocks_once(tmp_path):
-  hp = hparams.from_gin_files([str(SMALL_GIN)]).replace(
+  hp = train.hparams_from_gin_files([str(SMALL_GIN)]).replace(
       train_progressive=False)
   sched = schedule.TrainingSchedule.from_hparams(hp)
   last = NUM_STAGES - 1
-  assert sched.stages_to_train(str(tmp_path)) == [last]
+  assert sched.stages_to_train([]) == [last]
   t = _stage_trainer(tmp_path, last, train_progressive=False)
   assert t.num_blocks == 5
   assert float(t.progress()) == 4.0
@@ -346,7 +346,7 @@ def test_non_progressive_training_trains_all_blocks_once(tmp_path):
 def test_paper_configs_train_a_step_in_their_last_stage(config, tmp_path):
   """Each paper row's representation and growth schedule fits its networks
   (tiny widths; the G&L term switched on to run that path too)."""
-  hp = hparams.from_gin_files(
+  hp = train.hparams_from_gin_files(
       [str(REPO / 'gin' / f'{config}.gin')],
       ['hparams.fmap_base=512', 'hparams.fmap_max=8',
        'hparams.batch_size_schedule=[2]',
@@ -378,7 +378,7 @@ def test_quickstart_trains_all_stages_end_to_end(tmp_path):
 def test_data_computed_normalizer_is_fitted_once_into_assets(tmp_path):
   """Magenta's init_data_normalizer: fitted from the data before stage 0,
   saved under <train_dir>/assets, then reused (and by the networks)."""
-  hp = hparams.from_gin_files([str(SMALL_GIN)]).replace(
+  hp = train.hparams_from_gin_files([str(SMALL_GIN)]).replace(
       data_normalizer='specgrams_simple_normalizer',
       normalizer_num_examples=20)
   dataset = default.DefaultDataset(audio_length=NOTE)
@@ -450,7 +450,7 @@ def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir,
   from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
   converted = tmp_path / 'converted'
   magenta_checkpoint.convert(str(oracle_ckpt_dir), str(converted))
-  before = run_dir.read_experiment(str(converted))
+  before = run_dir.Run(converted).read_experiment()
   result = run_main(train, [
       '--gin_file=gin/if_mel_hq.gin', '--gin_file=gin/datasets/default.gin',
       f'--gin_file={converted / "hparams.gin"}',

@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from gansynth_tf2 import magenta_checkpoint as mc
+from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import trainer as trainer_lib
 from gansynth_tf2.data import default
@@ -45,7 +46,7 @@ def converted(tmp_path_factory):
 
 
 def _trainer(converted_dir, prefix, stage, gl_weight):
-  hp = mc.read_experiment_json(str(converted_dir)).replace(
+  hp = run_dir.Run(converted_dir).hparams().replace(
       gen_gl_consistency_loss_weight=gl_weight)
   sched = schedule.TrainingSchedule.from_hparams(hp)
   trainer = trainer_lib.StageTrainer(

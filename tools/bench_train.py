@@ -50,9 +50,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_common  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import distribute  # pylint: disable=g-import-not-at-top
-from gansynth_tf2 import hparams  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import precision as precision_lib  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import schedule  # pylint: disable=g-import-not-at-top
+from gansynth_tf2 import train  # pylint: disable=g-import-not-at-top
 from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 from gansynth_tf2.data import default  # pylint: disable=g-import-not-at-top
 
@@ -66,7 +66,7 @@ def bench(config, jit_compile, batch_size, steps, strategy=None,
           precision='fp32', count_flops=False):
   """Returns (trace_seconds, seconds_per_step, images_per_second, flops)."""
   strategy = strategy or tf.distribute.get_strategy()
-  hp = hparams.from_gin_files(
+  hp = train.hparams_from_gin_files(
       [CONFIGS[config]], [f'hparams.batch_size_schedule=[{batch_size}]'])
   sched = schedule.TrainingSchedule.from_hparams(hp)
   stage_id = sched.num_stages - 1

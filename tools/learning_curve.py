@@ -42,25 +42,21 @@ flags.DEFINE_string('output_json', None, 'Where the numbers go.')
 def initial_model(train_dir, seed):
   """The last stage's generator with fresh (seeded) weights, as a model."""
   import keras  # pylint: disable=import-outside-toplevel
-  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import model as model_lib  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import networks  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import run_dir  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import schedule  # pylint: disable=import-outside-toplevel
-  hp = magenta_checkpoint.read_experiment_json(train_dir)
-  sched = schedule.TrainingSchedule.from_hparams(hp)
-  num_blocks = sched.num_blocks(sched.num_stages - 1)
-  pitch_counts = magenta_checkpoint.pitch_counts_from_hparams(hp)
+  run = run_dir.Run(train_dir)
+  hp = run.hparams()
+  last_stage = schedule.TrainingSchedule.from_hparams(hp).num_stages - 1
+  pitch_counts = run_dir.pitch_counts(hp)
   keras.utils.set_random_seed(seed)
-  generator = networks.Generator.from_hparams(
-      hp, num_blocks=num_blocks, num_tokens=len(pitch_counts),
-      normalizer=magenta_checkpoint.make_normalizer(train_dir, hp))
+  generator = networks.build_networks(
+      hp, last_stage, run.normalizer(hp), len(pitch_counts),
+      names=('generator',))['generator']
   return model_lib.GANSynthModel(generator, hp, pitch_counts,
-                                 float(num_blocks - 1), source='init')
-
-
-def stage_ids(train_dir):
-  return sorted(int(d.split('_')[-1]) for d in os.listdir(train_dir)
-                if d.startswith('stage_') and d.split('_')[-1].isdigit())
+                                 float(generator.num_blocks - 1),
+                                 source='init')
 
 
 def plot(points, path, title):
@@ -100,17 +96,17 @@ def main(argv):
   dataset, _ = evaluate.resolve_real_data([FLAGS.train_dir])
   common = dict(num_samples=FLAGS.num_samples, seed=FLAGS.seed,
                 ndb_k=FLAGS.ndb_k, pyin=FLAGS.pyin)
-  from gansynth_tf2 import magenta_checkpoint  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import run_dir  # pylint: disable=import-outside-toplevel
   points = []
-  stages = stage_ids(FLAGS.train_dir)
+  run = run_dir.Run(FLAGS.train_dir)
+  stages = run.stage_ids()
   candidates = [('init', {})] + [(f'stage {s}', dict(stage_id=s))
                                  for s in stages]
   if FLAGS.every_checkpoint and stages:
     # The latest one is already the stage's point.
-    _, latest = magenta_checkpoint.last_stage(FLAGS.train_dir, stages[-1])
-    earlier = [p for p in magenta_checkpoint.stage_checkpoints(
-        FLAGS.train_dir, stages[-1]) if os.path.abspath(p) !=
-               os.path.abspath(latest)]
+    _, latest = run.pick(stages[-1])
+    earlier = [p for p in run.checkpoints(stages[-1])
+               if os.path.abspath(p) != os.path.abspath(latest)]
     candidates[-1:-1] = [(f'stage {stages[-1]} {os.path.basename(p)}',
                           dict(checkpoint=p)) for p in earlier]
   real = None

@@ -14,7 +14,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -22,40 +21,35 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import gansynth_tf2  # pylint: disable=g-import-not-at-top
-from gansynth_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
-from gansynth_tf2 import magenta_checkpoint  # pylint: disable=g-import-not-at-top
+from gansynth_tf2 import files  # pylint: disable=g-import-not-at-top
+from gansynth_tf2 import run_dir  # pylint: disable=g-import-not-at-top
 
 
 def slim_copy(train_dir, output_dir):
-  """Writes the slim copy of `train_dir`'s last stage to `output_dir`."""
-  stage_id, prefix = magenta_checkpoint.last_stage(train_dir)
+  """Writes the slim copy of `train_dir`'s last stage to `output_dir`
+  (published whole: an existing output_dir is replaced in one step)."""
+  run = run_dir.Run(train_dir)
+  stage_id, prefix = run.pick()
   ema = gansynth_tf2.load_model(train_dir, use_ema=True)
   raw = gansynth_tf2.load_model(train_dir, use_ema=False)
-  image_id = tf.Variable(checkpoints.read_scalar(prefix, 'image_id'),
+  image_id = tf.Variable(run_dir.read_scalar(prefix, 'image_id'),
                          dtype=tf.int64)
-  train_time = tf.Variable(checkpoints.read_scalar(prefix, 'train_time'),
+  train_time = tf.Variable(run_dir.read_scalar(prefix, 'train_time'),
                            dtype=tf.float64)
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix='.slim-', dir=parent)
-  try:
-    for name in ('experiment.json', 'operative_config.gin', 'assets'):
-      src = os.path.join(train_dir, name)
+  with files.publish_dir(output_dir) as tmp:
+    out = run_dir.Run(tmp)
+    for src, dst in ((run.experiment_path, out.experiment_path),
+                     (run.operative_config_path, out.operative_config_path),
+                     (run.assets_dir, out.assets_dir)):
       if os.path.isdir(src):
-        shutil.copytree(src, os.path.join(tmp, name))
+        shutil.copytree(src, dst)
       elif os.path.exists(src):
-        shutil.copy2(src, os.path.join(tmp, name))
-    stage_dir = os.path.join(tmp, os.path.basename(os.path.dirname(prefix)))
-    os.makedirs(stage_dir)
+        shutil.copy2(src, dst)
+    os.makedirs(out.stage_dir(stage_id))
     tf.train.Checkpoint(ema_generator=ema.generator, generator=raw.generator,
                         image_id=image_id, train_time=train_time).write(
-                            os.path.join(stage_dir, 'ckpt-1'))
-    os.chmod(tmp, 0o755)
-    if os.path.exists(output_dir):
-      shutil.rmtree(output_dir)
-    os.rename(tmp, output_dir)
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
+                            os.path.join(out.stage_dir(stage_id),
+                                         f'{run_dir.CHECKPOINT_NAME}-1'))
   return stage_id, int(image_id.numpy())
 
 
