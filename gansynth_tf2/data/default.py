@@ -8,12 +8,12 @@ half-written behind.
 """
 import os
 import shutil
-import tempfile
 import time
 
 from absl import logging
 import gin
 
+from gansynth_tf2 import files
 from gansynth_tf2.data import base
 from gansynth_tf2.data import nsynth
 from gansynth_tf2.data import records
@@ -76,7 +76,8 @@ def _remove_stale_builds(root, name, max_age_s=3600):
   """Deletes temp folders of builds that were killed (SIGKILL skips `finally`)."""
   for entry in os.listdir(root):
     path = os.path.join(root, entry)
-    if (entry.startswith(name + '.tmp-') and
+    # files.publish_dir's temporary folders: `.<name>.tmp-*`.
+    if (entry.startswith(f'.{name}.tmp-') and
         time.time() - os.path.getmtime(path) > max_age_s):
       shutil.rmtree(path, ignore_errors=True)
 
@@ -106,19 +107,13 @@ def build_cached(name, build, cache_dir=None, what='dataset'):
                final, CACHE_ENV)
   os.makedirs(root, exist_ok=True)
   _remove_stale_builds(root, name)
-  tmp = tempfile.mkdtemp(prefix=name + '.tmp-', dir=root)
-  try:
+  # FIRST: if another process finished the same build meanwhile, its
+  # complete folder is kept and this one discarded.
+  with files.publish_dir(final, mode=files.FIRST) as tmp:
     build(tmp)
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a cache is not.
-    try:
-      os.rename(tmp, final)
-    except OSError:
-      # Another process finished first (rename onto a non-empty folder
-      # fails); theirs is complete, so use it.
-      if not os.path.exists(os.path.join(final, 'manifest.json')):
-        raise
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
+  if not os.path.exists(os.path.join(final, 'manifest.json')):
+    raise OSError(f'{final} exists but holds no manifest.json (not a '
+                  'complete build); delete it to rebuild')
   return final
 
 

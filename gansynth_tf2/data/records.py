@@ -5,6 +5,7 @@ the embedded default) is written in the schema of the original NSynth release
 files (`nsynth-{train,valid,test}.tfrecord`), so one reader serves them all
 and any NSynth reader can read ours.
 """
+import contextlib
 import json
 import os
 import zlib
@@ -123,19 +124,14 @@ def write_shards(examples, output_dir, prefix='train', num_shards=1):
     raise ValueError(f'num_shards must be >= 1, got {num_shards}.')
   os.makedirs(output_dir, exist_ok=True)
   paths = shard_paths(output_dir, prefix, num_shards)
-  tmp_paths = [p + '.tmp' for p in paths]
-  writers = [tf.io.TFRecordWriter(p) for p in tmp_paths]
-  try:
-    for i, example in enumerate(examples):
-      writers[i % num_shards].write(example.SerializeToString())
-  except BaseException:
-    for w, tmp in zip(writers, tmp_paths):
-      w.close()
-      os.remove(tmp)
-    raise
-  for w, tmp, path in zip(writers, tmp_paths, paths):
-    w.close()
-    os.replace(tmp, path)
+  # Each shard appears whole or not at all (files.publish_file).
+  with contextlib.ExitStack() as stack:
+    tmp_paths = [stack.enter_context(files.publish_file(p)) for p in paths]
+    with contextlib.ExitStack() as writers_open:
+      writers = [writers_open.enter_context(tf.io.TFRecordWriter(p))
+                 for p in tmp_paths]
+      for i, example in enumerate(examples):
+        writers[i % num_shards].write(example.SerializeToString())
   return paths
 
 

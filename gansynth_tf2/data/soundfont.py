@@ -8,6 +8,10 @@ Notes of one (program, velocity) pair are rendered by ONE fluidsynth call on a
 MIDI file that plays them one after another, each in its own time slot that
 ends with "all sound off" (reverb and chorus disabled), so no tail leaks into
 the next note and one process start serves a whole pitch range.
+
+(Over 450 lines on purpose: rendering, slicing the one long render into
+notes, the render cache and the shard writer are one pipeline around one
+fluidsynth call; split, each piece would only make sense beside the others.)
 """
 import collections
 import concurrent.futures
@@ -24,6 +28,7 @@ import pretty_midi
 import soundfile as sf
 from tqdm.auto import tqdm
 
+from gansynth_tf2 import files
 from gansynth_tf2.data import schema
 
 INSTALL_HINT = (
@@ -471,9 +476,9 @@ def render_soundfont(output_dir, programs, pitches, velocities=(100,), sf2=None,
     waves = render_notes(sf2, job.program, pitches, job.velocity,
                          sample_rate=sample_rate, audio_length=audio_length,
                          gain=gain, fluidsynth=fluidsynth)
-    tmp = path + '.tmp.npz'
-    np.savez(tmp, waves=waves, key=chunk_key)
-    os.replace(tmp, path)
+    with files.publish_file(path) as tmp:
+      with open(tmp, 'wb') as f:  # a file object: np.savez adds no suffix
+        np.savez(f, waves=waves, key=chunk_key)
     return False
 
   workers = num_workers or os.cpu_count() or 1
