@@ -29,6 +29,7 @@ from absl import flags
 
 # The modes, re-exported: callers know them as generate.run etc.
 # pylint: disable=unused-import
+from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2.generate_modes import check_output_dir
 from gansynth_tf2.generate_modes import load_z_file
 from gansynth_tf2.generate_modes import MIDDLE_C
@@ -99,9 +100,10 @@ def define_flags(flag_values=FLAGS):
       'weights (what Magenta generates with).',
       flag_values=flag_values)
   flags.DEFINE_enum(
-      'precision', 'fp32', ['fp32', 'bf16', 'fp16'], 'Compute type of the '
-      'generator: fp32 (Magenta\'s numbers) or 16-bit (faster where the '
-      'hardware has 16-bit units; see README, Performance).',
+      'precision', 'fp32', list(precision_lib.PRECISIONS),
+      "Compute type of the generator: fp32 (Magenta's numbers) or 16-bit "
+      '(faster where the hardware has 16-bit units; see '
+      'docs/performance.md).',
       flag_values=flag_values)
   flags.DEFINE_boolean(
       'xla', False, 'Compile the generator with XLA: faster (1.7x on a '

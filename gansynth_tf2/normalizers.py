@@ -223,13 +223,14 @@ REGISTRY = {
 }
 
 
-def make_normalizer(name, train_dir=None, **kwargs):
+def make_normalizer(name, assets_dir=None, **kwargs):
   """A normalizer by Magenta's registry name.
 
   Args:
     name: a key of `REGISTRY` (Magenta's `data_normalizer` values).
-    train_dir: where computed normalizers keep `assets/` (needed for the
-      simple and freq normalizers).
+    assets_dir: the folder computed normalizers keep their file in (the run
+      folder's `run_dir.Run.assets_dir`; needed for the simple and freq
+      normalizers).
     **kwargs: the normalizer's own arguments (Magenta's names, e.g.
       `mag_normalizer_a` or `normalizer_margin`).
 
@@ -242,19 +243,19 @@ def make_normalizer(name, train_dir=None, **kwargs):
   cls = REGISTRY[name]
   if cls in (NoneNormalizer, PrespecifiedNormalizer):
     return cls(**kwargs)
-  if train_dir is None:
+  if assets_dir is None:
     raise ValueError(f'the {name} normalizer is computed from data and saved '
-                     'beside the checkpoint: pass train_dir')
-  return cls(os.path.join(train_dir, 'assets'), **kwargs)
+                     'beside the checkpoint: pass assets_dir')
+  return cls(assets_dir, **kwargs)
 
 
-def from_hparams(hp, train_dir=None):
+def from_hparams(hp, assets_dir=None):
   """The normalizer `hp.data_normalizer` names, with `hp`'s constants.
 
   Args:
     hp: `hparams.HParams`.
-    train_dir: where computed normalizers keep `assets/`.
+    assets_dir: where computed normalizers keep their file.
   """
   cls = REGISTRY.get(hp.data_normalizer)
-  return make_normalizer(hp.data_normalizer, train_dir,
+  return make_normalizer(hp.data_normalizer, assets_dir,
                          **hparams_lib.pick(hp, getattr(cls, 'HPARAMS', ())))

@@ -35,7 +35,7 @@ EXPERIMENT_JSON = 'experiment.json'
 OPERATIVE_CONFIG = 'operative_config.gin'
 # gin bindings of a converted Magenta checkpoint's hyperparameters.
 HPARAMS_GIN = 'hparams.gin'
-ASSETS = 'assets'  # normalizers.py writes its files here (Magenta's name)
+ASSETS = 'assets'  # computed normalizers' files (Magenta's name)
 # The stage folder name, as Magenta's train_util.make_train_sub_dir writes it.
 STAGE_DIR_PATTERN = re.compile(r'stage_(\d{5})')
 # Our checkpoints' file prefix inside a stage folder (`ckpt-K.index`).
@@ -310,7 +310,7 @@ class Run:
     Raises:
       CheckpointError: a data-computed normalizer whose file is missing.
     """
-    normalizer = normalizers.from_hparams(hp, self.path)
+    normalizer = normalizers.from_hparams(hp, self.assets_dir)
     if (must_exist and hasattr(normalizer, 'exists') and
         not normalizer.exists()):
       raise CheckpointError(

@@ -195,12 +195,6 @@ class BandedMatmul:
         self._blocks.append((piece.shape[1], r0, r1,
                              piece[r0:r1].astype(np.float32)))
 
-  @property
-  def dense_fraction(self):
-    """Multiply-adds done, as a fraction of the dense product's."""
-    done = sum(cols * (r1 - r0) for cols, r0, r1, _ in self._blocks)
-    return done / float(self.shape[0] * self.shape[1])
-
   @_numpy_only  # a Python loop over the blocks; nothing for autograph
   def __call__(self, x):
     """`[..., n]` float32 -> `[..., m]`."""

@@ -62,7 +62,7 @@ def _data():
 def test_computed_normalizers_map_data_to_margin_and_persist(
     tmp_path, name, file_name):
   data = _data()
-  n = normalizers.make_normalizer(name, train_dir=str(tmp_path),
+  n = normalizers.make_normalizer(name, assets_dir=str(tmp_path / 'assets'),
                                   normalizer_margin=0.8)
   assert not n.exists()
   n.fit(data)
@@ -78,7 +78,7 @@ def test_computed_normalizers_map_data_to_margin_and_persist(
                              atol=1e-4)
   # A fresh instance (a restarted job) reads the saved asset, and fitting
   # again keeps the first result.
-  again = normalizers.make_normalizer(name, train_dir=str(tmp_path))
+  again = normalizers.make_normalizer(name, assets_dir=str(tmp_path / 'assets'))
   np.testing.assert_allclose(again.normalize(data).numpy(), y)
   again.fit(data * 3.0)
   np.testing.assert_allclose(again.normalize(data).numpy(), y)
@@ -87,7 +87,7 @@ def test_computed_normalizers_map_data_to_margin_and_persist(
 def test_fit_accepts_batches_and_stops_at_num_examples(tmp_path):
   data = _data()
   n = normalizers.make_normalizer('specgrams_simple_normalizer',
-                                  train_dir=str(tmp_path),
+                                  assets_dir=str(tmp_path / 'assets'),
                                   normalizer_num_examples=2)
   extreme = data.copy()
   extreme[..., 0] *= 100.0  # would widen the range if it were read
@@ -104,10 +104,10 @@ def test_fit_accepts_batches_and_stops_at_num_examples(tmp_path):
 def test_errors(tmp_path):
   with pytest.raises(ValueError, match='data_normalizer must be one of'):
     normalizers.make_normalizer('zscore')
-  with pytest.raises(ValueError, match='pass train_dir'):
+  with pytest.raises(ValueError, match='pass assets_dir'):
     normalizers.make_normalizer('specgrams_freq_normalizer')
   n = normalizers.make_normalizer('specgrams_simple_normalizer',
-                                  train_dir=str(tmp_path))
+                                  assets_dir=str(tmp_path / 'assets'))
   with pytest.raises(ValueError, match='does not exist'):
     n.normalize(_data())
   with pytest.raises(ValueError, match=r'\[n, time, freq, 2\]'):
@@ -129,7 +129,7 @@ def test_a_corrupt_asset_is_one_clear_error(tmp_path, content):
   """A damaged specgrams_simple_normalizer.npz (issue 10): one ValueError
   naming the file and what to do, not numpy's or zipfile's own error."""
   n = normalizers.make_normalizer('specgrams_simple_normalizer',
-                                  train_dir=str(tmp_path))
+                                  assets_dir=str(tmp_path / 'assets'))
   n.fit(np.random.RandomState(0).uniform(-1, 1, (4, 8, 16, 2)))
   good = open(n.path, 'rb').read()
   if content == 'truncated':
@@ -145,7 +145,7 @@ def test_a_corrupt_asset_is_one_clear_error(tmp_path, content):
   with open(n.path, 'wb') as f:
     f.write(content)
   again = normalizers.make_normalizer('specgrams_simple_normalizer',
-                                      train_dir=str(tmp_path))
+                                      assets_dir=str(tmp_path / 'assets'))
   with pytest.raises(ValueError) as info:
     again.load()
   message = str(info.value)

@@ -22,7 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=wrong-import-position
 import tensorflow as tf  # noqa: E402
 
+from gansynth_tf2 import hparams as hparams_lib  # noqa: E402
 from gansynth_tf2 import networks  # noqa: E402
+from gansynth_tf2 import normalizers  # noqa: E402
 from gansynth_tf2 import specgrams  # noqa: E402
 from gansynth_tf2.data import default  # noqa: E402
 from gansynth_tf2.data import nsynth  # noqa: E402
@@ -111,11 +113,16 @@ def main(argv):
                         FLAGS.num_batches)
   rows.append(('pipeline, per-note conversion', FLAGS.num_batches * b / secs))
 
-  hp = dict(fmap_max=FLAGS.fmap_max)
-  if FLAGS.data_type == 'wave':
-    hp.update(start_height=64, start_width=1, scale_mode='H')
-  generator = networks.Generator(**hp)
-  discriminator = networks.Discriminator(**hp)
+  # The paper's shapes (2x16 -> 128x1024; waves 64x1 grown in time only).
+  shape = (dict(start_height=64, start_width=1, scale_mode='H')
+           if FLAGS.data_type == 'wave' else dict(start_height=2,
+                                                    start_width=16))
+  hp = hparams_lib.HParams(fmap_base=4096, fmap_max=FLAGS.fmap_max,
+                           data_type=FLAGS.data_type, **shape)
+  nets = networks.build_networks(
+      hp, 2 * hp.num_resolutions - 2, normalizers.PrespecifiedNormalizer(),
+      61, names=('generator', 'discriminator'))
+  generator, discriminator = nets['generator'], nets['discriminator']
   step = _make_step(generator, discriminator, b)
   real, labels = next(iter(batched))
   step(real, labels)  # Trace and warm up.

@@ -50,8 +50,8 @@ import gansynth_tf2  # noqa: E402
 from gansynth_tf2 import export  # noqa: E402
 from gansynth_tf2 import model as model_lib  # noqa: E402
 from gansynth_tf2 import networks  # noqa: E402
-from gansynth_tf2 import normalizers  # noqa: E402
 from gansynth_tf2 import precision as precision_lib  # noqa: E402
+from gansynth_tf2 import run_dir  # noqa: E402
 
 _CKPT = flags.DEFINE_string('ckpt_dir', None, 'Benchmark this checkpoint '
                             'instead of a randomly initialized full-size model.')
@@ -59,7 +59,7 @@ _BATCH = flags.DEFINE_integer('batch_size', 8, 'Notes per call (table 1).')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed calls per mode.')
 _PRECISION = flags.DEFINE_list(
     'precision', ['fp32'], 'Precisions to time in table 1, from '
-    'fp32,bf16,fp16 (fp32 is always timed: the 16-bit rows are compared '
+    f'{",".join(precision_lib.PRECISIONS)} (fp32 is always timed: the 16-bit rows are compared '
     'with it).')
 _XLA = flags.DEFINE_list(
     'xla', ['off', 'generator'], "Table 1 modes (load_model's jit_compile): "
@@ -95,10 +95,10 @@ def full_size_model(batch_size, precision='fp32', jit_compile=False):
   """load_model's model object around a random full-size generator."""
   tiny = gansynth_tf2.load_model(ORACLE_CKPT)  # for its config + pitch counts
   hparams = tiny.hparams.replace(**FULL_SIZE)
-  generator = networks.Generator.from_hparams(
-      hparams, num_blocks=hparams.num_resolutions,
-      num_tokens=len(tiny.pitch_counts),
-      normalizer=normalizers.from_hparams(hparams, ORACLE_CKPT))
+  last_stage = 2 * hparams.num_resolutions - 2
+  generator = networks.build_networks(
+      hparams, last_stage, run_dir.Run(ORACLE_CKPT).normalizer(hparams),
+      len(tiny.pitch_counts), names=('generator',))['generator']
   return model_lib.GANSynthModel(generator, hparams, tiny.pitch_counts,
                                  progress=hparams.num_resolutions - 1,
                                  batch_size=batch_size, source='random',
@@ -185,10 +185,10 @@ def main(argv):
   waves = model._waves_from_z  # pylint: disable=protected-access
   our_flops = flops_per_note(waves, model)
   literal = make_model(1)
-  literal.generator = networks.Generator.from_hparams(
-      literal.hparams, num_blocks=literal.generator.num_blocks,
-      num_tokens=len(literal.pitches), normalizer=literal.generator.normalizer,
-      subpixel_upscale=False)
+  literal.generator = networks.build_networks(
+      literal.hparams, 2 * literal.hparams.num_resolutions - 2,
+      literal.generator.normalizer, len(literal.pitches),
+      names=('generator',), subpixel_upscale=False)['generator']
   magenta_flops = flops_per_note(literal._waves_from_z, literal)  # pylint: disable=protected-access
   print(f'\nFLOPs per note: ours {our_flops / 1e9:.2f} GFLOP, Magenta\'s '
         f'graph (upscale then conv) {magenta_flops / 1e9:.2f} GFLOP (convs and '
