@@ -16,6 +16,11 @@ lets the graph skip blocks whose weight is exactly 0 (same numbers, less work).
 Layer names follow Magenta's variable scopes (`progressive_gan_block_<id>`,
 `conv0`, `conv1`, `to_rgb`, `from_rgb`, `logits`, `classification_logits`),
 which is what `magenta_checkpoint.py` maps Magenta's checkpoints by.
+`build_networks` is the one place either network is constructed for
+training and loading.
+
+(Over 450 lines on purpose: the generator and discriminator mirror each
+other block for block and share their base class; they are read together.)
 """
 
 import math

@@ -104,6 +104,7 @@ def run(mode, train_dir, out, cpu_replicas=None, group=None, whole_out=None):
   import keras  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import schedule  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
   from gansynth_tf2 import trainer as trainer_lib  # pylint: disable=import-outside-toplevel
   from gansynth_tf2.data import default  # pylint: disable=import-outside-toplevel
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gansynth_tf2 import checkpoints
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
 from gansynth_tf2 import train

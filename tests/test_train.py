@@ -23,7 +23,6 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from gansynth_tf2 import checkpoints
 from gansynth_tf2 import hparams
 from gansynth_tf2 import run_dir
 from gansynth_tf2 import schedule
@@ -382,10 +381,10 @@ def test_data_computed_normalizer_is_fitted_once_into_assets(tmp_path):
       data_normalizer='specgrams_simple_normalizer',
       normalizer_num_examples=20)
   dataset = default.DefaultDataset(audio_length=NOTE)
-  normalizer = train.init_normalizer(hp, str(tmp_path), dataset)
+  normalizer = train.init_normalizer(hp, run_dir.Run(tmp_path), dataset)
   assert os.path.dirname(normalizer.path) == str(tmp_path / 'assets')
   stamp = os.stat(normalizer.path).st_mtime_ns
-  again = train.init_normalizer(hp, str(tmp_path), dataset)
+  again = train.init_normalizer(hp, run_dir.Run(tmp_path), dataset)
   assert os.stat(again.path).st_mtime_ns == stamp
   t = _stage_trainer(tmp_path, 0, data_normalizer=hp.data_normalizer,
                      normalizer_num_examples=20)
