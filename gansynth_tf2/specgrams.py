@@ -57,6 +57,9 @@ class DataHelper:
         ifreq=data_type != 'phase')
     self.data_shape = tuple(spec_shape) + (2,)
 
+  HPARAMS = ('data_type', 'audio_length', 'sample_rate') + (
+      schedule.ResolutionSchedule.HPARAMS)
+
   @classmethod
   def from_hparams(cls, hp):
     """The representation of an `hparams.HParams` at its final resolution."""

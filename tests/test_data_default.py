@@ -50,7 +50,7 @@ def test_interrupted_build_leaves_no_cache(tmp_path, monkeypatch):
   monkeypatch.undo()
   # A build killed outright (no cleanup ran) leaves its temp folder; an old
   # one is removed by the next build.
-  stale = tmp_path / 'default_v1_numpy.tmp-killed'
+  stale = tmp_path / '.default_v1_numpy.tmp-killed'  # files.publish_dir's name
   stale.mkdir()
   os.utime(stale, (0, 0))
   folder = default.build_default_dataset(str(tmp_path), backend='numpy')

@@ -127,3 +127,47 @@ def test_train_cli_refuses_a_binding_on_a_component_before_writing(
   assert "No configurable matching 'Generator'" in result.stdout
   assert 'Traceback' not in result.stdout + result.stderr
   assert not train_dir.exists()
+
+
+class _Recording:
+  """An HParams that records which fields are read."""
+
+  def __init__(self, hp):
+    self._hp = hp
+    self.read = set()
+
+  def __getattr__(self, name):
+    self.read.add(name)
+    return getattr(self._hp, name)
+
+
+def _from_hparams_builders():
+  # pylint: disable=import-outside-toplevel
+  from gansynth_tf2 import losses
+  from gansynth_tf2 import networks
+  from gansynth_tf2 import normalizers
+  from gansynth_tf2 import schedule
+  from gansynth_tf2 import specgrams
+  small = dict(fmap_base=16, fmap_max=4, num_resolutions=2)
+  builders = [(cls, cls.from_hparams, {}) for cls in (
+      schedule.ResolutionSchedule, schedule.TrainingSchedule,
+      losses.LossWeights, specgrams.DataHelper)]
+  builders += [(cls, cls.from_hparams, small)
+               for cls in (networks.Generator, networks.Discriminator)]
+  for name, cls in sorted(normalizers.REGISTRY.items()):
+    if cls.HPARAMS == ('normalizer_margin', 'normalizer_num_examples'):
+      build = lambda hp: normalizers.from_hparams(hp, '/nonexistent/assets')  # pylint: disable=unnecessary-lambda-assignment
+    else:
+      build = normalizers.from_hparams
+    builders.append((cls, build, dict(data_normalizer=name)))
+  return builders
+
+
+def test_every_from_hparams_reads_exactly_its_hparams():
+  """The one convention: `X.HPARAMS` lists what `X.from_hparams` reads."""
+  for cls, build, changes in _from_hparams_builders():
+    hp = _Recording(hparams.HParams().replace(**changes))
+    build(hp)
+    extra = {'data_normalizer'} if 'data_normalizer' in changes else set()
+    assert hp.read - extra == set(cls.HPARAMS), cls.__name__
+    assert set(cls.HPARAMS) <= set(hparams.FIELD_NAMES), cls.__name__
