@@ -340,9 +340,10 @@ def define_flags(flag_values=FLAGS):
       'generator (what Magenta generates with).',
       flag_values=fv)
   flags.DEFINE_enum(
-      'precision', 'fp32', list(precision_lib.PRECISIONS), 'Compute type of the '
-      'exported generator: fp32 (Magenta\'s numbers) or 16-bit (faster on '
-      'hardware with 16-bit units; weights are saved in float32).',
+      'precision', 'fp32', list(precision_lib.PRECISIONS),
+      "Compute type of the exported generator: fp32 (Magenta's numbers) or "
+      '16-bit (faster on hardware with 16-bit units; weights are saved in '
+      'float32).',
       flag_values=fv)
   flags.DEFINE_boolean(
       'exact', False, "Export Magenta's arithmetic: the literal upscale + "

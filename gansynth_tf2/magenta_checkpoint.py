@@ -135,7 +135,9 @@ class MagentaCheckpoint:
     path: the train dir.
     stage_id, checkpoint: which checkpoint (`run_dir.Run.pick`): the last
       stage's latest by default.
-    reader: an `run_dir.open_reader(prefix)` the caller already has.
+    reader: a `run_dir.open_reader(prefix)` the caller already has.
+    hparams: the run's `hparams.HParams` if the caller has read them
+      (`run_dir.Run(path).hparams()`), else they are read here.
 
   Attributes:
     path: the train dir.
@@ -148,10 +150,11 @@ class MagentaCheckpoint:
     progress: Magenta's progress at that point (float).
   """
 
-  def __init__(self, path, stage_id=None, checkpoint=None, reader=None):
+  def __init__(self, path, stage_id=None, checkpoint=None, reader=None,
+               hparams=None):
     self.run = run_dir.Run(path)
     self.path = self.run.path
-    self.hparams = self.run.hparams()
+    self.hparams = hparams or self.run.hparams()
     self.stage_id, self.prefix = self.run.pick(stage_id, checkpoint)
     self.reader = reader or run_dir.open_reader(self.prefix)
     if run_dir.is_ours(self.reader):

@@ -6,10 +6,9 @@ training graph or dataset. Which kind of checkpoint a folder holds is told by
 `_CHECKPOINTABLE_OBJECT_GRAPH`, a key only TF2 object-based checkpoints have.
 
 Both kinds share the run folder layout (`run_dir.Run` reads it and picks the
-checkpoint); the last stage is loaded, with the generator's exponential-moving-average
-weights by default (what Magenta generates with).
+checkpoint); the last stage is loaded, with the generator's
+exponential-moving-average weights by default (what Magenta generates with).
 """
-
 
 import numpy as np
 import tensorflow as tf
@@ -270,9 +269,11 @@ class GANSynthModel:
     return self.generate_from_z(z, pitches, max_audio_length)
 
 
-def _load_magenta(run, stage_id, prefix, reader, use_ema, **kwargs):
-  ckpt = magenta_checkpoint.MagentaCheckpoint(run.path, stage_id=stage_id,
-                                              checkpoint=prefix, reader=reader)
+def _load_magenta(run, hparams, stage_id, prefix, reader, use_ema,
+                  **kwargs):
+  ckpt = magenta_checkpoint.MagentaCheckpoint(
+      run.path, stage_id=stage_id, checkpoint=prefix, reader=reader,
+      hparams=hparams)
   generator = ckpt.build_generator(
       use_ema=use_ema, subpixel_upscale=not kwargs.get('exact', False))
   return GANSynthModel(generator, ckpt.hparams,
@@ -369,6 +370,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,
                 precision=precision, exact=exact)
   if not run_dir.is_ours(reader):
-    return _load_magenta(run, stage_id, prefix, reader, use_ema, **kwargs)
+    return _load_magenta(run, hparams, stage_id, prefix, reader, use_ema,
+                         **kwargs)
   return _load_ours(run, hparams, stage_id, prefix, reader, use_ema,
                     **kwargs)

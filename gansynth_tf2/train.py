@@ -198,9 +198,12 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     strategy = distribute.make_strategy(strategy, cpu_replicas, tpu)
   chief = distribute.is_chief(strategy)
   hp = hparams_lib.from_gin() if hparams is None else hparams
-  options = RunOptions(save_checkpoint_secs, max_to_keep, log_every_secs,
-                       media_summaries, jit_compile, stop_after_images,
-                       ema_decay, precision, subpixel_upscale)
+  options = RunOptions(
+      save_checkpoint_secs=save_checkpoint_secs, max_to_keep=max_to_keep,
+      log_every_secs=log_every_secs, media_summaries=media_summaries,
+      jit_compile=jit_compile, stop_after_images=stop_after_images,
+      ema_decay=ema_decay, precision=precision,
+      subpixel_upscale=subpixel_upscale)
   run = run_dir.Run(train_dir)
   if getattr(dataset, 'audio_length', hp.audio_length) != hp.audio_length:
     raise ValueError(

@@ -124,14 +124,15 @@ def write_shards(examples, output_dir, prefix='train', num_shards=1):
     raise ValueError(f'num_shards must be >= 1, got {num_shards}.')
   os.makedirs(output_dir, exist_ok=True)
   paths = shard_paths(output_dir, prefix, num_shards)
-  # Each shard appears whole or not at all (files.publish_file).
+  # Each shard appears whole or not at all (files.publish_file). The stack
+  # unwinds last-in first-out: the writers close before their files are
+  # renamed into place (or deleted, on an exception).
   with contextlib.ExitStack() as stack:
     tmp_paths = [stack.enter_context(files.publish_file(p)) for p in paths]
-    with contextlib.ExitStack() as writers_open:
-      writers = [writers_open.enter_context(tf.io.TFRecordWriter(p))
-                 for p in tmp_paths]
-      for i, example in enumerate(examples):
-        writers[i % num_shards].write(example.SerializeToString())
+    writers = [stack.enter_context(tf.io.TFRecordWriter(p))
+               for p in tmp_paths]
+    for i, example in enumerate(examples):
+      writers[i % num_shards].write(example.SerializeToString())
   return paths
 
 
