@@ -1,7 +1,8 @@
 """Audio and picture files: the one place WAVs and spectrogram PNGs are written.
 
 Used by every tool that writes them (generate's modes, the round-trip demo):
-  `write_wav`: 32-bit float WAV (soundfile), as generated.
+  `write_wav`: 32-bit float WAV (soundfile), as generated; PCM subtypes for
+    samplers (sampler.py).
   `fit_to_full_scale`: a clip over full scale scaled to peak at -1 dBFS.
   `write_png`: a clip's log-magnitude spectrogram, with a piano roll above it
     for a clip of several notes (`midi.Notes`).
@@ -46,10 +47,14 @@ def fit_to_full_scale(audio):
   return (audio * np.float32(gain)).astype(np.float32), gain
 
 
-def write_wav(path, audio, sr):
-  """`audio` as a 32-bit float WAV at `sr` Hz (soundfile)."""
+def write_wav(path, audio, sr, subtype='FLOAT'):
+  """`audio` as a WAV at `sr` Hz (soundfile): 32-bit float by default.
+
+  `subtype` is soundfile's, e.g. 'PCM_24' for samplers that want integer
+  PCM; an integer subtype needs `audio` within [-1, 1].
+  """
   import soundfile  # pylint: disable=import-outside-toplevel
-  soundfile.write(path, np.asarray(audio, np.float32), sr, subtype='FLOAT')
+  soundfile.write(path, np.asarray(audio, np.float32), sr, subtype=subtype)
 
 
 def log_magnitude(audio, sr, floor_db=-80.0):

@@ -60,6 +60,7 @@ GROUP_SECONDS = [
     ("test_quickstart-test_slim_checkpoint_*", 7),
     ("test_train-test_paper_configs_*", 6),
     ("test_writers", 6),
+    ("test_sampler", 6),
     ("test_networks", 5),
     ("test_quickstart-test_cpu_small_last_stage_steps", 3),
     ("test_data_nsynth", 2),
