@@ -75,6 +75,15 @@ def _deinterleave_bitcast(x):
   return (tf.math.real(c), tf.math.imag(c)), grad
 
 
+def _sqrt_with_finite_gradient(x):
+  """`tf.sqrt(x)` for x >= 0, value for value, with a gradient of 0 where
+  x == 0 (tf.sqrt's is inf there, and inf * 0 makes NaN): the bin that
+  stays exactly 0 would otherwise turn every gradient through the inverse
+  transform into NaN (inversion.py optimises latents through it)."""
+  positive = x > 0
+  return tf.where(positive, tf.sqrt(tf.where(positive, x, 1.0)), 0.0)
+
+
 def overlap_add(frames, hop, num_frames):
   """`tf.signal.overlap_and_add` for a frame length that is a multiple of
   `hop`, as one padded add per hop of a frame (real ops only, faster on CPU).
@@ -419,7 +428,7 @@ class SpecgramsHelper:
     if all_bins:  # the added bin stays exactly 0, as the pad makes it
       eps = np.full([self._nfft // 2 + 1], self._eps, np.float32)
       eps[0 if self._discard_dc else -1] = 0.0
-    mag = tf.sqrt(mag2 + eps)  # = exp(0.5 * log(mag2 + eps))
+    mag = _sqrt_with_finite_gradient(mag2 + eps)  # exp(0.5 log(mag2 + eps))
     # Magenta's phase, to its float32 rounding: the mel cumulative phase
     # (hundreds of radians, rounded to float32 as it accumulates) through
     # the matrix, less the whole turns its unwrap then removes, a float32
