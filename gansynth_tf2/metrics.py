@@ -16,6 +16,9 @@
   * pYIN pitch: librosa's pYIN estimate of each note's pitch, a check of the
     generated pitch that does not depend on any classifier (`pyin_midi`,
     `pyin_accuracy`).
+  * Log-mel distance: mean absolute difference of two notes' log-mel
+    spectrograms in dB (`log_mel_distance`), how close an inverted note is
+    to its recording (inversion.py) and a rendered sample to its source.
 
 FID, IS, PA, PE and NDB are only as meaningful as the features and softmax
 they are given. The paper's pitch classifier was never released, so numbers
@@ -421,3 +424,55 @@ def pyin_accuracy(estimated_midi, asked_pitches, tolerance=0.5):
   """
   # The same rule as the classifier's pitch accuracy, at pYIN's tolerance.
   return pitch_accuracy(estimated_midi, asked_pitches, tolerance)
+
+
+# ----------------------------------------------------------------------------
+# Log-mel distance.
+
+# The distance's spectrogram: 64 ms frames every 16 ms at 16 kHz, 80 mel
+# bands, and a floor 80 dB below the reference's loudest bin, so that what
+# lies below hearing in both notes does not count.
+LOG_MEL_NFFT = 1024
+LOG_MEL_HOP = 256
+LOG_MEL_BANDS = 80
+LOG_MEL_FLOOR_DB = 80.0
+
+
+def log_mel_db(waves, sample_rate=16000):
+  """`[..., samples]` -> `[..., LOG_MEL_BANDS, frames]` mel power in dB (re 1.0)."""
+  waves = np.asarray(waves, np.float32)
+  power = np.abs(librosa.stft(waves, n_fft=LOG_MEL_NFFT,
+                              hop_length=LOG_MEL_HOP)) ** 2
+  mel = librosa.filters.mel(sr=sample_rate, n_fft=LOG_MEL_NFFT,
+                            n_mels=LOG_MEL_BANDS)
+  return 10.0 * np.log10(np.maximum(
+      np.einsum('mf,...ft->...mt', mel, power), 1e-10))
+
+
+def log_mel_distance(waves, reference, sample_rate=16000):
+  """Log-mel L1 distance in dB of each wave to one reference note.
+
+  The mean over bands and frames of |dB(wave) - dB(reference)|, both floored
+  at LOG_MEL_FLOOR_DB below the reference's loudest bin. 0 for identical
+  notes; levels count (a note 6 dB quieter is ~6 dB away).
+
+  Args:
+    waves: `[n, samples]` (or `[samples]`) float.
+    reference: `[samples]`, the same length.
+    sample_rate: Hz.
+
+  Returns:
+    `[n]` float64 distances in dB (a float for one wave).
+  """
+  waves = np.asarray(waves, np.float32)
+  reference = np.asarray(reference, np.float32)
+  if reference.ndim != 1 or waves.shape[-1] != reference.shape[-1]:
+    raise ValueError(f'log_mel_distance needs waves [n, samples] and a '
+                     f'reference [samples] of the same length, got '
+                     f'{waves.shape} and {reference.shape}.')
+  _check_finite('waves', waves)
+  _check_finite('reference', reference)
+  ref_db = log_mel_db(reference, sample_rate)
+  floor = ref_db.max() - LOG_MEL_FLOOR_DB
+  wave_db = np.maximum(log_mel_db(waves, sample_rate), floor)
+  return np.mean(np.abs(wave_db - np.maximum(ref_db, floor)), axis=(-2, -1))

@@ -230,6 +230,24 @@ class GANSynthModel:
   # Magenta's name.
   generate_samples_from_z = generate_from_z
 
+  def invert(self, waves, pitches, **kwargs):
+    """The latents whose notes best match recordings: `inversion.invert`.
+
+    Args:
+      waves: `[n, audio_length]` notes at `sample_rate` (a recording of
+        another rate or length: `inversion.prepare_wave` first).
+      pitches: `[n]` MIDI pitches of this model (`inversion.detect_pitch`
+        finds one by pYIN).
+      **kwargs: `inversion.invert`'s options (num_random, steps, seed, ...).
+
+    Returns:
+      An `inversion.Inversion`: `.z` `[n, latent_size]` (for
+      `generate_from_z`), `.distance_db` and the best-of-random baseline's
+      `.baseline_db` (log-mel L1, dB), `.reconstructions`.
+    """
+    from gansynth_tf2 import inversion  # pylint: disable=import-outside-toplevel
+    return inversion.invert(self, waves, pitches, **kwargs)
+
   @staticmethod
   def _check_count(n, name='n'):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:

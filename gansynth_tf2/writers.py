@@ -9,6 +9,8 @@ Used by every tool that writes them (generate's modes, the round-trip demo):
   `write_specgrams_png`: a representation's `[time, freq, 2]` image (log
     magnitude and IF / phase) side by side.
   `write_clip`: NAME.wav (+ NAME.png) and the entry generated.json lists.
+  `write_comparison_png`: two clips' spectrograms one above the other on one
+    scale (a recording and its inversion).
 
 The spectrogram of `write_png` is the package's own STFT
 (`specgrams_helper.SpecgramsHelper.waves_to_stfts`: periodic Hann window,
@@ -57,7 +59,7 @@ def write_wav(path, audio, sr, subtype='FLOAT'):
   soundfile.write(path, np.asarray(audio, np.float32), sr, subtype=subtype)
 
 
-def log_magnitude(audio, sr, floor_db=-80.0):
+def log_magnitude(audio, sr, floor_db=-80.0, reference=None):
   """Log-magnitude STFT for plots: `[frames, PLOT_NFFT // 2]`, dB re peak.
 
   The package's STFT (`SpecgramsHelper`) over the whole clip, frames of
@@ -76,7 +78,8 @@ def log_magnitude(audio, sr, floor_db=-80.0):
       audio_length=len(audio), spec_shape=(frames, PLOT_NFFT // 2),
       overlap=PLOT_OVERLAP, sample_rate=sr, mel_downscale=None)
   spec = np.abs(helper.waves_to_stfts(audio[None, :, None]).numpy()[0, ..., 0])
-  db = 20.0 * np.log10(spec / max(spec.max(), 1e-12) + 1e-12)
+  reference = spec.max() if reference is None else reference
+  db = 20.0 * np.log10(spec / max(reference, 1e-12) + 1e-12)
   return np.maximum(db, floor_db)
 
 
@@ -130,6 +133,33 @@ def write_specgrams_png(path, data, title=''):
     ax.set_title(f'{title} {name}'.strip())
     fig.colorbar(im, ax=ax)
   fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  plt.close(fig)
+
+
+def write_comparison_png(path, audios, sr, titles, title=''):
+  """PNG of several clips' log-magnitude spectrograms, stacked, one dB scale.
+
+  Levels are in dB re the loudest clip's peak bin, so a quieter clip looks
+  quieter (the comparison of a recording with its inversion needs that).
+  """
+  plt = _pyplot()
+  specs = [log_magnitude(a, sr, floor_db=-240.0, reference=1.0)
+           for a in audios]
+  top = max(float(np.max(s)) for s in specs)
+  fig, axes = plt.subplots(len(audios), 1, figsize=(8, 2.6 * len(audios)),
+                           sharex=True, squeeze=False)
+  for ax, audio, spec, name in zip(axes[:, 0], audios, specs, titles):
+    duration = len(audio) / sr
+    im = ax.imshow(np.maximum(spec - top, -80.0).T, origin='lower',
+                   aspect='auto', cmap='magma', vmin=-80.0, vmax=0.0,
+                   extent=(0, duration, 0, sr / 2000))
+    ax.set_ylabel('kHz')
+    ax.set_title(name)
+  axes[-1, 0].set_xlabel('time (s)')
+  fig.colorbar(im, ax=axes[:, 0].tolist(), label='dB')
+  if title:
+    fig.suptitle(title)
   fig.savefig(path, dpi=80)
   plt.close(fig)
 
