@@ -149,7 +149,7 @@ def render_samples(model, z, pitches, name):
 def run(ckpt_dir, output_dir, *, z_file=None, z_index=0, seed=None, wav=None,
         pitch='auto', formats=FORMATS, pitches=DEFAULT_PITCHES, name=None,
         release=0.25, overwrite=False, model=None, log=print,
-        inversion_options=None):
+        inversion_options=None, progress=True):
   """Everything the CLI does; returns the instrument.json dict."""
   sources = [f for f, v in (('--z_file', z_file), ('--seed', seed),
                             ('--wav', wav)) if v is not None]
@@ -187,8 +187,10 @@ def run(ckpt_dir, output_dir, *, z_file=None, z_index=0, seed=None, wav=None,
     waves, note_pitches, entries = invert_cli.prepare(model, [wav], [pitch],
                                                       log=log)
     log(f'{wav}: inverting (best of random latents, then Adam)...')
-    found = inversion.invert(model, waves, note_pitches,
-                             **(inversion_options or {}))
+    with invert_cli.progress_line(1, progress) as on_progress:
+      found = inversion.invert(model, waves, note_pitches,
+                               progress=on_progress,
+                               **(inversion_options or {}))
     z = found.z[0]
     entries[0].update(distance_db=round(float(found.distance_db[0]), 3),
                       baseline_db=round(float(found.baseline_db[0]), 3))

@@ -24,6 +24,7 @@ Writes into OUT (published whole at the end: a failed run leaves nothing):
                             latents at that pitch), seconds
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -94,6 +95,29 @@ def _stems(paths):
   return stems
 
 
+@contextlib.contextmanager
+def progress_line(count, enabled=True):
+  """Yields an `inversion.invert` progress callback drawing a tqdm line on
+  stderr ('inverting 2 note(s): 40%|... random baseline'); None if not
+  enabled."""
+  if not enabled:
+    yield None
+    return
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  bar = tqdm(total=1, desc=f'inverting {count} note(s)', unit='step',
+             file=sys.stderr, mininterval=1.0)
+
+  def on_progress(done, total, what):
+    bar.total = total
+    bar.set_postfix_str(what, refresh=False)
+    bar.update(done - bar.n)
+
+  try:
+    yield on_progress
+  finally:
+    bar.close()
+
+
 def prepare(model, paths, pitch_flags, log=print):
   """Reads, prepares and pitches the recordings: (waves, pitches, entries)."""
   if len(pitch_flags) not in (1, len(paths)):
@@ -147,26 +171,11 @@ def run(ckpt_dir, wavs, output_dir, *, pitch=('auto',), num_random=None,
   model = model or model_lib.load_model(ckpt_dir)
   waves, pitches, entries = prepare(model, wavs, pitch, log=log)
 
-  bar = None
-  if progress:
-    from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-    bar = tqdm(total=1, desc=f'inverting {len(wavs)} note(s)', unit='step',
-               file=sys.stderr, mininterval=1.0)
-
-  def on_progress(done, total, what):
-    if bar is not None:
-      bar.total = total
-      bar.set_postfix_str(what, refresh=False)
-      bar.update(done - bar.n)
-
-  try:
+  with progress_line(len(wavs), progress) as on_progress:
     found = inversion.invert(
         model, waves, pitches, num_random=num_random, num_starts=num_starts,
         keep=min(inversion.KEEP, num_starts), steps=steps, seed=seed,
         progress=on_progress)
-  finally:
-    if bar is not None:
-      bar.close()
   meta = {'ckpt_dir': ckpt_dir, 'checkpoint': model.checkpoint_path,
           'seed': seed, 'num_random': num_random, 'num_starts': num_starts,
           'steps': list(steps), 'seconds': round(found.seconds, 1),
