@@ -8,6 +8,8 @@ A training run (ours, and Magenta's on disk):
   <train_dir>/stage_000NN/         one folder per progressive stage, holding
                                    TF checkpoints (`ckpt-K.index`, ... ours;
                                    `model.ckpt-K.*` Magenta's)
+  <train_dir>/.trainer.lock        the trainer's OS lock (`Run.lock`): who
+                                   trains the run (host, PID, start)
 
 `Run(path)` answers every question about such a folder: which stages exist,
 which checkpoints a stage keeps, which one to load (the last stage's latest,
@@ -19,9 +21,14 @@ nothing else names a stage folder or experiment.json.
 Inside an object-based TF2 checkpoint a variable tracked as attribute `name`
 of the root object is stored under `variable_key(name)`.
 """
+import contextlib
+import fcntl
 import json
 import os
 import re
+import socket
+import sys
+import time
 
 import tensorflow as tf
 
@@ -40,6 +47,8 @@ ASSETS = 'assets'  # computed normalizers' files (Magenta's name)
 STAGE_DIR_PATTERN = re.compile(r'stage_(\d{5})')
 # Our checkpoints' file prefix inside a stage folder (`ckpt-K.index`).
 CHECKPOINT_NAME = 'ckpt'
+# The trainer's lock file (Run.lock).
+LOCK_FILE = '.trainer.lock'
 # Key present only in TF2 object-based checkpoints (ours), not Magenta's.
 OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
@@ -67,6 +76,10 @@ class CheckpointError(ValueError):
 
 class ConfigConflictError(ValueError):
   """A train_dir holds a run made with other hyperparameters."""
+
+
+class RunLockedError(RuntimeError):
+  """Another process trains this run folder; the message says which."""
 
 
 def parse_stage_dir(name):
@@ -100,6 +113,63 @@ class Run:
     return f'Run({self.path!r})'
 
   # Names.
+
+  @contextlib.contextmanager
+  def lock(self):
+    """Holds the run's trainer lock while the block runs: one trainer per run.
+
+    An OS lock (`flock`) on `<path>/.trainer.lock`, so the kernel releases
+    it when the process ends in any way (kill -9 included): no stale lock
+    is ever left to remove. The file records the holder (host, PID, start
+    time, command) for the message a second trainer gets. Creates the
+    folder if needed. Yields the holder record written.
+
+    Raises:
+      RunLockedError: another process (or another `lock()` of this one)
+        holds it; nothing in the folder is touched.
+    """
+    created = not os.path.isdir(self.path)
+    os.makedirs(self.path, exist_ok=True)
+    path = os.path.join(self.path, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        raise RunLockedError(self._locked_message(fd, path)) from None
+      holder = {'host': socket.gethostname(), 'pid': os.getpid(),
+                'started': time.time(), 'command': ' '.join(sys.argv)}
+      os.ftruncate(fd, 0)
+      os.pwrite(fd, json.dumps(holder).encode(), 0)
+      try:
+        yield holder
+      except BaseException:
+        # A run that failed before writing anything leaves no folder.
+        if created and os.listdir(self.path) == [LOCK_FILE]:
+          os.remove(path)
+          os.rmdir(self.path)
+        raise
+    finally:
+      os.close(fd)  # releases the lock
+
+  def _locked_message(self, fd, path):
+    try:
+      holder = json.loads(os.pread(fd, 65536, 0).decode() or '{}')
+    except (OSError, ValueError):
+      holder = {}
+    who = 'another process'
+    if holder.get('pid'):
+      who = f'PID {holder["pid"]} on host {holder.get("host", "?")}'
+      if holder.get('started'):
+        started = time.localtime(holder['started'])
+        who += (f' since {time.strftime("%H:%M", started)} '
+                f'({time.strftime("%Y-%m-%d %H:%M:%S", started)}')
+        if holder.get('command'):
+          who += f': {holder["command"]}'
+        who += ')'
+    return (f'{self.path} is being trained by {who}; one trainer per run '
+            f'folder (lock: {path}). Wait for it to end or stop it, or '
+            'train into another --train_dir.')
 
   @property
   def experiment_path(self):

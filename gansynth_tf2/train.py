@@ -21,6 +21,7 @@ loop over the stages of the progressive schedule and the command line;
 Magenta -> here: `gansynth_train.main/run` -> `main/train`;
 `train_util.train` -> `train` + `_train_stage`.
 """
+import contextlib
 import dataclasses
 import os
 import time
@@ -212,31 +213,35 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   # Read one note before anything is written, so missing or empty data fails
   # without leaving a half-started train_dir behind.
   check_dataset_readable(dataset)
-  hp = hp.replace(train_root_dir=os.path.abspath(train_dir),
-                  **experiment_fields(dataset))
-  workers = distribute.num_workers(strategy)
-  if workers > 1 and hp.train_time_limit is not None:
-    raise ValueError(
-        'hparams.train_time_limit (a schedule by wall time) would differ '
-        f'between the {workers} workers; use image counts with multi_worker.')
-  run.write_experiment(hp, write=chief)
-  training_schedule = schedule.TrainingSchedule.from_hparams(hp)
-  if chief:
-    init_normalizer(hp, run, dataset)
-  try:
-    # The others read the chief's normalizer and checkpoints from here on.
-    distribute.barrier(strategy)
-    started = run.stage_ids()
-    stage_ids = training_schedule.stages_to_train(started)
-    total_images = training_schedule.num_images(stage_ids[-1], started)
-    line = summaries_lib.ProgressLine(log_every_secs, total_images,
-                                      strategy.num_replicas_in_sync)
-    return _train_stages(run, hp, training_schedule, stage_ids, dataset,
-                         strategy, line, options)
-  except distribute.PEER_ERRORS as e:
-    if workers == 1:
-      raise
-    raise _cluster_error(e, workers, run) from None
+  # One trainer per run folder: the chief holds the OS lock from here (before
+  # anything is written) to the end; a second trainer stops at once.
+  with run.lock() if chief else contextlib.nullcontext():
+    hp = hp.replace(train_root_dir=os.path.abspath(train_dir),
+                    **experiment_fields(dataset))
+    workers = distribute.num_workers(strategy)
+    if workers > 1 and hp.train_time_limit is not None:
+      raise ValueError(
+          'hparams.train_time_limit (a schedule by wall time) would differ '
+          f'between the {workers} workers; use image counts with '
+          'multi_worker.')
+    run.write_experiment(hp, write=chief)
+    training_schedule = schedule.TrainingSchedule.from_hparams(hp)
+    if chief:
+      init_normalizer(hp, run, dataset)
+    try:
+      # The others read the chief's normalizer and checkpoints from here on.
+      distribute.barrier(strategy)
+      started = run.stage_ids()
+      stage_ids = training_schedule.stages_to_train(started)
+      total_images = training_schedule.num_images(stage_ids[-1], started)
+      line = summaries_lib.ProgressLine(log_every_secs, total_images,
+                                        strategy.num_replicas_in_sync)
+      return _train_stages(run, hp, training_schedule, stage_ids, dataset,
+                           strategy, line, options)
+    except distribute.PEER_ERRORS as e:
+      if workers == 1:
+        raise
+      raise _cluster_error(e, workers, run) from None
 
 
 def _train_stages(run, hp, training_schedule, stage_ids, dataset, strategy,
@@ -441,7 +446,7 @@ def main(argv, flag_values=FLAGS):
                  precision=settings['precision'],
                  hparams=hparams_lib.from_gin())
   except (NonFiniteLossError, run_dir.ConfigConflictError, ValueError,
-          OSError, distribute.ClusterError) as e:
+          OSError, distribute.ClusterError, run_dir.RunLockedError) as e:
     # Bad input or a stopped run: one clear line, no traceback.
     print(f'ERROR: {gin_config.error_message(e)}', flush=True)
     raise SystemExit(1) from None

@@ -124,3 +124,68 @@ def test_conflicting_config_is_refused_with_a_diff(tmp_path):
   assert 'fmap_base' not in message
   # The refused config did not overwrite the original.
   assert run_dir.Run(tmp_path).read_experiment()['fmap_max'] == 8
+
+
+# ---------------------------------------------------------------------------
+# One trainer per run folder (Run.lock).
+
+
+def test_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
+  run = run_dir.Run(str(tmp_path / 'run'))
+  with run.lock() as holder:
+    assert holder['pid'] == os.getpid()
+    with pytest.raises(run_dir.RunLockedError) as error:
+      with run_dir.Run(run.path).lock():
+        pass
+    message = str(error.value)
+    assert message.startswith(f'{run.path} is being trained by PID '
+                              f'{os.getpid()} on host {holder["host"]} since ')
+    assert 'one trainer per run folder' in message
+  # Released at the end of the block.
+  with run.lock():
+    pass
+
+
+def test_lock_of_a_failed_start_leaves_no_folder(tmp_path):
+  run = run_dir.Run(str(tmp_path / 'new'))
+  with pytest.raises(ValueError):
+    with run.lock():
+      raise ValueError('bad config')
+  assert not os.path.exists(run.path)
+
+
+_HOLDER = '''
+import sys, time
+from gansynth_tf2 import run_dir
+with run_dir.Run(sys.argv[1]).lock():
+  print('locked', flush=True)
+  time.sleep(600)
+'''
+
+
+def test_second_trainer_stops_at_once_and_kill_9_leaves_no_stale_lock(
+    tmp_path, run_main):
+  import signal  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  train_dir = tmp_path / 'run'
+  holder = subprocess.Popen([sys.executable, '-c', _HOLDER, str(train_dir)],
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'locked'
+    result = run_main(train, [f'--gin_file={TINY_GIN}',
+                              f'--train_dir={train_dir}'])
+    errors = [line for line in result.stdout.splitlines()
+              if line.startswith('ERROR: ')]
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert len(errors) == 1 and errors[0].startswith(
+        f'ERROR: {train_dir} is being trained by PID {holder.pid} on host '), (
+            errors)
+    # Nothing written: the folder holds only the first trainer's lock.
+    assert os.listdir(train_dir) == [run_dir.LOCK_FILE]
+  finally:
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+  # The kernel released the dead holder's lock: the next trainer gets it.
+  with run_dir.Run(str(train_dir)).lock() as mine:
+    assert mine['pid'] == os.getpid()
