@@ -24,6 +24,8 @@ Magenta -> here: `gansynth_train.main/run` -> `main/train`;
 import contextlib
 import dataclasses
 import os
+import signal
+import threading
 import time
 import typing
 
@@ -138,6 +140,57 @@ class RunOptions:
   ema_decay: float = trainer_lib.EMA_DECAY
   precision: str = 'fp32'
   subpixel_upscale: bool = False
+  # The run's StopSignals (set by train, not an argument of it).
+  signals: typing.Any = None
+
+
+class TrainingStopped(Exception):
+  """A stop signal ended the run cleanly: the step finished, then a
+  checkpoint was written. `signal_name`, `stage_id`, `image_id`, `path` (the
+  checkpoint; None on workers other than the chief)."""
+
+  def __init__(self, signal_name, stage_id, image_id, path):
+    super().__init__(f'stopped by {signal_name} at stage {stage_id}, image '
+                     f'{image_id}' + (f': checkpoint {path}' if path else ''))
+    self.signal_name = signal_name
+    self.stage_id = stage_id
+    self.image_id = image_id
+    self.path = path
+
+
+class StopSignals:
+  """SIGTERM and SIGINT (Ctrl-C) during a run: the first asks for a clean
+  stop (the current step ends, every worker saves a checkpoint, the run
+  raises TrainingStopped), a second one aborts at once (KeyboardInterrupt,
+  nothing saved). Installed only from the main thread (Python delivers
+  signals there); the previous handlers come back at the end."""
+
+  SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for signum in self.SIGNALS:
+        self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc_info):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+    return False
+
+  def _handle(self, signum, frame):
+    del frame
+    name = signal.Signals(signum).name
+    if self.received is not None:
+      raise KeyboardInterrupt(f'second stop signal ({name}): aborted '
+                              'without saving')
+    self.received = name
+    print(f'{name}: finishing the current step, then saving a checkpoint '
+          '(send it again, or Ctrl-C again, to abort at once)', flush=True)
 
 
 @gin.configurable(denylist=['hparams'])
@@ -215,7 +268,9 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   check_dataset_readable(dataset)
   # One trainer per run folder: the chief holds the OS lock from here (before
   # anything is written) to the end; a second trainer stops at once.
-  with run.lock() if chief else contextlib.nullcontext():
+  with run.lock() if chief else contextlib.nullcontext(), \
+      StopSignals() as signals:
+    options = dataclasses.replace(options, signals=signals)
     hp = hp.replace(train_root_dir=os.path.abspath(train_dir),
                     **experiment_fields(dataset))
     workers = distribute.num_workers(strategy)
@@ -328,7 +383,8 @@ def _train_stage(trainer, line, options):
           f'{trainer.checkpoint.latest or "none"}') from None
     values, duration, save = trainer.run_step(
         real_data, real_one_hot,
-        save_request=time.time() - last_save >= save_checkpoint_secs)
+        save_request=time.time() - last_save >= save_checkpoint_secs,
+        stop_request=bool(options.signals and options.signals.received))
     _check_finite(values, trainer, step_in_run)
     step_in_run += 1
     image_id = int(trainer.image_id.numpy())
@@ -352,6 +408,10 @@ def _train_stage(trainer, line, options):
       # step of a stage always saves.
       path = trainer.save()
       last_save = time.time()
+    if trainer.stop_requested:  # a signal reached some worker: all stop
+      name = (options.signals.received if options.signals and
+              options.signals.received else 'a signal to another worker')
+      raise TrainingStopped(name, trainer.stage_id, image_id, path)
     if stop:
       return path
   if values is not None and chief:
@@ -445,6 +505,12 @@ def main(argv, flag_values=FLAGS):
     path = train(flag_values.train_dir, strategy=strategy,
                  precision=settings['precision'],
                  hparams=hparams_lib.from_gin())
+  except TrainingStopped as e:
+    print(f'Stopped by {e.signal_name} at stage {e.stage_id}, image '
+          f'{e.image_id}' + (f': checkpoint {e.path}' if e.path else '') +
+          '. To resume, run the same command again.', flush=True)
+    signum = getattr(signal, str(e.signal_name), signal.SIGTERM)
+    raise SystemExit(128 + int(signum)) from None
   except (NonFiniteLossError, run_dir.ConfigConflictError, ValueError,
           OSError, distribute.ClusterError, run_dir.RunLockedError) as e:
     # Bad input or a stopped run: one clear line, no traceback.

@@ -67,6 +67,11 @@ def update_ema(model, ema_model, decay=EMA_DECAY):
     ema_var.assign_sub((ema_var - var) * factor)
 
 
+# A worker's checkpoint request code in the step: 1 asks for a checkpoint,
+# STOP_REQUEST for a checkpoint and a stop; the codes are summed over the
+# replicas (fewer than STOP_REQUEST of them), so a stop is seen by all.
+STOP_REQUEST = 4096.0
+
 class StageTrainer:
   """Networks, optimizers, checkpoint and compiled step of one stage.
 
@@ -173,6 +178,8 @@ class StageTrainer:
         write=self.is_chief)
     self.step = tf.function(self._sampled_step, jit_compile=jit_compile,
                             autograph=False)
+    # Set by run_step: every worker agreed to stop after that step.
+    self.stop_requested = False
     self.step_with_inputs = tf.function(self._distributed_step,
                                         jit_compile=jit_compile,
                                         autograph=False)
@@ -410,22 +417,29 @@ class StageTrainer:
     values = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
               for k, v in dict(d_terms, **g_terms).items()}
     values['progress'] = tf.convert_to_tensor(progress, tf.float32)
+    # Summed over replicas and workers, so every worker sees any one's
+    # request: > 0.5 someone asks for a checkpoint, >= STOP_REQUEST for a
+    # checkpoint and a stop (a signal arrived).
     request = tf.cast(save_request, tf.float32)
-    save = strategy.reduce(tf.distribute.ReduceOp.SUM,
-                           strategy.run(lambda: tf.identity(request)),
-                           axis=None)
-    return values, save > 0.5
+    requests = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                               strategy.run(lambda: tf.identity(request)),
+                               axis=None)
+    return values, requests
 
   def _sampled_step(self, real_data, real_one_hot, save_request):
     return self._distributed_step(real_data, real_one_hot,
                                   self.sample_inputs(), save_request)
 
-  def run_step(self, real_data, real_one_hot, save_request=False):
+  def run_step(self, real_data, real_one_hot, save_request=False,
+               stop_request=False):
     """Runs the compiled step and adds its duration to `train_time`.
 
     Args:
       real_data, real_one_hot: a batch of `real_batches()`.
       save_request: this worker would like a checkpoint after the step.
+      stop_request: this worker would like a checkpoint and then to stop
+        (a stop signal arrived); `stop_requested` then says that every
+        worker agrees after the step.
 
     Returns:
       (dict of Python floats: every scalar loss term, progress, mean real and
@@ -433,13 +447,17 @@ class StageTrainer:
       same on every worker of a cluster).
     """
     start = time.time()
-    values, save = self.step(real_data, real_one_hot,
-                             tf.constant(bool(save_request)))
+    code = STOP_REQUEST if stop_request else float(bool(save_request))
+    values, requests = self.step(real_data, real_one_hot,
+                                 tf.constant(code, tf.float32))
+    requests = float(requests)
+    self.stop_requested = requests >= STOP_REQUEST - 0.5
+    save = requests > 0.5
     values = {k: float(v) for k, v in values.items()}
     duration = time.time() - start
     # Magenta's TrainTimeHook: wall time spent in training steps.
     self.train_time.assign_add(duration)
-    return values, duration, bool(save)
+    return values, duration, save
 
   def real_batches(self):
     """Infinite iterator of (data, one_hot) batches for `run_step`.

@@ -498,3 +498,63 @@ def test_data_that_fails_during_training_stops_with_one_line(tmp_path,
   assert 'has sample_rate' in out and 'Traceback' not in out
   assert 'In call to configurable' not in out  # gin's context lines cut
   assert _stage_state(str(train_dir)) == (0, 0)
+
+
+# Clean stops (issue 24, item 2).
+
+
+def test_sigterm_saves_after_the_step_and_the_same_command_resumes(
+    tmp_path, run_main):
+  """SIGTERM mid-stage: the step ends, a checkpoint is written at that
+  image, the run says how to resume and exits 128 + 15; the same command
+  then resumes at that image."""
+  train_dir = tmp_path / 'run'
+  # A long first stage and no timed saves: only the signal makes the
+  # checkpoint after the stage-start one.
+  args = [f'--gin_file={SMALL_GIN}', f'--train_dir={train_dir}',
+          '--gin_param=train.save_checkpoint_secs=100000',
+          '--gin_param=hparams.stable_stage_num_images=2000',
+          '--gin_param=hparams.transition_stage_num_images=2000',
+          '--gin_param=hparams.total_num_images=18000']
+  log = tmp_path / 'log.txt'
+  with open(log, 'w') as out:
+    proc = subprocess.Popen([sys.executable, '-m', 'gansynth_tf2.train'] +
+                            args, cwd=REPO, stdout=out,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+      if 'Saved ' in log.read_text():
+        break
+      time.sleep(0.1)
+    time.sleep(3.0)  # into the step loop
+    assert proc.poll() is None, log.read_text()[-3000:]
+    os.kill(proc.pid, signal.SIGTERM)
+    code = proc.wait(timeout=120)
+  text = log.read_text()
+  assert code == 128 + signal.SIGTERM, text[-3000:]
+  assert 'SIGTERM: finishing the current step, then saving' in text
+  stopped = re.search(r'^Stopped by SIGTERM at stage 0, image (\d+): '
+                      r'checkpoint (\S+)\. To resume, run the same command '
+                      r'again\.$', text, re.M)
+  assert stopped, text[-3000:]
+  image_id = int(stopped.group(1))
+  assert 0 < image_id < 2000
+  assert _stage_state(str(train_dir)) == (0, image_id)
+  assert _saved_image_ids(text)[-1] == image_id
+  # The lock went with the process: the same command resumes there.
+  resumed = run_main(train, args + [
+      f'--gin_param=train.stop_after_images={image_id + 2}'])
+  assert resumed.returncode == 0, resumed.stdout[-3000:]
+  assert _first_stage_line(resumed.stdout)[:2] == (0, image_id)
+  assert _stage_state(str(train_dir)) == (0, image_id + 2)
+
+
+def test_a_second_stop_signal_aborts_at_once(capsys):
+  with train.StopSignals() as signals:
+    signals._handle(signal.SIGINT, None)  # pylint: disable=protected-access
+    assert signals.received == 'SIGINT'
+    assert 'SIGINT: finishing the current step' in capsys.readouterr().out
+    with pytest.raises(KeyboardInterrupt, match='aborted without saving'):
+      signals._handle(signal.SIGINT, None)  # pylint: disable=protected-access
+  # The previous handlers are back.
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
