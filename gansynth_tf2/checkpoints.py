@@ -47,12 +47,43 @@ class StageCheckpoint:
     return self.run.latest_checkpoint(self.stage_id)
 
   def restore_latest(self):
-    """Restores this stage's latest checkpoint; returns its path or None."""
-    path = self.latest
-    if path:
-      self.checkpoint.restore(path).assert_existing_objects_matched()
+    """Restores this stage's latest readable checkpoint; returns its path or None.
+
+    A latest checkpoint that cannot be read (a damaged or truncated file:
+    TF's own writes are atomic, the disk under them need not be) is passed
+    over for the one before it, saying so on stdout; the next save then
+    replaces it.
+
+    Raises:
+      CheckpointError: the stage keeps checkpoints but none can be read.
+    """
+    latest = self.latest
+    if not latest:
+      return None
+    number = run_dir.checkpoint_number
+    older = [p for p in reversed(self.run.checkpoints(self.stage_id))
+             if p != latest and number(p) < number(latest)]
+    failures = []
+    for path in [latest] + older:
+      try:
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+      # A truncated data file raises IndexError from TF's reader ("Read less
+      # bytes than requested"), a damaged one DataLossError (an OpError).
+      except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
+        reason = (getattr(e, 'message', None) or str(e)).splitlines()[0]
+        failures.append(f'{path}: {reason}')
+        print(f'WARNING: checkpoint {path} cannot be read ({reason}); '
+              'trying the one before it', flush=True)
+        continue
+      if path != latest:
+        print(f'Resuming from {path}, the last readable checkpoint of stage '
+              f'{self.stage_id} (the latest, {latest}, cannot be read)',
+              flush=True)
       logging.debug('Resumed %s', path)
-    return path
+      return path
+    raise run_dir.CheckpointError(
+        f'no checkpoint of stage {self.stage_id} can be read: '
+        + '; '.join(failures))
 
   def restore_previous_stage(self, previous_path):
     """Starts this stage from the previous stage's final checkpoint.

@@ -99,6 +99,11 @@ def _checkpoint_number(index_path):
   return int(match.group(1)) if match else -1
 
 
+def checkpoint_number(prefix):
+  """The number of a checkpoint prefix (`.../ckpt-12` -> 12; -1 if none)."""
+  return _checkpoint_number(os.fspath(prefix) + '.index')
+
+
 class Run:
   """A run folder (ours or Magenta's). Creating one reads nothing.
 

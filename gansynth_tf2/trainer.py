@@ -227,8 +227,9 @@ class StageTrainer:
     Returns:
       A short description of where the stage starts from.
     """
-    if self.checkpoint.restore_latest():
-      return f'resumed {self.checkpoint.latest}'
+    path = self.checkpoint.restore_latest()
+    if path:
+      return f'resumed {path}'
     # Fresh stage: the EMA starts at the initial weights (the EMA shadows of
     # Magenta start at their variables' initial values).
     copy_weights(self.generator, self.ema_generator)

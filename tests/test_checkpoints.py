@@ -2,6 +2,7 @@
 writes, and the stage-to-stage restore of the real training networks."""
 import os
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -127,3 +128,31 @@ def test_checkpoint_layout_matches_contract(two_stages):
     a, b = _by_name(getattr(stage0, name)), _by_name(getattr(fresh, name))
     for k in a:
       np.testing.assert_array_equal(a[k], b[k], err_msg=f'{name}/{k}')
+
+
+def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(
+    tmp_path, run_main):
+  """Issue 24: a latest checkpoint whose data file is damaged (truncated, as
+  a failing disk leaves it) is passed over for the one before it, saying
+  so; training resumes from there and the next save replaces it."""
+  small = pathlib.Path(__file__).parent / 'data' / 'train_small.gin'
+  train_dir = tmp_path / 'run'
+  args = [f'--gin_file={small}', f'--train_dir={train_dir}']
+  first = run_main(train, args + ['--gin_param=train.stop_after_images=2'])
+  assert first.returncode == 0, first.stdout[-3000:]
+  run = run_dir.Run(str(train_dir))
+  before, latest = run.checkpoints(0)[-2:]
+  assert run.latest_checkpoint(0) == latest
+  data = latest + '.data-00000-of-00001'
+  with open(data, 'r+b') as f:
+    f.truncate(os.path.getsize(data) // 2)
+  again = run_main(train, args + ['--gin_param=train.stop_after_images=4'])
+  out = again.stdout
+  assert again.returncode == 0, out[-3000:]
+  assert f'WARNING: checkpoint {latest} cannot be read (' in out
+  assert (f'Resuming from {before}, the last readable checkpoint of stage 0 '
+          f'(the latest, {latest}, cannot be read)') in out
+  assert re.search(rf'^Stage 0: .* image_id (\d+) -> \d+; resumed {before}$',
+                   out, re.M), out[-3000:]
+  # The run went on to its stop and its latest checkpoint reads.
+  assert int(run_dir.read_scalar(run.latest_checkpoint(0), 'image_id')) == 4
