@@ -4,7 +4,12 @@ Where they live (the stage folders of a run) is `run_dir.Run`'s; this module
 says what a training checkpoint holds and how a stage starts from the one
 before. The root checkpoint of a stage holds `generator`, `ema_generator`,
 `discriminator`, `generator_optimizer`, `discriminator_optimizer`,
-`image_id` (int64) and `train_time` (float64, seconds).
+`image_id` (int64), `train_time` (float64, seconds) and what makes resuming
+exact: `rng` (the `tf.random.Generator` of latents, labels and penalty
+coefficients), `data_seed` and `data_position` (int64: the data order and
+how far the run has read it, data/pipeline.py). Checkpoints written before
+the last three existed still resume (their draws and data order start
+afresh, said on stdout).
 
 Crash safety: TF writes a checkpoint's data and index first and only then
 replaces the small `checkpoint` state file (atomically), so a process killed
@@ -14,6 +19,10 @@ from absl import logging
 import tensorflow as tf
 
 from gansynth_tf2 import run_dir
+
+# Root objects older checkpoints may lack: resuming such a checkpoint keeps
+# the fresh values of these and says so.
+RESUME_STATE = ('rng', 'data_seed', 'data_position')
 
 
 class StageCheckpoint:
@@ -66,7 +75,7 @@ class StageCheckpoint:
     failures = []
     for path in [latest] + older:
       try:
-        self.checkpoint.restore(path).assert_existing_objects_matched()
+        self.restore(path)
       # A truncated data file raises IndexError from TF's reader ("Read less
       # bytes than requested"), a damaged one DataLossError (an OpError).
       except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
@@ -85,11 +94,35 @@ class StageCheckpoint:
         f'no checkpoint of stage {self.stage_id} can be read: '
         + '; '.join(failures))
 
+  def restore(self, path):
+    """Restores the checkpoint `path` (any stage's with these networks);
+    RESUME_STATE it lacks keeps its fresh values (said on stdout).
+
+    Raises:
+      AssertionError: a network or optimizer variable it does not hold.
+    """
+    self._root_for(path).restore(path).assert_existing_objects_matched()
+
+  def _root_for(self, path):
+    """The checkpoint root to restore `path` into: all objects, less the
+    RESUME_STATE ones an older checkpoint lacks (said once)."""
+    keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    missing = [name for name in RESUME_STATE if name in self.objects and
+               not any(k.startswith(name + '/') for k in keys)]
+    if not missing:
+      return self.checkpoint
+    print(f'Note: {path} predates exact resuming (it has no '
+          f'{", ".join(missing)}): the data order and the random draws '
+          'start afresh from here', flush=True)
+    return tf.train.Checkpoint(**{k: v for k, v in self.objects.items()
+                                  if k not in missing})
+
   def restore_previous_stage(self, previous_path):
     """Starts this stage from the previous stage's final checkpoint.
 
     As Magenta's `make_scaffold`: every network variable of the previous
-    stage is restored (raw, EMA, image counter, train time); the new block's
+    stage is restored (raw, EMA, image counter, train time; here also the
+    random generator and the data position, which carry on); the new block's
     weights keep their fresh initialization, and the optimizers start anew
     because they are left out of the restore root.
 
@@ -97,11 +130,12 @@ class StageCheckpoint:
       previous_path: checkpoint prefix of the previous stage.
     """
     keep = ('generator', 'ema_generator', 'discriminator', 'image_id',
-            'train_time')
+            'train_time') + RESUME_STATE
     root = tf.train.Checkpoint(
         **{k: v for k, v in self.objects.items() if k in keep})
     # expect_partial: the previous checkpoint also holds optimizer slots that
-    # are deliberately not restored.
+    # are deliberately not restored (and an older one may lack RESUME_STATE,
+    # which then keeps its fresh values).
     root.restore(previous_path).expect_partial()
     logging.debug('Stage %d starts from %s (new block fresh, optimizers '
                   'reset)', self.stage_id, previous_path)

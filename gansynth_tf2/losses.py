@@ -59,9 +59,13 @@ def interpolate(real_data, generated_data, alpha):
   return real_data + alpha * (generated_data - real_data)
 
 
-def random_interpolation_alpha(batch_size, rank=4, seed=None):
-  """Uniform [batch, 1, 1, 1] coefficients, one per example (as TF-GAN)."""
-  return tf.random.uniform([batch_size] + [1] * (rank - 1), seed=seed)
+def random_interpolation_alpha(batch_size, rank=4, seed=None, rng=None):
+  """Uniform [batch, 1, 1, 1] coefficients, one per example (as TF-GAN);
+  drawn from the `tf.random.Generator` `rng` when given."""
+  shape = [batch_size] + [1] * (rank - 1)
+  if rng is not None:
+    return rng.uniform(shape)
+  return tf.random.uniform(shape, seed=seed)
 
 
 def gradient_penalty(critic_fn, interpolates, target=1.0, epsilon=0.0,

@@ -12,6 +12,7 @@ Magenta -> here: `train_util.define_loss/define_train_ops` + `model.Model`
 -> `StageTrainer` with losses.py; `train_util.make_scaffold` ->
 `StageTrainer.restore` + checkpoints.py.
 """
+import secrets
 import time
 
 import keras
@@ -98,12 +99,21 @@ class StageTrainer:
       (networks.Generator): less arithmetic, same function up to rounding;
       off by default so that a step reproduces Magenta's update (Adam turns
       rounding-level differences of near-zero gradients into full steps).
+    seed: None (unseeded), or the run's seed: the stage's fresh weights
+      come from (seed, stage_id), the latents, labels and penalty
+      coefficients from a `tf.random.Generator` seeded by it and the data
+      order from it (`data_seed`), so a seeded run repeats itself.
+
+  Resuming is exact: the checkpoint holds the random generator's state
+  (`rng`), the data order's seed (`data_seed`) and how far the run has read
+  (`data_position`, pipeline.py), besides the weights, Adam slots and image
+  count; a stage started from the previous one carries them on.
   """
 
   def __init__(self, stage_id, hp, training_schedule, train_dir, dataset,
                strategy, jit_compile=False, max_to_keep=2,
                ema_decay=EMA_DECAY, stddev_group_size=None,
-               precision='fp32', subpixel_upscale=False):
+               precision='fp32', subpixel_upscale=False, seed=None):
     if not 0.0 <= ema_decay < 1.0:
       raise ValueError(f'ema_decay must be in [0, 1), got {ema_decay}')
     self.ema_decay = float(ema_decay)
@@ -143,6 +153,23 @@ class StageTrainer:
     if self.loss_scaling and self.num_replicas > 1:
       raise ValueError('precision fp16 (loss scaling) runs on one device; '
                        'use bf16 (no loss scaling) with several replicas')
+    if seed is not None:
+      # The fresh weights of this stage depend on (seed, stage) only, not on
+      # what this process built before: a run resumed at a stage's start
+      # builds the same new block as the run that went on.
+      keras.utils.set_random_seed((int(seed) * 1000003 + stage_id) % 2**31)
+    # Outside the strategy's scope: one generator draws the global batch's
+    # inputs in the step's cross-replica part. Philox, named, so that a
+    # checkpoint resumes on any device.
+    self.rng = (tf.random.Generator.from_seed(int(seed), alg='philox')
+                if seed is not None else
+                tf.random.Generator.from_non_deterministic_state(
+                    alg='philox'))
+    self.data_seed = tf.Variable(
+        int(seed) if seed is not None else secrets.randbits(31),
+        dtype=tf.int64, trainable=False, name='data_seed')
+    self.data_position = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                     name='data_position')
     with strategy.scope():
       nets = networks.build_networks(
           hp, stage_id, self.run.normalizer(hp, must_exist=False),
@@ -175,7 +202,8 @@ class StageTrainer:
         generator_optimizer=self._generator_adam,
         discriminator_optimizer=self._discriminator_adam,
         image_id=self.image_id, train_time=self.train_time,
-        write=self.is_chief)
+        rng=self.rng, data_seed=self.data_seed,
+        data_position=self.data_position, write=self.is_chief)
     self.step = tf.function(self._sampled_step, jit_compile=jit_compile,
                             autograph=False)
     # Set by run_step: every worker agreed to stop after that step.
@@ -272,12 +300,12 @@ class StageTrainer:
     return int(self.image_id.numpy()) >= self.num_images
 
   def _fake_inputs(self, batch_size):
-    z = tf.random.normal([batch_size, self.hp.latent_vector_size])
+    z = self.rng.normal([batch_size, self.hp.latent_vector_size])
     # Sampled from the data's pitch counts; the dataset's Python bookkeeping
     # runs once at trace time, so autograph need not convert it.
     sample = tf.autograph.experimental.do_not_convert(
         self.dataset.provide_one_hot_labels)
-    return z, sample(batch_size)
+    return z, sample(batch_size, rng=self.rng)
 
   def _gl_loss_fn(self, data):
     return losses.gl_consistency_loss(data, self.data_helper.specgrams_helper,
@@ -358,7 +386,8 @@ class StageTrainer:
     g_z, g_one_hot = self._fake_inputs(self.batch_size)
     d_z, d_one_hot = self._fake_inputs(self.batch_size)
     rank = len(self.data_helper.data_shape) + 1
-    alpha = losses.random_interpolation_alpha(self.batch_size, rank)
+    alpha = losses.random_interpolation_alpha(self.batch_size, rank,
+                                              rng=self.rng)
     return {'g_z': g_z, 'g_one_hot': g_one_hot, 'd_z': d_z,
             'd_one_hot': d_one_hot, 'alpha': alpha}
 
@@ -461,15 +490,45 @@ class StageTrainer:
     return values, duration, save
 
   def real_batches(self):
-    """Infinite iterator of (data, one_hot) batches for `run_step`.
+    """Infinite iterator of (data, one_hot) batches for `run_step`, from
+    the run's data position on (a `Batches`).
 
     Each replica gets `[replica_batch, H, W, 2]` data and
     `[replica_batch, P]` labels (plain tensors with one replica); each
     worker of a cluster reads its own shard of the notes.
     """
+    seed = int(self.data_seed.numpy())
+    start = int(self.data_position.numpy())
+
     def make(context):
       return pipeline.provide_batches(
           self.dataset, context.get_per_replica_batch_size(self.batch_size),
-          data_helper=self.data_helper,
+          data_helper=self.data_helper, seed=seed, start_position=start,
           shard=(context.num_input_pipelines, context.input_pipeline_id))
-    return iter(self.strategy.distribute_datasets_from_function(make))
+    return Batches(self.strategy,
+                   self.strategy.distribute_datasets_from_function(make))
+
+  def trained_on(self, batches):
+    """Records that the last step used `batches`' last batch (a checkpoint
+    then resumes the data after it)."""
+    self.data_position.assign(batches.position)
+
+
+class Batches:
+  """The training batches of a stage: iterates (data, one_hot) and keeps
+  `position`, the data position after the last batch it gave (pipeline.py;
+  the furthest of this worker's replicas)."""
+
+  def __init__(self, strategy, dataset):
+    self._strategy = strategy
+    self._iterator = iter(dataset)
+    self.position = None
+
+  def __iter__(self):
+    return self
+
+  def __next__(self):
+    data, one_hot, position = next(self._iterator)
+    self.position = max(int(p[-1]) for p in
+                        self._strategy.experimental_local_results(position))
+    return data, one_hot

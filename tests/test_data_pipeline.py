@@ -56,6 +56,41 @@ def test_shuffle_repeat_and_cache(dataset):
   assert len(set(seen)) > 1  # reshuffled between epochs
 
 
+def _positioned(dataset, start, seed=5, batches=6):
+  ds = pipeline.provide_batches(dataset, 2, data_type='wave', seed=seed,
+                                shuffle_buffer=5, start_position=start)
+  out = []
+  for _, labels, position in ds.take(batches):
+    out.append((tuple(labels.numpy().argmax(1) + 24), int(position[-1])))
+  return out
+
+
+def test_resumable_order_continues_from_any_position(dataset):
+  # Epochs of 5 notes in batches of 2: batches straddle epochs.
+  run = _positioned(dataset, 0, batches=8)
+  notes = [p for pitches, _ in run for p in pitches]
+  for epoch in range(3):
+    assert sorted(notes[5 * epoch:5 * epoch + 5]) == sorted(PITCHES)
+  assert len({tuple(notes[0:5]), tuple(notes[5:10]), tuple(notes[10:15])}) > 1
+  epochs = [pipeline.split_position(pos) for _, pos in run]
+  assert epochs[:3] == [(0, 2), (0, 4), (1, 1)]  # note 5 ends epoch 0
+  # Restarting at the position after any batch gives the batches after it,
+  # as a resumed run reads on from its checkpoint's data position.
+  for k in (0, 1, 2, 4):
+    assert _positioned(dataset, run[k][1], batches=3) == run[k + 1:k + 4]
+  # The same seed repeats the order; another seed gives another.
+  assert _positioned(dataset, 0, batches=8) == run
+  assert [p for p, _ in _positioned(dataset, 0, seed=6, batches=8)] != [
+      p for p, _ in run]
+
+
+def test_resumable_order_refuses_bad_use(dataset):
+  with pytest.raises(ValueError, match='needs repeat'):
+    pipeline.provide_batches(dataset, 2, start_position=0, repeat=False)
+  with pytest.raises(ValueError, match='start_position must be >= 0'):
+    pipeline.provide_batches(dataset, 2, start_position=-1)
+
+
 def test_shards_split_the_notes_between_workers(dataset):
   # Each worker of a cluster reads every num_shards-th note from its index.
   seen = []

@@ -166,25 +166,38 @@ def _first_stage_line(text):
   return int(m.group(1)), int(m.group(2)), m.group(3)
 
 
+# The killed run and its uninterrupted twin are seeded alike.
+SEED_PARAM = 'train.seed=7'
+
+
+def _kills_and_images(config):
+  """(SIGKILLs, images) of the killed run: 2 kills in stages 0..3 in the
+  suite, 5 over all 9 stages with --runslow."""
+  return (5, LAST_IMAGE) if config.getoption('--runslow') else (2, STOP_AFTER)
+
+
 @pytest.fixture(scope='module')
-def killed_and_resumed(tmp_path_factory, run_main):
-  """Starts training, kills it with SIGKILL at random moments >= 3 times,
-  restarts the same command each time, then lets it finish (that last run
-  in this process)."""
+def killed_and_resumed(tmp_path_factory, run_main, request):
+  """Starts a seeded training, kills it with SIGKILL at random moments
+  (2 times; 5 with --runslow), restarts the same command each time, then
+  lets it finish (that last run in this process). Returns (train_dir,
+  kills, final run, the uninterrupted twin's train_dir)."""
+  num_kills, images = _kills_and_images(request.config)
+  stop = f'train.stop_after_images={images}'
   train_dir = tmp_path_factory.mktemp('cli') / 'run'
   rng = random.Random(1234)
   kills = []
-  for _ in range(8):
-    if len(kills) >= 3:
+  for _ in range(3 * num_kills):
+    if len(kills) >= num_kills:
       break
     log = train_dir.parent / f'log{len(kills)}.txt'
     before = _stage_state(str(train_dir)) if train_dir.exists() else None
     with open(log, 'w') as out:
-      proc = subprocess.Popen(cli(train_dir), cwd=REPO, stdout=out,
-                              stderr=subprocess.STDOUT, text=True)
+      proc = subprocess.Popen(cli(train_dir, SEED_PARAM, stop), cwd=REPO,
+                              stdout=out, stderr=subprocess.STDOUT, text=True)
       # Wait for this run's first save, then kill at a random moment soon
       # after (inside a trace, a step, a save or a stage switch), so that
-      # each run makes little progress and the 3 kills land before the end.
+      # each run makes little progress and the kills land before the end.
       deadline = time.time() + 240
       while time.time() < deadline and proc.poll() is None:
         if 'Saved ' in log.read_text():
@@ -201,15 +214,19 @@ def killed_and_resumed(tmp_path_factory, run_main):
                         saved=_saved_image_ids(text), log=text))
     else:
       break  # finished before the kill; the final run below checks it
-  final = run_main(train, cli_args(train_dir))
-  return train_dir, kills, final
+  final = run_main(train, cli_args(train_dir, SEED_PARAM, stop))
+  twin = train_dir.parent / 'uninterrupted'
+  result = run_main(train, cli_args(twin, SEED_PARAM, stop))
+  assert result.returncode == 0, result.stdout[-3000:]
+  return train_dir, kills, final, twin
 
 
-def test_kill_minus_9_then_resume(killed_and_resumed):
-  train_dir, kills, final = killed_and_resumed
+def test_kill_minus_9_then_resume(killed_and_resumed, request):
+  train_dir, kills, final, _ = killed_and_resumed
+  num_kills, images = _kills_and_images(request.config)
   sched = schedule.TrainingSchedule.from_hparams(
       train.hparams_from_gin_files([str(SMALL_GIN)]))
-  assert len(kills) >= 3, [k['log'][-2000:] for k in kills]
+  assert len(kills) >= num_kills, [k['log'][-2000:] for k in kills]
   runs = [k['log'] for k in kills[1:]] + [final.stdout]
   for kill, next_log in zip(kills, runs):
     stage, image_id = kill['after']
@@ -231,7 +248,49 @@ def test_kill_minus_9_then_resume(killed_and_resumed):
                                              (stage + 1, image_id))
   assert final.returncode == 0, final.stdout[-3000:] + final.stderr[-3000:]
   assert 'Done: ' in final.stdout
-  assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
+  assert _stage_state(str(train_dir)) == (sched.num_stages - 1 if
+                                          images == LAST_IMAGE else 3, images)
+
+
+def _final_tensors(train_dir):
+  run = run_dir.Run(train_dir)
+  path = run.latest_checkpoint(run.stages_with_checkpoints()[-1])
+  reader = tf.train.load_checkpoint(path)
+  return path, {k: reader.get_tensor(k)
+                for k in reader.get_variable_to_shape_map()
+                if k != run_dir.OBJECT_GRAPH_KEY}
+
+
+def test_resume_after_kills_is_bit_exact(killed_and_resumed):
+  """The run killed with SIGKILL and resumed ends with the same weights, EMA,
+  Adam slots, image count, data position and random-generator state as the
+  same seeded run left alone, bit for bit (only the wall-clock train_time
+  differs)."""
+  train_dir, kills, _, twin = killed_and_resumed
+  path, resumed = _final_tensors(train_dir)
+  twin_path, alone = _final_tensors(twin)
+  assert os.path.relpath(path, train_dir) == os.path.relpath(twin_path, twin)
+  assert set(resumed) == set(alone)
+  # (The generator's weights are stored once, under the path the object
+  # graph reaches them by first, not necessarily 'generator/'.)
+  kinds = {'ema_generator', 'discriminator', 'rng', 'image_id',
+           'data_position', 'data_seed', 'generator_optimizer',
+           'discriminator_optimizer'}
+  assert kinds <= {k.split('/')[0] for k in resumed}, sorted(resumed)
+  slots = [k for k in resumed if 'optimizer' in k and
+           resumed[k].size > 1 and np.any(resumed[k])]
+  assert slots  # the Adam moments are compared too
+  differing = {}
+  for key, value in resumed.items():
+    if key.startswith('train_time/'):
+      continue
+    if not np.array_equal(value, alone[key]):
+      scale = np.max(np.abs(alone[key])) or 1.0
+      differing[key] = float(np.max(np.abs(value.astype(np.float64) -
+                                            alone[key])) / scale)
+  print(f'{len(kills)} SIGKILLs, then resumed: {len(resumed) - 1} tensors '
+        f'compared with the uninterrupted run, {len(differing)} differ')
+  assert not differing, differing
 
 
 def test_resumed_run_has_magenta_layout_and_loads(killed_and_resumed):
@@ -268,10 +327,11 @@ def test_summaries_hold_losses_and_audio(killed_and_resumed):
 
 def test_finished_run_does_nothing_more(killed_and_resumed, run_main):
   train_dir = killed_and_resumed[0]
+  before = _stage_state(str(train_dir))
   result = run_main(train, cli_args(train_dir))
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'Saved' not in result.stdout
-  assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
+  assert _stage_state(str(train_dir)) == before
 
 
 def test_conflicting_config_is_refused(killed_and_resumed, run_main):
@@ -407,7 +467,9 @@ def test_all_stages_then_generate_through_the_clis(tmp_path, run_main,
   from gansynth_tf2 import generate  # pylint: disable=import-outside-toplevel
   train_dir = tmp_path / 'run'
   shutil.copytree(killed_and_resumed[0], train_dir)
-  assert _stage_state(str(train_dir)) == (3, STOP_AFTER)
+  # (--runslow: the killed run already went through every stage.)
+  assert _stage_state(str(train_dir)) in ((3, STOP_AFTER),
+                                          (NUM_STAGES - 1, LAST_IMAGE))
   result = run_main(train, [f'--gin_file={SMALL_GIN}',
                             f'--train_dir={train_dir}'])
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -57,8 +57,7 @@ def _trainer(converted_dir, prefix, stage, gl_weight):
   if stage == 12:
     assert trainer.restore() == f'resumed {prefix}'
   else:
-    trainer.checkpoint.checkpoint.restore(
-        prefix).assert_existing_objects_matched()
+    trainer.checkpoint.restore(prefix)
   return trainer
 
 

@@ -81,19 +81,25 @@ class NotesDataset:
           'the files, min_pitch/max_pitch and instrument_sources.')
     return counts
 
-  def provide_one_hot_labels(self, batch_size, seed=None):
+  def provide_one_hot_labels(self, batch_size, seed=None, rng=None):
     """Samples labels with the data's pitch frequencies, as Magenta does.
 
     Args:
       batch_size: number of labels.
       seed: optional op seed.
+      rng: a `tf.random.Generator` to draw from instead (its state moves
+        on, so a checkpoint of it resumes the same draws); `seed` unused.
 
     Returns:
       [batch_size, num_pitches] float32 one-hot labels.
     """
     counts = self.get_pitch_counts()
     logits = tf.math.log([[float(counts[p]) for p in self.pitches]])
-    indices = tf.random.categorical(logits, batch_size, seed=seed)[0]
+    if rng is not None:
+      indices = tf.random.stateless_categorical(
+          logits, batch_size, seed=rng.make_seeds(1)[:, 0])[0]
+    else:
+      indices = tf.random.categorical(logits, batch_size, seed=seed)[0]
     return tf.one_hot(indices, self.num_pitches, dtype=tf.float32)
 
   def get_pitches(self, num_samples, seed=None):
