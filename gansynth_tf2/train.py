@@ -74,6 +74,19 @@ DATASET_NAMES = {'NSynthTfdsDataset': 'nsynth_tfds',
                  'EvalDataset': 'prepared', 'SoundfontDataset': 'prepared'}
 
 
+def reading_error_line(error):
+  """One line of a tf.data reading error: a reader's own message (a
+  `tf.debugging.Assert` naming the file and the note) without TF's prefix
+  ("{{function_node ...}} Error in user-defined function ... assertion
+  failed: [...]"), else the error's first line."""
+  line = (getattr(error, 'message', None) or str(error)).splitlines()[0]
+  marker = 'assertion failed: ['
+  if marker in line:
+    line = line.split(marker, 1)[1]
+    line = line[:-1] if line.endswith(']') else line
+  return line
+
+
 def check_dataset_readable(dataset):
   """Reads the first note; raises ValueError if the dataset yields none."""
   try:
@@ -83,7 +96,7 @@ def check_dataset_readable(dataset):
                      'matched, or none in the pitch range)') from None
   except tf.errors.OpError as e:
     raise ValueError(f'{type(dataset).__name__} cannot be read: '
-                     f'{e.message}') from None
+                     f'{reading_error_line(e)}') from None
 
 
 def experiment_fields(dataset):
@@ -140,6 +153,7 @@ class RunOptions:
   ema_decay: float = trainer_lib.EMA_DECAY
   precision: str = 'fp32'
   subpixel_upscale: bool = False
+  seed: typing.Optional[int] = None
   # The run's StopSignals (set by train, not an argument of it).
   signals: typing.Any = None
 
@@ -257,7 +271,8 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
       log_every_secs=log_every_secs, media_summaries=media_summaries,
       jit_compile=jit_compile, stop_after_images=stop_after_images,
       ema_decay=ema_decay, precision=precision,
-      subpixel_upscale=subpixel_upscale)
+      subpixel_upscale=subpixel_upscale,
+      seed=None if seed is None else int(seed))
   run = run_dir.Run(train_dir)
   if getattr(dataset, 'audio_length', hp.audio_length) != hp.audio_length:
     raise ValueError(
@@ -313,7 +328,7 @@ def _train_stages(run, hp, training_schedule, stage_ids, dataset, strategy,
         stage_id, hp, training_schedule, run.path, dataset, strategy,
         jit_compile=options.jit_compile, max_to_keep=options.max_to_keep,
         ema_decay=options.ema_decay, precision=precision,
-        subpixel_upscale=options.subpixel_upscale)
+        subpixel_upscale=options.subpixel_upscale, seed=options.seed)
     origin = trainer.restore()
     print(f'{who + ": " if who else ""}Stage {stage_id}: '
           f'{trainer.num_blocks} blocks, batch {trainer.batch_size} '
@@ -378,7 +393,7 @@ def _train_stage(trainer, line, options):
       # corrupt record, another sample rate) surfaces here.
       raise TrainingDataError(
           f'training data cannot be read at image_id '
-          f'{int(trainer.image_id.numpy())}: {e.message.splitlines()[0]}. '
+          f'{int(trainer.image_id.numpy())}: {reading_error_line(e)}. '
           f'The last checkpoint stays the latest: '
           f'{trainer.checkpoint.latest or "none"}') from None
     values, duration, save = trainer.run_step(
@@ -386,6 +401,7 @@ def _train_stage(trainer, line, options):
         save_request=time.time() - last_save >= save_checkpoint_secs,
         stop_request=bool(options.signals and options.signals.received))
     _check_finite(values, trainer, step_in_run)
+    trainer.trained_on(batches)
     step_in_run += 1
     image_id = int(trainer.image_id.numpy())
     if chief:
