@@ -1,5 +1,7 @@
 """Atomic writes: a crash or a concurrent reader never sees half a file or
-half a folder, and a folder being replaced never goes missing."""
+half a folder, and a folder being replaced never goes missing. And
+`check_writable_dir`: an output folder that cannot be written is refused
+before any work."""
 
 import contextlib
 import ctypes
@@ -137,3 +139,76 @@ def _swap_in(built, target):
       raise
     finally:
       shutil.rmtree(old, ignore_errors=True)
+
+
+class UnwritableDirError(ValueError):
+  """An output folder that cannot be created or written (one line, naming
+  the flag, the folder and the operating system's reason)."""
+
+
+def check_writable_dir(path, flag='--output_dir'):
+  """Refuses an output folder that cannot be written, before any work.
+
+  Does what `publish_dir` will do, on a probe: creates the folder's missing
+  parents, makes and removes a temporary folder beside it holding a 4 KiB
+  file (publish_dir builds there), and, if the folder exists, writes and
+  removes a 4 KiB file in it (merge renames into it). Everything it made is
+  removed again, so a refused or later failing run leaves nothing behind.
+  Real writes, so it holds as root too (where permission bits do not stop
+  writes): a file where a folder is expected, a read-only file system, a
+  full disk or a file-size limit (RLIMIT_FSIZE) are caught here.
+
+  Args:
+    path: the output folder (need not exist).
+    flag: the flag named in the message.
+
+  Raises:
+    UnwritableDirError (a ValueError): `{flag}: cannot write to {path}: ...`.
+  """
+  path = os.path.abspath(os.fspath(path))
+
+  def refuse(reason):
+    raise UnwritableDirError(f'{flag}: cannot write to {path}: {reason}')
+
+  if os.path.exists(path) and not os.path.isdir(path):
+    refuse('it exists and is not a folder')
+  # The nearest existing ancestor must be a folder (not a file).
+  missing, existing = [], os.path.dirname(path)
+  while not os.path.exists(existing):
+    missing.append(existing)
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    refuse(f'{existing} is a file, not a folder')
+  created = []
+  try:
+    for folder in reversed(missing):
+      os.mkdir(folder)
+      created.append(folder)
+    beside = tempfile.mkdtemp(prefix=f'.{os.path.basename(path)}.probe-',
+                              dir=os.path.dirname(path))
+    try:
+      _write_probe(beside)
+    finally:
+      shutil.rmtree(beside, ignore_errors=True)
+    if os.path.isdir(path):
+      _write_probe(path)
+  except OSError as e:
+    where = f' ({e.filename})' if e.filename else ''
+    refuse(f'{e.strerror or e}{where}')
+  finally:
+    for folder in reversed(created):
+      shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_probe(folder, size=4096):
+  """Writes `size` bytes to a new file in `folder`, syncs and removes it
+  (OSError if any step fails)."""
+  fd, probe = tempfile.mkstemp(prefix='.write-probe-', dir=folder)
+  try:
+    data = memoryview(bytes(size))
+    while data:  # a write cut short by a size limit fails on the next one
+      data = data[os.write(fd, data):]
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+    os.remove(probe)

@@ -5,7 +5,8 @@ Random notes (Magenta's default):
       [--n=8] [--pitches=60,64,C5] [--seed=0] [--batch_size=8]
 Play a MIDI file, instruments interpolated over time:
   python -m gansynth_tf2.generate --ckpt_dir=DIR --output_dir=OUT \
-      --midi_file=song.mid [--secs_per_instrument=6] [--z_file=OUT0/z.npy]
+      --midi_file=song.mid [--secs_per_instrument=6] [--z_file=OUT0/z.npy] \
+      [--max_midi_seconds=600]
 One timbre across pitches, and a morph between two timbres:
   python -m gansynth_tf2.generate ... --timbre_sweep [--pitches=36,48,60]
   python -m gansynth_tf2.generate ... --interpolate=8 [--pitches=60]
@@ -15,7 +16,11 @@ spectrogram; with a piano roll above it for clips of several notes),
 `z.npy` (the latent vectors used, reusable as --z_file) and `generated.json`
 (what was generated, from which checkpoint, with which seed). Output is
 written to a temporary folder beside OUT and moved into place at the end, so
-a failed run leaves nothing behind.
+a failed run leaves nothing behind; an --output_dir that cannot be written
+is refused before the model loads. A MIDI file is rendered with memory
+bounded by --batch_size (notes generated and mixed in batches, the WAV
+written streamed, a progress line); files longer than --max_midi_seconds
+(default 600) are refused.
 
 This module is the command line (flags, `main`); the modes are in
 generate_modes.py, re-exported here (`generate.run`, `generate.synthesize`,
@@ -32,6 +37,7 @@ from absl import flags
 from gansynth_tf2 import precision as precision_lib
 from gansynth_tf2.generate_modes import check_output_dir
 from gansynth_tf2.generate_modes import load_z_file
+from gansynth_tf2.generate_modes import MAX_MIDI_SECONDS
 from gansynth_tf2.generate_modes import MIDDLE_C
 from gansynth_tf2.generate_modes import parse_pitches
 from gansynth_tf2.generate_modes import resolve_seed
@@ -76,6 +82,12 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_string(
       'midi_file', None, "A MIDI file to play: every pitched track, notes in "
       "the model's pitch range.",
+      flag_values=flag_values)
+  flags.DEFINE_float(
+      'max_midi_seconds', MAX_MIDI_SECONDS, 'With --midi_file: refuse a file '
+      'longer than this (seconds) before any work. Memory stays bounded by '
+      '--batch_size at any length; time and a temporary mix file (8 bytes a '
+      'sample, ~77 MB per 10 min) grow with it.',
       flag_values=flag_values)
   flags.DEFINE_float(
       'secs_per_instrument', 6.0, 'With --midi_file: seconds between latent '
@@ -139,7 +151,7 @@ def main(argv, flag_values=FLAGS):
                timbre_sweep=fv.timbre_sweep, interpolate=fv.interpolate,
                use_ema=fv.use_ema, png=fv.png, overwrite=fv.overwrite,
                progress=None, precision=fv.precision, xla=fv.xla,
-               exact=fv.exact)
+               exact=fv.exact, max_midi_seconds=fv.max_midi_seconds)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     # Bad input: one clear line, no traceback.
     sys.exit(f'gansynth_tf2.generate: error: {e}')

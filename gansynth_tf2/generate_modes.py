@@ -6,7 +6,10 @@ played with instruments interpolated over time, a timbre sweep and an
 interpolation between two latent vectors, each written with `writers` (WAV
 + PNG per clip) plus `z.npy` and `generated.json`, published into the
 output folder by `files.publish_dir` (merge) only when all is written.
-Bad input is refused before a model is loaded or a file written.
+Bad input (a MIDI file over --max_midi_seconds, an output folder that cannot
+be written among it) is refused before a model is loaded or a file written.
+A MIDI file is rendered streamed (`render_midi_clip`): memory is bounded by
+--batch_size, not by the number of notes.
 """
 
 import contextlib
@@ -23,6 +26,9 @@ from gansynth_tf2 import writers
 
 
 MIDDLE_C = 60
+# --max_midi_seconds: longer MIDI files are refused (memory stays bounded;
+# time and the temporary mix file, 8 bytes a sample, grow with the length).
+MAX_MIDI_SECONDS = 600.0
 # Spacing of the notes in the summary clip of a sweep / interpolation.
 SUMMARY_NOTE_SECS = (1.0, 0.75)  # (onset to onset, note length)
 
@@ -139,7 +145,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
         batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
         timbre_sweep=False, interpolate=0, use_ema=True, png=True,
         overwrite=False, progress=None, precision='fp32', xla=False,
-        exact=False):
+        exact=False, max_midi_seconds=MAX_MIDI_SECONDS):
   """Everything the CLI does; returns the metadata written to generated.json.
 
   Args:
@@ -172,12 +178,18 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   if midi_file and not secs_per_instrument > 0:
     raise ValueError('--secs_per_instrument must be > 0, got '
                      f'{secs_per_instrument}')
+  if midi_file and not max_midi_seconds > 0:
+    raise ValueError('--max_midi_seconds must be > 0, got '
+                     f'{max_midi_seconds}')
   # Before TensorFlow starts: a mistyped path fails in a second.
   if model is None and not os.path.isdir(ckpt_dir):
     raise FileNotFoundError(f'--ckpt_dir: no such directory: {ckpt_dir} '
                             '(expected a training directory or a Magenta '
                             'checkpoint: experiment.json + stage_000NN/)')
   check_output_dir(output_dir, overwrite)
+  files.check_writable_dir(output_dir, '--output_dir')
+  if midi_file:
+    midi.check_length(midi_file, max_midi_seconds)
 
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
@@ -257,12 +269,10 @@ def _render_midi(model, output_dir, meta, midi_file, z_file,
   else:
     t_inst = midi.instrument_times(notes.total_time, secs_per_instrument)
     z_inst = model.generate_z(len(t_inst), seed=meta['seed'])
-  z_notes = midi.z_for_notes(notes.start_times, z_inst, t_inst)
-  audio = synthesize(model, z_notes, notes.pitches, batch_size, progress)
-  clip = midi.mix_notes(audio, notes, model.sample_rate)
   with _publish(output_dir, meta, z_inst) as tmp:
-    entry = writers.write_clip(tmp, 'generated_clip', clip, model.sample_rate,
-                               os.path.basename(midi_file), notes, png)
+    entry = render_midi_clip(model, tmp, 'generated_clip', notes, z_inst,
+                             t_inst, batch_size, progress, png,
+                             os.path.basename(midi_file))
     meta.update(mode='midi', midi_file=os.path.abspath(midi_file),
                 secs_per_instrument=secs_per_instrument,
                 instrument_times=t_inst.tolist(), notes=len(notes),
@@ -270,6 +280,97 @@ def _render_midi(model, output_dir, meta, midi_file, z_file,
                          'out_of_range_notes': report.out_of_range_notes,
                          'zero_length_notes': report.zero_length_notes},
                 tracks=report.tracks, files=[entry])
+
+
+# Samples per block of the second pass over the mix (10 s at 16 kHz).
+_BLOCK = 160000
+
+
+def render_midi_clip(model, out_dir, name, notes, z_inst, t_inst, batch_size,
+                     progress=None, png=True, title=''):
+  """NAME.wav (+ NAME.png) of `notes`, in memory bounded by `batch_size`.
+
+  The WAV holds `midi.mix_notes`' float32 clip of every note's audio, bit
+  for bit (tested), computed in two streamed passes so that neither the
+  notes' audio nor the clip is ever held whole:
+    1. notes are generated `batch_size` at a time (their latent vectors
+       slerped per batch, `midi.z_for_notes`), shaped and summed by a
+       `midi.NoteMixer` in onset order; every finished sample goes, float64
+       and unscaled, to a temporary file NAME.mix beside the WAV (8 bytes a
+       sample: 77 MB for 10 minutes), while the clip's peak is tracked.
+    2. the peak normalisation (`mix_notes`' peak 0.5) needs that peak, known
+       only at the end: NAME.mix is read back in blocks of 10 s, scaled,
+       written to NAME.wav (soundfile.SoundFile, float32) and fed to a
+       `writers.StreamedSpectrogram` for the PNG (at most 2048 columns,
+       each the maximum of the frames it covers); NAME.mix is deleted.
+  Memory: one batch of notes' audio, one note of mix, one block, the
+  PNG's columns: flat in the number of notes (tools/bench_midi.py).
+  Progress: a tqdm line counting notes (progress None: only on a terminal).
+
+  Args:
+    model: a loaded model (`generate_from_z`, `sample_rate`).
+    out_dir: an existing folder.
+    name: the files' stem.
+    notes: `midi.Notes`, sorted by onset (as `midi.load_midi` returns them).
+    z_inst: [k, latent_size] instruments; t_inst: [k] their times.
+    batch_size: notes per `generate_from_z` call.
+    title: the PNG's title.
+
+  Returns:
+    The entry for generated.json, as `writers.write_clip`'s: wav, gain
+    (1.0: the clip peaks at 0.5), png.
+  """
+  import soundfile  # pylint: disable=import-outside-toplevel
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  sr = model.sample_rate
+  mix_path = os.path.join(out_dir, f'{name}.mix')
+  try:
+    with open(mix_path, 'wb') as mix_file:
+      mixer = midi.NoteMixer(sink=lambda block: block.tofile(mix_file))
+      disable = None if progress is None else not progress
+      with tqdm(total=len(notes), unit='note', disable=disable,
+                desc='generating') as bar:
+        for i in range(0, len(notes), batch_size):
+          j = min(i + batch_size, len(notes))
+          z = midi.z_for_notes(notes.start_times[i:j], z_inst, t_inst)
+          audio = np.asarray(model.generate_from_z(z, notes.pitches[i:j]))
+          for k, wave in enumerate(audio, start=i):
+            mixer.add(midi.onset_sample(notes.start_times[k], sr),
+                      midi.shape_note(wave,
+                                      notes.end_times[k] - notes.start_times[k],
+                                      notes.velocities[k], sr))
+          bar.update(j - i)
+      mixer.close()
+
+    # As mix_notes: scaled to peak 0.5; then as write_clip (fit_to_full_scale)
+    # a clip over full scale would be brought to -1 dBFS (not at peak 0.5).
+    scale = 0.5 / mixer.peak if mixer.peak > 0 else 1.0
+    out_peak = float(np.float32(mixer.peak * scale))
+    gain = 1.0 if not out_peak > 1.0 else writers.FULL_SCALE_PEAK / out_peak
+    entry = {'wav': f'{name}.wav', 'gain': gain}
+    spec = writers.StreamedSpectrogram(mixer.length) if png else None
+    with open(mix_path, 'rb') as mix_file, soundfile.SoundFile(
+        os.path.join(out_dir, entry['wav']), 'w', samplerate=sr, channels=1,
+        subtype='FLOAT') as wav:
+      while True:
+        block = np.fromfile(mix_file, np.float64, count=_BLOCK)
+        if not block.size:
+          break
+        block *= scale
+        block = block.astype(np.float32)
+        if gain != 1.0:
+          block = (block * np.float32(gain)).astype(np.float32)
+        wav.write(block)
+        if spec is not None:
+          spec.add(block)
+  finally:
+    if os.path.exists(mix_path):
+      os.remove(mix_path)
+  if png:
+    entry['png'] = f'{name}.png'
+    writers.write_png(os.path.join(out_dir, entry['png']), None, sr, title,
+                      notes, db=spec.db(), duration=mixer.length / sr)
+  return entry
 
 
 def _render_series(model, output_dir, meta, stem, z, pitches, z_saved,

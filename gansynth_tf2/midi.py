@@ -18,6 +18,10 @@ Differences from Magenta, on purpose:
     `max()`, which can be ~0 or negative for a note that starts with a trough).
   * A note longer than the model's note length is sustained as long as the
     audio allows and then released, so the release is never cut off.
+  * A long file is mixed streamed (`NoteMixer`): notes are summed as they
+    come, in onset order, and finished samples handed on, so memory stays
+    bounded by the notes being generated; `check_length` refuses files over
+    a length limit (generate's --max_midi_seconds).
 """
 
 import dataclasses
@@ -101,18 +105,8 @@ def load_midi(path, min_pitch, max_pitch):
       its notes can be played by the model (only drums, only out of range,
       only zero-length); the message says which.
   """
-  # pretty_midi is imported here so `import gansynth_tf2.midi` stays light.
-  import pretty_midi  # pylint: disable=import-outside-toplevel
-
   path = os.fspath(path)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'--midi_file: no such file: {path}')
-  try:
-    pm = pretty_midi.PrettyMIDI(path)
-  except Exception as e:  # mido raises a zoo of types for garbage input.
-    raise ValueError(f'--midi_file: {path} is not a readable MIDI file '
-                     f'({type(e).__name__}: {e})') from e
-
+  pm = _read(path)
   report = MidiReport(path=path)
   # pretty_midi silently drops a note whose note-off falls on its note-on's
   # tick (zero length) or that is never released; count them from the raw
@@ -158,6 +152,42 @@ def load_midi(path, min_pitch, max_pitch):
       end_times=np.asarray(columns['end'], np.float64)[order],
       tracks=np.asarray(columns['track'], np.int32)[order])
   return notes, report
+
+
+def _read(path):
+  """A MIDI file as a `pretty_midi.PrettyMIDI`, or the error `load_midi`
+  documents (FileNotFoundError, ValueError naming --midi_file)."""
+  # pretty_midi is imported here so `import gansynth_tf2.midi` stays light.
+  import pretty_midi  # pylint: disable=import-outside-toplevel
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'--midi_file: no such file: {path}')
+  try:
+    return pretty_midi.PrettyMIDI(path)
+  except Exception as e:  # mido raises a zoo of types for garbage input.
+    raise ValueError(f'--midi_file: {path} is not a readable MIDI file '
+                     f'({type(e).__name__}: {e})') from e
+
+
+def check_length(path, max_seconds, flag='--max_midi_seconds'):
+  """Refuses a MIDI file longer than `max_seconds`; returns its length.
+
+  The length is the file's end (its last event, any track, drums and notes
+  out of the model's range included), read before a model is loaded; the
+  rendered clip is at most this plus the model's note length.
+
+  Raises:
+    FileNotFoundError, ValueError: as `load_midi`; ValueError also when the
+      file is longer than `max_seconds`, naming the file, its length and
+      `flag`.
+  """
+  path = os.fspath(path)
+  seconds = float(_read(path).get_end_time())
+  if seconds > max_seconds:
+    raise ValueError(
+        f'--midi_file: {path} lasts {seconds:.1f} s, longer than '
+        f'{flag}={max_seconds:g}; pass a larger {flag} to render it (memory '
+        'stays bounded by --batch_size; time and disk grow with the length)')
+  return seconds
 
 
 def _count_note_ons(path):
@@ -257,13 +287,35 @@ def envelope(duration, audio_length, sample_rate=16000, attack=0.010,
   return rise * fall
 
 
+def shape_note(audio, duration, velocity, sample_rate=16000, attack=0.010,
+               release=0.3):
+  """One generated note with its envelope, at an absolute peak of
+  velocity / 127 (a silent note stays silent).
+
+  Args:
+    audio: [audio_length] the generated note.
+    duration: seconds from note-on to note-off.
+    velocity: MIDI velocity.
+
+  Returns:
+    [m] float64, m <= audio_length (see `envelope`).
+  """
+  env = envelope(duration, len(audio), sample_rate, attack, release)
+  note = audio[:len(env)] * env
+  note_peak = np.abs(note).max()
+  if note_peak > 0:
+    note = note / note_peak * (velocity / MAX_VELOCITY)
+  return note
+
+
 def mix_notes(audio_notes, notes, sample_rate=16000, attack=0.010,
               release=0.3, peak=0.5):
-  """Shapes each generated note and sums them into one clip.
+  """Shapes each generated note and sums them into one clip, in memory.
 
   Each note gets its envelope, is scaled to an absolute peak of
-  velocity / 127, and is added at its onset; the clip is then scaled to an
-  absolute peak of `peak`.
+  velocity / 127 (`shape_note`), and is added at its onset; the clip is then
+  scaled to an absolute peak of `peak`. `NoteMixer` computes the same sum
+  streamed, with memory bounded by one note (generate's --midi_file).
 
   Args:
     audio_notes: [n, audio_length] one generated note per entry of `notes`.
@@ -277,17 +329,12 @@ def mix_notes(audio_notes, notes, sample_rate=16000, attack=0.010,
   if len(audio_notes) != len(notes):
     raise ValueError(f'mix_notes: {len(audio_notes)} audio notes for '
                      f'{len(notes)} notes')
-  audio_length = audio_notes.shape[1]
   shaped, starts = [], []
   for audio, t0, t1, vel in zip(audio_notes, notes.start_times,
                                 notes.end_times, notes.velocities):
-    env = envelope(t1 - t0, audio_length, sample_rate, attack, release)
-    note = audio[:len(env)] * env
-    note_peak = np.abs(note).max()
-    if note_peak > 0:
-      note = note / note_peak * (vel / MAX_VELOCITY)
-    shaped.append(note)
-    starts.append(int(round(t0 * sample_rate)))
+    shaped.append(shape_note(audio, t1 - t0, vel, sample_rate, attack,
+                             release))
+    starts.append(onset_sample(t0, sample_rate))
   clip = np.zeros(max(s + len(n) for s, n in zip(starts, shaped)), np.float64)
   for start, note in zip(starts, shaped):
     clip[start:start + len(note)] += note
@@ -295,3 +342,77 @@ def mix_notes(audio_notes, notes, sample_rate=16000, attack=0.010,
   if clip_peak > 0:
     clip *= peak / clip_peak
   return clip.astype(np.float32)
+
+
+def onset_sample(start_time, sample_rate=16000):
+  """The sample a note starting at `start_time` seconds is mixed in at."""
+  return int(round(start_time * sample_rate))
+
+
+class NoteMixer:
+  """`mix_notes`' sum, streamed: notes are added in onset order and every
+  sample no later note can reach is handed to `sink` at once.
+
+  Notes must come sorted by onset (as `load_midi` returns them): once a note
+  starting at sample s is added, samples before s are final. The mixer holds
+  only the samples from the latest onset to the furthest note end (at most
+  one note, `audio_length` samples), so memory does not grow with the clip.
+  The sums are those of `mix_notes`, added in the same order in float64, so
+  bit for bit the same; the scaling to a peak needs the whole clip's peak,
+  known only at the end (`peak`), and is the caller's second pass:
+  `mix_notes`' clip is `(all blocks concatenated * (peak / mixer.peak))`
+  cast to float32.
+
+    mixer = midi.NoteMixer(sink=lambda block: block.tofile(raw_file))
+    for wave, note in ...:  # onset order
+      mixer.add(midi.onset_sample(note.start),
+                midi.shape_note(wave, note.end - note.start, note.velocity))
+    mixer.close()  # the rest; mixer.peak, mixer.length
+
+  Args:
+    sink: callable([k] float64 block): the final, unscaled samples, in order,
+      gap-less, from sample 0 to the end of the last note.
+    max_block: the most samples handed to `sink` at once (a long silence
+      between notes comes in blocks of this size).
+  """
+
+  def __init__(self, sink, max_block=1 << 16):
+    self._sink = sink
+    self._max_block = int(max_block)
+    self._buf = np.zeros(0, np.float64)  # samples from self._pos on
+    self._pos = 0  # the first sample not yet handed to sink
+    self._last_start = 0
+    self.peak = 0.0  # absolute peak of everything handed on
+    self.length = 0  # samples handed on
+
+  def add(self, start, note):
+    """Adds `note` ([m] float64, shaped) at sample `start` (>= the last)."""
+    if start < self._last_start:
+      raise ValueError(f'NoteMixer: note at sample {start} after one at '
+                       f'{self._last_start}; notes must come in onset order')
+    self._last_start = start
+    self._flush(start)
+    end = start + len(note)
+    if end - self._pos > len(self._buf):
+      self._buf = np.concatenate(
+          [self._buf, np.zeros(end - self._pos - len(self._buf), np.float64)])
+    self._buf[start - self._pos:end - self._pos] += note
+
+  def close(self):
+    """Hands on the remaining samples (the end of the last note)."""
+    self._flush(self._pos + len(self._buf))
+
+  def _flush(self, upto):
+    """Hands on the samples before `upto` (zeros past the held ones)."""
+    while self._pos < upto:
+      n = min(upto - self._pos, self._max_block)
+      block = self._buf[:n]
+      if len(block) < n:
+        block = np.concatenate([block, np.zeros(n - len(block), np.float64)])
+      self._buf = self._buf[n:].copy() if len(self._buf) > n else (
+          np.zeros(0, np.float64))
+      if block.size:
+        self.peak = max(self.peak, float(np.abs(block).max()))
+      self._sink(block)
+      self._pos += n
+      self.length += n

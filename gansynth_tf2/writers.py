@@ -6,6 +6,8 @@ Used by every tool that writes them (generate's modes, the round-trip demo):
   `fit_to_full_scale`: a clip over full scale scaled to peak at -1 dBFS.
   `write_png`: a clip's log-magnitude spectrogram, with a piano roll above it
     for a clip of several notes (`midi.Notes`).
+  `StreamedSpectrogram`: the spectrogram of a clip too long to hold, fed in
+    blocks, reduced to at most 2048 columns (generate's --midi_file).
   `write_specgrams_png`: a representation's `[time, freq, 2]` image (log
     magnitude and IF / phase) side by side.
   `write_clip`: NAME.wav (+ NAME.png) and the entry generated.json lists.
@@ -90,10 +92,76 @@ def _pyplot():
   return plt
 
 
-def write_png(path, audio, sr, title, notes=None):
-  """Spectrogram PNG; with `notes` (midi.Notes), a piano roll above it."""
+class StreamedSpectrogram:
+  """A long clip's log-magnitude spectrogram for its PNG, fed block by block,
+  in memory bounded by the picture rather than the clip.
+
+  Frames of PLOT_NFFT samples every PLOT_NFFT / 4 (periodic Hann window, DC
+  bin dropped, as `log_magnitude`, but framed from sample 0 and zero-padded
+  at the end); every `stride` consecutive frames are merged into one column
+  by their maximum (a short note stays visible), `stride` chosen so that
+  there are at most `max_columns` columns (2048: more than the widest PNG's
+  pixels). Holds `[columns, PLOT_NFFT // 2]` float32 plus one frame of
+  samples.
+
+    spec = writers.StreamedSpectrogram(total_samples)
+    for block in blocks:
+      spec.add(block)
+    db = spec.db()  # [columns, PLOT_NFFT // 2], for `write_png(..., db=db)`
+  """
+
+  def __init__(self, total_samples, max_columns=2048):
+    self._hop = int((1.0 - PLOT_OVERLAP) * PLOT_NFFT)
+    self._frames = 1 + max(0, -(-(total_samples - PLOT_NFFT) // self._hop))
+    self._stride = -(-self._frames // max_columns)
+    columns = -(-self._frames // self._stride)
+    self._mag = np.zeros((columns, PLOT_NFFT // 2), np.float32)
+    n = np.arange(PLOT_NFFT)
+    self._window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / PLOT_NFFT)
+    self._held = np.zeros(0, np.float64)  # samples from frame self._next on
+    self._next = 0  # the next frame to compute
+
+  def add(self, block):
+    """Feeds the next `[k]` samples of the clip."""
+    block = np.nan_to_num(np.asarray(block, np.float64), nan=0.0, posinf=0.0,
+                          neginf=0.0)
+    self._held = np.concatenate([self._held, block])
+    ready = max(0, (len(self._held) - PLOT_NFFT) // self._hop + 1)
+    self._frame(min(ready, self._frames - self._next))
+
+  def db(self):
+    """`[columns, PLOT_NFFT // 2]` dB re the loudest bin, floored at -80."""
+    left = self._frames - self._next
+    if left > 0:
+      need = (left - 1) * self._hop + PLOT_NFFT
+      self._held = np.concatenate(
+          [self._held, np.zeros(max(0, need - len(self._held)))])
+      self._frame(left)
+    reference = max(float(self._mag.max()), 1e-12)
+    return np.maximum(20.0 * np.log10(self._mag / reference + 1e-12), -80.0)
+
+  def _frame(self, count):
+    """Computes the next `count` frames from the held samples."""
+    if count <= 0:
+      return
+    starts = np.arange(count) * self._hop
+    frames = self._held[starts[:, None] + np.arange(PLOT_NFFT)]
+    mag = np.abs(np.fft.rfft(frames * self._window, axis=1))[:, 1:]
+    columns = (self._next + np.arange(count)) // self._stride
+    np.maximum.at(self._mag, columns, mag.astype(np.float32))
+    self._next += count
+    self._held = self._held[count * self._hop:]
+
+
+def write_png(path, audio, sr, title, notes=None, db=None, duration=None):
+  """Spectrogram PNG; with `notes` (midi.Notes), a piano roll above it.
+
+  `db`: the spectrogram to draw (`[columns, bins]`, e.g.
+  `StreamedSpectrogram.db()`) instead of `log_magnitude(audio)`; then
+  `audio` may be None and `duration` (seconds) gives the time axis.
+  """
   plt = _pyplot()
-  duration = len(audio) / sr
+  duration = len(audio) / sr if duration is None else duration
   if notes is None:
     fig, ax_spec = plt.subplots(figsize=(8, 4))
   else:
@@ -101,12 +169,19 @@ def write_png(path, audio, sr, title, notes=None):
         2, 1, figsize=(max(8, min(24, duration)), 6), sharex=True,
         gridspec_kw={'height_ratios': [1, 2]})
     colors = plt.get_cmap('viridis')(notes.velocities / midi.MAX_VELOCITY)
-    ax_roll.barh(notes.pitches, notes.end_times - notes.start_times,
-                 left=notes.start_times, height=0.8, color=colors)
+    # One collection of rectangles (not a bar each): light for many notes.
+    from matplotlib import collections  # pylint: disable=import-outside-toplevel
+    x0, x1 = notes.start_times, notes.end_times
+    y0, y1 = notes.pitches - 0.4, notes.pitches + 0.4
+    boxes = np.stack([np.stack([x0, y0], -1), np.stack([x0, y1], -1),
+                      np.stack([x1, y1], -1), np.stack([x1, y0], -1)], 1)
+    ax_roll.add_collection(collections.PolyCollection(
+        boxes, facecolors=colors, edgecolors='none'))
     ax_roll.set_ylim(notes.pitches.min() - 2, notes.pitches.max() + 2)
     ax_roll.set_ylabel('MIDI pitch')
     ax_roll.set_title(title)
-  db = log_magnitude(audio, sr)
+  if db is None:
+    db = log_magnitude(audio, sr)
   ax_spec.imshow(db.T, origin='lower', aspect='auto', cmap='magma',
                  extent=(0, duration, 0, sr / 2000))
   ax_spec.set_xlim(0, duration)

@@ -129,3 +129,25 @@ def test_publish_dir_first_keeps_what_another_process_published(tmp_path):
   with pytest.raises(ValueError, match='mode'):
     with files.publish_dir(target, mode='swap'):
       pass
+
+
+def test_check_writable_dir_probes_and_leaves_nothing(tmp_path):
+  """A writable folder (missing, with missing parents, or existing) passes
+  and nothing is left behind; a file where a folder is expected (refused
+  as root too) is one line naming the flag, the folder and why."""
+  files.check_writable_dir(tmp_path / 'new' / 'deeper' / 'out')
+  (tmp_path / 'existing').mkdir()
+  (tmp_path / 'existing' / 'keep.txt').write_text('mine')
+  files.check_writable_dir(tmp_path / 'existing', '--export_dir')
+  assert sorted(os.listdir(tmp_path)) == ['existing']
+  assert os.listdir(tmp_path / 'existing') == ['keep.txt']
+  (tmp_path / 'a_file').write_text('x')
+  for path, reason in [
+      (tmp_path / 'a_file', 'it exists and is not a folder'),
+      (tmp_path / 'a_file' / 'sub' / 'out',
+       f'{tmp_path / "a_file"} is a file, not a folder')]:
+    with pytest.raises(files.UnwritableDirError) as info:
+      files.check_writable_dir(path, '--flag')
+    assert str(info.value) == f'--flag: cannot write to {path}: {reason}'
+    assert isinstance(info.value, ValueError)
+  assert sorted(os.listdir(tmp_path)) == ['a_file', 'existing']

@@ -11,6 +11,7 @@ import soundfile
 
 import gansynth_tf2 as gansynth
 from gansynth_tf2 import generate
+from gansynth_tf2 import midi
 from gansynth_tf2 import writers
 
 SR = 16000
@@ -221,6 +222,96 @@ def test_bad_midi_leaves_no_output(tmp_path, model):
                  midi_file=drums_only)
   assert not (tmp_path / 'out').exists()
   assert sorted(os.listdir(tmp_path)) == ['drums.mid']
+
+
+def test_midi_is_rendered_streamed_as_the_in_memory_mix(tmp_path, model):
+  """--midi_file generates and mixes in batches and streams the WAV: the
+  clip is what mixing every note's audio at once (midi.mix_notes) gives,
+  through overlaps, a silence longer than the mixer's blocks and a note
+  longer than the model's."""
+  path = write_midi(tmp_path / 'song.mid',
+                    [(60, 100, 0.0, 0.5), (64, 50, 0.25, 1.0),
+                     (67, 127, 0.25, 9.0), (48, 90, 0.3, 0.31),
+                     (72, 20, 14.0, 15.0)])
+  out = tmp_path / 'out'
+  meta = generate.run('ckpt', str(out), model=model, midi_file=path, seed=2,
+                      secs_per_instrument=4.0, batch_size=2)
+  assert model.calls == [2, 2, 1]  # batched by --batch_size
+  notes, _ = midi.load_midi(path, model.min_pitch, model.max_pitch)
+  z = midi.z_for_notes(notes.start_times, np.load(out / 'z.npy'),
+                                meta['instrument_times'])
+  expected = midi.mix_notes(model.generate_from_z(z, notes.pitches),
+                                     notes, SR)
+  clip, _ = soundfile.read(out / 'generated_clip.wav', dtype='float32')
+  np.testing.assert_array_equal(clip, expected)
+  assert meta['files'] == [{'wav': 'generated_clip.wav', 'gain': 1.0,
+                            'png': 'generated_clip.png'}]
+  assert (out / 'generated_clip.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+  assert sorted(os.listdir(out)) == ['generated.json', 'generated_clip.png',
+                                     'generated_clip.wav', 'z.npy']
+
+
+def test_midi_longer_than_max_midi_seconds_is_refused_before_work(
+    tmp_path, model, run_main):
+  path = write_midi(tmp_path / 'song.mid', [(60, 100, 0.0, 1.0),
+                                             (62, 100, 11.0, 12.5)])
+  with pytest.raises(ValueError, match=r'song.mid lasts 12.5 s, longer than '
+                     r'--max_midi_seconds=10'):
+    generate.run('ckpt', str(tmp_path / 'out'), model=model, midi_file=path,
+                 max_midi_seconds=10)
+  assert model.calls == []
+  # The command line: one line, before the model loads, nothing written.
+  result = run_main(generate, [f'--ckpt_dir={tmp_path}',
+                               f'--output_dir={tmp_path / "out"}',
+                               f'--midi_file={path}', '--max_midi_seconds=12'])
+  assert result.returncode == 1
+  assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+  assert result.stderr.startswith(
+      f'gansynth_tf2.generate: error: --midi_file: {path} lasts 12.5 s, '
+      'longer than --max_midi_seconds=12; pass a larger --max_midi_seconds')
+  assert sorted(os.listdir(tmp_path)) == ['song.mid']
+  meta = generate.run('ckpt', str(tmp_path / 'out'), model=model,
+                      midi_file=path, max_midi_seconds=12.5, png=False)
+  assert meta['notes'] == 2
+
+
+def test_cli_unwritable_output_dir_is_refused_before_the_model_loads(
+    tmp_path, run_main):
+  """A file where a folder is expected (root or not, nothing can write
+  there): one line naming the flag and the path, before TensorFlow loads a
+  model (the checkpoint here is an empty folder)."""
+  (tmp_path / 'a_file').write_text('x')
+  out = tmp_path / 'a_file' / 'sub'
+  result = run_main(generate, [f'--ckpt_dir={tmp_path}',
+                               f'--output_dir={out}', '--n=1'])
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      f'gansynth_tf2.generate: error: --output_dir: cannot write to {out}: '
+      f'{tmp_path / "a_file"} is a file, not a folder')
+  assert sorted(os.listdir(tmp_path)) == ['a_file']
+
+
+def test_cli_output_dir_on_a_full_disk_is_refused_before_work(tmp_path):
+  """The real command line with a file-size limit of 1 KiB (a write past it
+  fails with EFBIG, as on a full disk, root included; Python's start-up
+  still writes its few bytes): refused before the model loads (the
+  checkpoint is an empty folder), nothing left behind."""
+  import resource  # pylint: disable=import-outside-toplevel
+
+  def no_writes():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+  out = tmp_path / 'out'
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  result = subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.generate', f'--ckpt_dir={tmp_path}',
+       f'--output_dir={out}', '--n=1'], env=env, capture_output=True,
+      text=True, timeout=120, preexec_fn=no_writes, check=False)
+  assert result.returncode == 1, result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith(f'gansynth_tf2.generate: error: --output_dir: '
+                         f'cannot write to {out}: File too large'), last
+  assert os.listdir(tmp_path) == []
 
 
 def test_output_dir_not_empty_needs_overwrite(tmp_path, model):

@@ -219,3 +219,43 @@ def test_mix_notes_overlapping_same_pitch_notes_add_up():
     midi.mix_notes(np.stack([tone, tone]), notes.__class__(
         *(getattr(notes, f)[:1] for f in
           ('pitches', 'velocities', 'start_times', 'end_times', 'tracks'))), SR)
+
+
+def test_note_mixer_streams_mix_notes_bit_for_bit():
+  """Random overlapping notes (and long silences, handed on in blocks) mixed
+  by NoteMixer give mix_notes' clip exactly, holding at most one note."""
+  rng = np.random.RandomState(0)
+  n = 12
+  starts = np.sort(np.concatenate([rng.uniform(0, 3, n - 2), [3.0, 9.5]]))
+  ends = starts + rng.uniform(0.01, 5.0, n)
+  notes = make_notes(rng.randint(24, 85, n), rng.randint(1, 128, n), starts,
+                     ends)
+  audio = rng.standard_normal((n, AUDIO_LENGTH)).astype(np.float32)
+  blocks, held = [], []
+  mixer = midi.NoteMixer(sink=blocks.append, max_block=5000)
+  for wave, t0, t1, vel in zip(audio, notes.start_times, notes.end_times,
+                               notes.velocities):
+    mixer.add(midi.onset_sample(t0, SR), midi.shape_note(wave, t1 - t0, vel,
+                                                          SR))
+    held.append(len(mixer._buf))  # pylint: disable=protected-access
+  mixer.close()
+  streamed = np.concatenate(blocks)
+  assert len(streamed) == mixer.length
+  assert max(len(b) for b in blocks) <= 5000
+  assert max(held) <= AUDIO_LENGTH
+  expected = midi.mix_notes(audio, notes, SR)
+  np.testing.assert_array_equal(
+      (streamed * (0.5 / mixer.peak)).astype(np.float32), expected)
+  with pytest.raises(ValueError, match='onset order'):
+    mixer.add(0, np.ones(3))
+
+
+def test_check_length_refuses_long_files_naming_file_length_and_flag(
+    tmp_path):
+  path = write_midi(tmp_path / 'long.mid',
+                    [(0, False, [(60, 100, 0.0, 1.0), (62, 100, 700.0, 701.0)])])
+  with pytest.raises(ValueError, match=r'--midi_file: .*long.mid lasts 701.0 '
+                     r's, longer than --max_midi_seconds=600; pass a larger '
+                     '--max_midi_seconds'):
+    midi.check_length(path, 600)
+  assert midi.check_length(path, 800) == pytest.approx(701.0, abs=1e-3)

@@ -78,3 +78,30 @@ def test_pngs_with_and_without_piano_roll_and_of_specgrams(tmp_path):
   for name in ('a.png', 'b.png', 'c.png'):
     assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
     assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_streamed_spectrogram_is_bounded_and_the_same_in_any_blocks():
+  """A clip fed in uneven blocks gives the spectrogram of the clip fed at
+  once; a clip of 10 minutes is drawn in at most 2048 columns (each the
+  loudest of its frames), with the tone's bin loudest."""
+  rng = np.random.RandomState(0)
+  clip = rng.standard_normal(20000)
+  whole = writers.StreamedSpectrogram(len(clip))
+  whole.add(clip)
+  parts = writers.StreamedSpectrogram(len(clip))
+  for block in np.split(clip, [7, 1500, 1501, 9000]):
+    parts.add(block)
+  np.testing.assert_allclose(parts.db(), whole.db(), atol=1e-4)
+  hop = writers.PLOT_NFFT // 4
+  assert whole.db().shape == (1 + -(-(20000 - writers.PLOT_NFFT) // hop),
+                              writers.PLOT_NFFT // 2)
+  samples = 600 * SR
+  spec = writers.StreamedSpectrogram(samples)
+  tone = 0.5 * np.sin(2 * np.pi * 1000.0 * np.arange(SR) / SR)
+  for _ in range(600):
+    spec.add(tone)
+  db = spec.db()
+  assert db.shape[0] <= 2048 and db.shape[1] == writers.PLOT_NFFT // 2
+  assert db.max() == pytest.approx(0.0, abs=1e-4) and db.min() >= -80.0
+  peak_hz = (np.argmax(db[len(db) // 2]) + 1) * SR / writers.PLOT_NFFT
+  assert peak_hz == pytest.approx(1000.0, abs=SR / writers.PLOT_NFFT)
