@@ -33,7 +33,10 @@ EXPECTED = {
     'broken-060-100.wav': 'unreadable audio',
     'empty-060-100.wav': 'unreadable audio',
     'noframes-060-100.wav': 'empty audio',
-    'nan-060-100.wav': 'non-finite',
+    'nan-060-100.wav': 'non-finite samples (NaN or inf): 1 NaN, 0 Inf, the '
+                       'first at sample 100 (0.006 s)',
+    'inf-060-100.wav': 'non-finite samples (NaN or inf): 0 NaN, 2 Inf, the '
+                       'first at sample 16000 (1.000 s)',
     'silence-060-100.wav': 'silent',
     'short-060-100.wav': 'too short',
     'high-100-100.wav': 'pitch 100 outside the model range 24..84',
@@ -59,6 +62,9 @@ def sample_dir(tmp_path_factory):
   nan = _note('organ', 60)
   nan[100] = np.nan
   sf.write(d / 'nan-060-100.wav', nan, 16000, 'FLOAT')
+  inf = _note('organ', 60)
+  inf[16000], inf[20000] = np.inf, -np.inf
+  sf.write(d / 'inf-060-100.wav', inf, 16000, 'FLOAT')
   sf.write(d / 'silence-060-100.wav', np.zeros(64000), 16000)
   sf.write(d / 'short-060-100.wav', _note('organ', 60, seconds=0.1), 16000)
   sf.write(d / 'high-100-100.wav', _note('organ', 60), 16000)
@@ -172,7 +178,9 @@ def test_tool_in_parallel_matches_in_process(sample_dir, prepared, tmp_path):
                        '--num_workers=2', '--num_shards=2', '--min_pitch=49',
                        '--max_pitch=84')
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert 'Accepted 3 notes, rejected 9' in proc.stdout
+  assert 'Accepted 3 notes, rejected 10' in proc.stdout
+  assert ('rejected inf-060-100.wav: non-finite samples (NaN or inf): 0 NaN, 2 '
+          'Inf, the first at sample 16000 (1.000 s)') in proc.stdout
   assert 'rejected random_name.wav: file name' in proc.stdout
   manifest = json.loads((tmp_path / 'manifest.json').read_text())
   assert manifest['shards'] == ['train.tfrecord-00000-of-00002',

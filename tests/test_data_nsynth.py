@@ -332,3 +332,67 @@ def test_training_on_tfds_without_the_extra_is_one_error_line(
   assert errors == ['ERROR: ' + nsynth.TFDS_INSTALL_HINT], out[-3000:]
   assert 'Traceback' not in out
   assert not train_dir.exists()
+
+
+def _nan_file(path, bad_index, value=np.nan, count=4):
+  """An NSynth-schema file of `count` in-range notes, the audio of the one
+  at `bad_index` holding `value` at one sample."""
+  with tf.io.TFRecordWriter(str(path)) as w:
+    for i in range(count):
+      audio = _audio(i, 16000)
+      if i == bad_index:
+        audio[123] = value
+      w.write(_nsynth_example(40 + i, 0, audio).SerializeToString())
+  return path
+
+
+@pytest.mark.parametrize('value', [np.nan, np.inf])
+def test_a_note_with_nan_or_inf_audio_is_refused_naming_file_and_record(
+    tmp_path, value):
+  """Record 2 of 4 holds a NaN (or Inf): reading stops there with one line
+  naming the file, the record and its note_str (the first line of the
+  error is what train.py's TrainingDataError shows)."""
+  path = _nan_file(tmp_path / 'nsynth-train.tfrecord', 2, value)
+  dataset = nsynth.NSynthTFRecordDataset(str(path), pitch_counts='scan')
+  with pytest.raises(tf.errors.InvalidArgumentError) as info:
+    list(dataset.provide_dataset())
+  first = info.value.message.splitlines()[0]
+  assert (f"{path}: record 2 (note guitar_acoustic_000-042-075) has NaN "
+          'or Inf audio samples; remove or re-render that note') in first, (
+              info.value.message)
+  # In the first record: refused before reading, as a one-line ValueError.
+  first_bad = _nan_file(tmp_path / 'first.tfrecord', 0, value)
+  message = _one_line_value_error(nsynth.NSynthTFRecordDataset(
+      str(first_bad)))
+  assert message == (f'{first_bad}: record 0 (note '
+                     'guitar_acoustic_000-040-075) has NaN or Inf audio '
+                     'samples; remove or re-render that note')
+
+
+def test_training_stops_on_a_nan_note_with_one_line_naming_it(tmp_path):
+  """train.py's path: a reading error during training becomes a
+  TrainingDataError of the error's first line, here naming the note."""
+  from gansynth_tf2 import train  # pylint: disable=import-outside-toplevel
+  path = _nan_file(tmp_path / 'nsynth-train.tfrecord', 3)
+  dataset = nsynth.NSynthTFRecordDataset(str(path))
+  train.check_dataset_readable(dataset)  # the first note is fine
+  with pytest.raises(tf.errors.OpError) as info:
+    for _ in dataset.provide_dataset().batch(2):
+      pass
+  assert train.reading_error_line(info.value) == (
+      f'{path}: record 3 (note guitar_acoustic_000-043-075) has NaN or Inf '
+      'audio samples; remove or re-render that note'), info.value.message
+
+
+def test_records_are_read_in_tfrecord_datasets_order(tmp_path):
+  """Adding each record's file and index keeps the order of
+  TFRecordDataset(files, num_parallel_reads=AUTOTUNE) over several shards."""
+  folder = _prepared(tmp_path / 'data', [(40 + i, 16000) for i in range(9)],
+                     num_shards=3)
+  dataset = nsynth.PreparedDataset(str(folder))
+  ours = [ex['note_str'] for ex in dataset._examples().as_numpy_iterator()]  # pylint: disable=protected-access
+  plain = tf.data.TFRecordDataset(dataset.files,
+                                  num_parallel_reads=tf.data.AUTOTUNE).map(
+                                      nsynth.parse_example)
+  assert ours == [ex['note_str'] for ex in plain.as_numpy_iterator()]
+  assert len(set(ours)) == 9

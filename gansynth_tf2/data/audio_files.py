@@ -143,7 +143,12 @@ def load_note(path, sample_rate=schema.SAMPLE_RATE,
   if audio.shape[0] == 0:
     raise Rejected('empty audio (0 samples)')
   if not np.all(np.isfinite(audio)):
-    raise Rejected('non-finite samples (NaN or inf)')
+    bad = ~np.isfinite(audio)
+    first = int(np.argmax(np.any(bad, axis=1)))
+    raise Rejected(f'non-finite samples (NaN or inf): '
+                   f'{int(np.isnan(audio).sum())} NaN, '
+                   f'{int(np.isinf(audio).sum())} Inf, the first at sample '
+                   f'{first} ({first / rate:.3f} s)')
   seconds = audio.shape[0] / rate
   if seconds < min_seconds:
     raise Rejected(f'too short: {seconds:.3f} s < {min_seconds} s')

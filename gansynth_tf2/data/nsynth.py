@@ -2,6 +2,9 @@
 
 The paper trains on the acoustic notes (instrument_source 0) of pitch 24..84;
 both readers default to that subset and to Magenta's pitch-count table of it.
+A note whose audio holds NaN or Inf stops the reader with an error naming it
+(file, record index and note_str; TFDS: the note's id), never reaching a
+model: one line, which train.py reports as a TrainingDataError.
 """
 import glob
 import json
@@ -9,6 +12,7 @@ import os
 import struct
 
 import gin
+import numpy as np
 import tensorflow as tf
 
 from gansynth_tf2.data import base
@@ -104,8 +108,9 @@ def check_tfrecord_file(path, sample_rate=schema.SAMPLE_RATE):
   an uncompressed TFRecord file is refused before any training starts
   instead of failing the run when the reader gets there. Damage inside a
   record's data is found by the reader's CRC check when it reads it. The
-  first record's `sample_rate`, where it has one, must be `sample_rate`;
-  the reader checks every other record as it reads it.
+  first record's `sample_rate`, where it has one, must be `sample_rate`,
+  and its audio must hold no NaN or Inf; the reader checks every other
+  record as it reads it.
   """
   size = os.path.getsize(path)
   first = None
@@ -127,13 +132,22 @@ def check_tfrecord_file(path, sample_rate=schema.SAMPLE_RATE):
   feature = example.features.feature
   rates = list(feature['sample_rate'].int64_list.value) if (
       'sample_rate' in feature) else []
+  name = (feature['note_str'].bytes_list.value[0].decode(errors='replace')
+          if feature['note_str'].bytes_list.value else '?')
   if rates and rates[0] != sample_rate:
-    name = (feature['note_str'].bytes_list.value[0].decode(errors='replace')
-            if feature['note_str'].bytes_list.value else '?')
     raise ValueError(
         f'{path}: note {name!r} has sample_rate {rates[0]} Hz; expected '
         f'{sample_rate} Hz. Resample the notes (tools/prepare_dataset.py '
         'resamples audio files to 16 kHz).')
+  audio = np.asarray(feature['audio'].float_list.value, np.float32)
+  if not np.all(np.isfinite(audio)):
+    raise ValueError(f'{path}: {_non_finite(0, name)}')
+
+
+def _non_finite(index, name):
+  """The message for a record whose audio holds NaN or Inf."""
+  return (f'record {index} (note {name}) has NaN or Inf audio samples; '
+          'remove or re-render that note')
 
 
 @gin.configurable
@@ -202,13 +216,37 @@ class NSynthTFRecordDataset(base.NotesDataset):
     with tf.control_dependencies([check]):
       return dict(ex, audio=tf.identity(ex['audio']))
 
+  def _check_finite(self, ex):
+    """`ex`, once its audio holds no NaN or Inf; else an error naming the
+    file, the record's index in it and its note_str (one line: train.py
+    reports the first line of a reading error)."""
+    ok = tf.reduce_all(tf.math.is_finite(ex['audio']))
+    message = tf.strings.join([
+        ex['file'], ': record ', tf.strings.as_string(ex['record']),
+        ' (note ', ex['note_str'], ') has NaN or Inf audio samples; remove '
+        'or re-render that note'])
+    check = tf.debugging.Assert(ok, [message])
+    with tf.control_dependencies([check]):
+      return dict(ex, audio=tf.identity(ex['audio']))
+
   def _examples(self):
+    """Parsed, checked records of every file: as
+    `TFRecordDataset(files, num_parallel_reads=AUTOTUNE)` reads them (the
+    same interleave, so the same order), each with its 'file' and 'record'
+    (index in the file) for the error messages."""
     self._check_files()
-    ds = tf.data.TFRecordDataset(self.files,
-                                 num_parallel_reads=tf.data.AUTOTUNE)
-    return ds.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE).map(
-        self._check_sample_rate,
-        num_parallel_calls=tf.data.AUTOTUNE).filter(self._keep)
+
+    def read_one_file(path):
+      return tf.data.TFRecordDataset(path).enumerate().map(
+          lambda i, record: dict(parse_example(record), file=path, record=i))
+
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(self.files,
+                                                        tf.string))
+    ds = ds.interleave(read_one_file, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(self._check_sample_rate,
+                  num_parallel_calls=tf.data.AUTOTUNE).map(
+                      self._check_finite,
+                      num_parallel_calls=tf.data.AUTOTUNE).filter(self._keep)
 
   def provide_dataset(self):
     return self._examples().map(
@@ -341,8 +379,22 @@ class NSynthTfdsDataset(base.NotesDataset):
     ds = self._load()
     ds = ds.filter(lambda ex: tf.logical_and(ex['pitch'] >= self.min_pitch,
                                              ex['pitch'] <= self.max_pitch))
-    return ds.map(lambda ex: self._wave_and_label(ex['audio'], ex['pitch']),
+    return ds.map(lambda ex: self._wave_and_label(self._finite_audio(ex),
+                                                  ex['pitch']),
                   num_parallel_calls=tf.data.AUTOTUNE)
+
+  def _finite_audio(self, ex):
+    """`ex['audio']`, once it holds no NaN or Inf; else an error naming the
+    note (TFDS's 'id', NSynth's note_str) and the split."""
+    audio = tf.cast(ex['audio'], tf.float32)
+    note = ex['id'] if 'id' in ex else tf.constant('?')
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.math.is_finite(audio)),
+        [tf.strings.join([
+            f'{TFDS_NAME} split={self.split} in {self.tfds_data_dir}: note ',
+            note, ' has NaN or Inf audio samples'])])
+    with tf.control_dependencies([check]):
+      return tf.identity(audio)
 
   def _count_pitches(self):
     return self._counts
