@@ -296,6 +296,7 @@ def export(ckpt_dir, export_dir, *, overwrite=False, use_ema=True,  # pylint: di
   if os.path.exists(export_dir) and not overwrite:
     raise FileExistsError(f'--export_dir: {export_dir} already exists; '
                           'choose another directory or pass --overwrite')
+  files.check_writable_dir(export_dir, '--export_dir')
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,

@@ -166,6 +166,7 @@ def run(ckpt_dir, output_dir, *, z_file=None, z_index=0, seed=None, wav=None,
   name = check_name(name if name is not None
                     else _default_name(z_file, seed, wav))
   generate_modes.check_output_dir(output_dir, overwrite)
+  files.check_writable_dir(output_dir, '--output_dir')
   for flag, path in (('--z_file', z_file), ('--wav', wav)):
     if path is not None and not os.path.isfile(path):
       raise FileNotFoundError(f'{flag}: no such file: {path}')

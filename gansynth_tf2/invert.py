@@ -155,6 +155,7 @@ def run(ckpt_dir, wavs, output_dir, *, pitch=('auto',), num_random=None,
         log=print, progress=True):
   """Everything the CLI does; returns the invert.json dict."""
   generate_modes.check_output_dir(output_dir, overwrite)
+  files.check_writable_dir(output_dir, '--output_dir')
   if not wavs:
     raise ValueError('--wav: give at least one recording')
   for path in wavs:  # before TensorFlow starts: a typo fails in a second

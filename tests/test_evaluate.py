@@ -338,6 +338,34 @@ def test_bad_flags_are_one_clear_line(tmp_path, ours_dir, classifier_dir,
     assert result.stdout == ''
 
 
+def test_unwritable_output_json_or_cache_dir_is_refused_before_work(
+    tmp_path, run_main):
+  """--output_json and --cache_dir are written at the end, after hours of
+  work: one that cannot be written (a file where a folder is expected,
+  root or not) is one ERROR line at once, before a model or data loads
+  (the checkpoint here is only an experiment.json)."""
+  ckpt = tmp_path / 'ckpt'
+  ckpt.mkdir()
+  (ckpt / run_dir.EXPERIMENT_JSON).write_text('{}')
+  (tmp_path / 'classifier').mkdir()
+  (tmp_path / 'a_file').write_text('x')
+  base = [f'--ckpt_dir={ckpt}', f'--classifier_dir={tmp_path / "classifier"}',
+          f'--cache_dir={tmp_path / "cache"}']
+  for flag, value, folder in [
+      ('--output_json', tmp_path / 'a_file' / 'table.json',
+       tmp_path / 'a_file'),
+      ('--cache_dir', tmp_path / 'a_file' / 'stats',
+       tmp_path / 'a_file' / 'stats')]:
+    result = run_main(evaluate, base + [f'{flag}={value}'])
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f'ERROR: {flag}: cannot write to {folder}: '
+        + ('it exists and is not a folder' if flag == '--output_json' else
+           f'{tmp_path / "a_file"} is a file, not a folder')), result.stderr
+    assert result.stdout == ''
+  assert sorted(os.listdir(tmp_path)) == ['a_file', 'ckpt', 'classifier']
+
+
 def test_no_real_data_is_a_clear_error(tmp_path, ours_dir, classifier_dir,
                                        real_dir):
   no_macro = tmp_path / 'no_dataset.gin'

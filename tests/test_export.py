@@ -338,3 +338,22 @@ def test_cli_exports_saved_model_and_tflite(model, oracle_ckpt_dir, inputs,
   # TF Lite's own conv kernels: the tiny oracle model's pixel norm turns
   # their rounding into ~5e-4 of peak (like Magenta's batch-size noise).
   assert err <= 1e-3, f'{err:.2e} of peak'
+
+
+def test_cli_refuses_an_unwritable_export_dir_before_loading(tmp_path,
+                                                             run_main):
+  """A file where a folder is expected (nothing can write there, root
+  included): one line naming the flag, before the checkpoint is read (an
+  empty folder here, which loading would refuse otherwise)."""
+  (tmp_path / 'a_file').write_text('x')
+  for export_dir, reason in [
+      (tmp_path / 'a_file' / 'saved', f'{tmp_path / "a_file"} is a file, not '
+       'a folder'),
+      (tmp_path / 'a_file', 'it exists and is not a folder')]:
+    result = run_main(export, [f'--ckpt_dir={tmp_path}',
+                               f'--export_dir={export_dir}', '--overwrite'])
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f'gansynth_tf2.export: error: --export_dir: cannot write to '
+        f'{export_dir}: {reason}'), result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['a_file']

@@ -205,6 +205,20 @@ def test_bad_input_one_line_nothing_written(run_main, tmp_path, flags,
   assert not [p for p in os.listdir(tmp_path) if '.tmp-' in p]
 
 
+def test_unwritable_output_dir_is_refused_before_loading(run_main, tmp_path):
+  """A file where a folder is expected (root or not): one line, before the
+  checkpoint (an empty folder here) is read."""
+  (tmp_path / 'a_file').write_text('x')
+  out = tmp_path / 'a_file' / 'out'
+  result = run_main(instrument, [f'--ckpt_dir={tmp_path}',
+                                 f'--output_dir={out}', '--seed=1'])
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      f'gansynth_tf2.instrument: error: --output_dir: cannot write to {out}: '
+      f'{tmp_path / "a_file"} is a file, not a folder'), result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['a_file']
+
+
 def test_the_command_line(tmp_path):
   """The real entry point, in a fresh process."""
   out = tmp_path / 'out'

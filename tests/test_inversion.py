@@ -235,3 +235,19 @@ def test_cli_bad_input_one_line_nothing_written(run_main, tmp_path, case,
   else:
     assert not out.exists()
   assert not [p for p in os.listdir(tmp_path) if '.tmp-' in p]
+
+
+def test_cli_unwritable_output_dir_is_refused_before_loading(run_main,
+                                                             tmp_path):
+  """A file where a folder is expected (root or not): one line, before the
+  checkpoint (an empty folder here) or the recording is read."""
+  (tmp_path / 'a_file').write_text('x')
+  out = tmp_path / 'a_file' / 'out'
+  result = run_main(invert_cli, [f'--ckpt_dir={tmp_path}',
+                                 f'--wav={tmp_path / "nowhere.wav"}',
+                                 f'--output_dir={out}'])
+  assert result.returncode == 1
+  assert result.stderr.strip() == (
+      f'gansynth_tf2.invert: error: --output_dir: cannot write to {out}: '
+      f'{tmp_path / "a_file"} is a file, not a folder'), result.stderr
+  assert sorted(os.listdir(tmp_path)) == ['a_file']

@@ -3,6 +3,7 @@
 gansynth_tf2/evaluate.py is the command (its docstring is the usage text);
 it defines these flags and runs `main`.
 """
+import os
 import sys
 
 from absl import app
@@ -10,6 +11,7 @@ from absl import flags
 
 from gansynth_tf2.evaluation import first_line
 from gansynth_tf2.evaluation import real_data
+from gansynth_tf2.evaluation import real_statistics
 from gansynth_tf2.evaluation import report
 from gansynth_tf2.evaluation import scoring
 from gansynth_tf2.evaluation import table
@@ -77,6 +79,24 @@ def define_flags(flag_values=FLAGS):
                        flag_values=flag_values)
 
 
+def check_outputs(output_json, cache_dir):
+  """Refuses an --output_json folder or --cache_dir (default: the one
+  `real_statistics` would use) that cannot be written, before any work
+  (`files.check_writable_dir`; both are written only at the end).
+
+  Raises:
+    files.UnwritableDirError (a ValueError), naming the flag.
+  """
+  # pylint: disable-next=import-outside-toplevel
+  from gansynth_tf2 import files
+  if output_json:
+    files.check_writable_dir(os.path.dirname(os.path.abspath(output_json)),
+                             '--output_json')
+  files.check_writable_dir(
+      os.path.expanduser(cache_dir or real_statistics.default_cache_dir()),
+      '--cache_dir')
+
+
 def main(argv, flag_values=FLAGS):
   """The CLI after flag parsing (`flag_values`: parsed flags, for tests)."""
   fv = flag_values
@@ -86,6 +106,7 @@ def main(argv, flag_values=FLAGS):
     # The argument checks first, so a typo fails before data or models load.
     table.check_arguments(fv.ckpt_dir, fv.classifier_dir, fv.num_samples,
                           fv.batch_size, fv.ndb_k, fv.max_real_notes)
+    check_outputs(fv.output_json, fv.cache_dir)
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     tf.get_logger().setLevel('ERROR')
     dataset, chosen_by = real_data.resolve_real_data(
