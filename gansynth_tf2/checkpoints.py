@@ -13,11 +13,20 @@ afresh, said on stdout).
 
 Crash safety: TF writes a checkpoint's data and index first and only then
 replaces the small `checkpoint` state file (atomically), so a process killed
-during a save leaves the previous checkpoint as the latest one.
+during a save leaves the previous checkpoint as the latest one; the old ones
+are deleted only after that. A save that fails (a full disk, a file-size
+limit, no permission) removes what it wrote and raises `files.WriteError`
+naming the checkpoint and the cause: the previous checkpoint stays the
+latest, and the same command resumes from it once there is room.
 """
+import os
+import re
+import shutil
+
 from absl import logging
 import tensorflow as tf
 
+from gansynth_tf2 import files
 from gansynth_tf2 import run_dir
 
 # Root objects older checkpoints may lack: resuming such a checkpoint keeps
@@ -141,10 +150,61 @@ class StageCheckpoint:
                   'reset)', self.stage_id, previous_path)
 
   def save(self):
-    """Saves a checkpoint; returns its path."""
+    """Saves a checkpoint; returns its path.
+
+    Raises:
+      files.WriteError: it could not be written; what it wrote is removed
+        and the previous checkpoint stays the latest.
+    """
     if not self.write:
       raise RuntimeError('only the chief writes checkpoints')
-    path = self.manager.save()
+    latest = self.manager.latest_checkpoint
+    try:
+      path = self.manager.save()
+    except (tf.errors.OpError, OSError) as e:
+      attempted = self._remove_newer_than(latest)
+      kept = latest or self._run_latest()
+      raise files.WriteError(
+          f'cannot write checkpoint {attempted or self.directory}: '
+          f'{files.error_cause(e)}. Nothing of it was kept; the latest '
+          f'checkpoint stays {kept or "none"}. Make room (or fix the folder) '
+          'and run the same command again to resume from it.') from e
     logging.debug('Saved %s', path)
     return path
+
+  def _run_latest(self):
+    """The run's latest checkpoint in an earlier stage's folder, or None."""
+    stages = [i for i in self.run.stages_with_checkpoints()
+              if i < self.stage_id]
+    return self.run.latest_checkpoint(stages[-1]) if stages else None
+
+  def _remove_newer_than(self, latest):
+    """Removes the files of checkpoints numbered above `latest` (a failed
+    save's part-written data, index and `_temp` folder); returns the prefix
+    of the highest one found, or None."""
+    floor = run_dir.checkpoint_number(latest) if latest else -1
+    pattern = re.compile(re.escape(run_dir.CHECKPOINT_NAME) +
+                         r'-(\d+)(_temp|\.index|\.data-.*)$')
+    highest = None
+    try:
+      names = os.listdir(self.directory)
+    except OSError:
+      return None
+    for name in names:
+      match = pattern.match(name)
+      if not match or int(match.group(1)) <= floor:
+        continue
+      number = int(match.group(1))
+      highest = number if highest is None else max(highest, number)
+      path = os.path.join(self.directory, name)
+      if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+      else:
+        try:
+          os.remove(path)
+        except OSError:
+          pass
+    if highest is None:
+      return None
+    return os.path.join(self.directory, f'{run_dir.CHECKPOINT_NAME}-{highest}')
 

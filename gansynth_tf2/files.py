@@ -1,5 +1,7 @@
 """Atomic writes: a crash or a concurrent reader never sees half a file or
-half a folder, and a folder being replaced never goes missing. And
+half a folder, and a folder being replaced never goes missing. A write that
+fails (a full disk, no permission, a file-size limit) raises `WriteError`:
+one line naming the file and the cause, the old file left as it was. And
 `check_writable_dir`: an output folder that cannot be written is refused
 before any work."""
 
@@ -7,11 +9,31 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import re
 import shutil
 import tempfile
 import threading
 
 import tensorflow as tf
+
+
+class WriteError(OSError):
+  """A file or folder could not be written; the message names it and the
+  cause, and says what was kept. An OSError, so every CLI reports it in one
+  line."""
+
+
+def error_cause(error):
+  """The cause of an OSError or a TensorFlow I/O error, in a few words
+  ('File too large', 'No space left on device', 'Permission denied')."""
+  if isinstance(error, OSError) and not isinstance(error, WriteError):
+    return error.strerror or str(error)
+  text = (getattr(error, 'message', None) or str(error)).strip()
+  text = text.splitlines()[0] if text else type(error).__name__
+  text = re.sub(r'^\{\{[^}]*\}\}\s*', '', text)  # TF's function prefix
+  text = re.sub(r'\s*\[Op:\w+\]$', '', text)
+  # TF's file errors read "<path>; <strerror>".
+  return text.rsplit('; ', 1)[-1] if '; ' in text else text
 
 
 @contextlib.contextmanager
@@ -35,7 +57,21 @@ def publish_file(path):
 
 def write_atomic(path, data):
   """Writes `data` (str or bytes) to `path` through `publish_file`, so
-  `path` holds either its old content or all of the new."""
+  `path` holds either its old content or all of the new.
+
+  Raises:
+    WriteError: it could not be written (`path` kept as it was).
+  """
+  try:
+    _write_atomic(path, data)
+  except (OSError, tf.errors.OpError) as e:
+    if isinstance(e, WriteError):
+      raise
+    raise WriteError(f'cannot write {os.fspath(path)}: {error_cause(e)} '
+                     '(the file is left as it was)') from e
+
+
+def _write_atomic(path, data):
   with publish_file(path) as tmp:
     with tf.io.gfile.GFile(tmp, 'wb' if isinstance(data, bytes) else 'w') as f:
       f.write(data)

@@ -146,7 +146,11 @@ class _ComputedNormalizer(Normalizer):
       raise ValueError('normalizer data must have shape [n, time, freq, 2], '
                        f'got {data.shape}')
     params = self.compute(data)
-    os.makedirs(self.assets_dir, exist_ok=True)
+    try:
+      os.makedirs(self.assets_dir, exist_ok=True)
+    except OSError as e:
+      raise files.WriteError(f'cannot write {self.path}: '
+                             f'{files.error_cause(e)}') from e
     buf = io.BytesIO()
     np.savez(buf, normalizer=params)
     files.write_atomic(self.path, buf.getvalue())

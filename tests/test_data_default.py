@@ -6,6 +6,7 @@ import librosa
 import numpy as np
 import pytest
 
+from gansynth_tf2 import files
 from gansynth_tf2.data import default
 from gansynth_tf2.data import synth
 
@@ -91,3 +92,15 @@ def test_the_suite_never_builds_into_the_users_cache(private_data_cache):
   assert os.environ[default.CACHE_ENV] == private_data_cache
   assert not private_data_cache.startswith(
       os.path.expanduser(os.path.join('~', '.cache')))
+
+
+def test_a_cache_that_cannot_be_built_says_where_and_why(tmp_path):
+  # A file where the cache root should be (real, even as root).
+  blocker = tmp_path / 'cache'
+  blocker.write_text('not a folder')
+  built = []
+  with pytest.raises(files.WriteError, match=(
+      f'cannot build the dataset in {blocker}/notes: File exists; nothing '
+      'of it was kept.*GANSYNTH_TF2_CACHE')):
+    default.build_cached('notes', built.append, cache_dir=str(blocker))
+  assert not built and blocker.read_text() == 'not a folder'

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from gansynth_tf2 import files
 from gansynth_tf2 import hparams as hparams_lib
 from gansynth_tf2 import normalizers
 
@@ -82,6 +83,19 @@ def test_computed_normalizers_map_data_to_margin_and_persist(
   np.testing.assert_allclose(again.normalize(data).numpy(), y)
   again.fit(data * 3.0)
   np.testing.assert_allclose(again.normalize(data).numpy(), y)
+
+
+def test_a_normalizer_that_cannot_be_saved_names_its_file(tmp_path):
+  # A file where the assets folder should be (real, even as root); the freq
+  # normalizer's asset, on a full disk, fails the same way (files.WriteError).
+  (tmp_path / 'assets').write_text('not a folder')
+  n = normalizers.make_normalizer('specgrams_freq_normalizer',
+                                  assets_dir=str(tmp_path / 'assets'))
+  with pytest.raises(files.WriteError,
+                     match=f'cannot write {tmp_path}/assets/'
+                     'specgrams_freq_normalizer.npz: File exists'):
+    n.fit(_data())
+  assert (tmp_path / 'assets').read_text() == 'not a folder'
 
 
 def test_fit_accepts_batches_and_stops_at_num_examples(tmp_path):

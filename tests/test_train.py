@@ -520,6 +520,10 @@ def test_converted_magenta_checkpoint_trains_on(tmp_path, oracle_ckpt_dir,
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert 'resumed' in result.stdout, result.stdout[-2000:]
   assert _stage_state(str(converted)) == (12, before['total_num_images'] + 8)
+  # Another dataset than the one the run was trained on: said, not refused.
+  assert (f'Note: {converted} holds a run trained on other data '
+          f"(dataset_name {before['dataset_name']!r}") in result.stdout
+  assert "this run goes on with dataset_name 'default'" in result.stdout
 
 
 def test_missing_data_fails_before_anything_is_written(tmp_path, run_main):
@@ -620,3 +624,78 @@ def test_a_second_stop_signal_aborts_at_once(capsys):
       signals._handle(signal.SIGINT, None)  # pylint: disable=protected-access
   # The previous handlers are back.
   assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# Writes that fail (issue 24, item 3). Developers and CI run as root, where
+# permission bits stop nothing: the tests limit the file size the trainer
+# may write (RLIMIT_FSIZE in its own process: every writer, TensorFlow's C++
+# included, then gets EFBIG; Python ignores SIGXFSZ) or put a file where a
+# folder is expected.
+
+
+def _with_file_size_limit(limit):
+  def limit_writes():
+    import resource  # pylint: disable=import-outside-toplevel
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+  return limit_writes
+
+
+def _run_limited(args, limit):
+  return subprocess.run(
+      [sys.executable, '-m', 'gansynth_tf2.train'] + args, cwd=REPO,
+      capture_output=True, text=True, timeout=300,
+      preexec_fn=_with_file_size_limit(limit))
+
+
+def test_checkpoint_on_a_full_disk_keeps_the_last_one_and_resumes(tmp_path,
+                                                                  run_main):
+  """A checkpoint that cannot be written (here: larger than the process may
+  write, as on a full disk) stops the run with one line naming it and the
+  cause; nothing of it is left, the previous checkpoint stays the latest and
+  readable, and the same command resumes from it once there is room."""
+  train_dir = tmp_path / 'run'
+  first = run_main(train, cli_args(train_dir, 'train.stop_after_images=4'))
+  assert first.returncode == 0, first.stdout[-3000:]
+  assert _stage_state(str(train_dir)) == (0, 4)
+  kept = run_dir.Run(train_dir).latest_checkpoint(0)
+  # Stage 1's checkpoints (~750 KB) do not fit; the small files do.
+  result = _run_limited(cli_args(train_dir, 'train.stop_after_images=8'),
+                        200_000)
+  out = result.stdout + result.stderr
+  assert result.returncode == 1, out[-3000:]
+  errors = [l for l in result.stdout.splitlines() if l.startswith('ERROR')]
+  assert errors == [
+      f'ERROR: cannot write checkpoint {train_dir}/stage_00001/ckpt-1: File '
+      f'too large. Nothing of it was kept; the latest checkpoint stays {kept}'
+      '. Make room (or fix the folder) and run the same command again to '
+      'resume from it.'], out[-3000:]
+  assert 'Traceback' not in out
+  assert _stage_state(str(train_dir)) == (0, 4)  # all readable, as before
+  assert not [p for p in (train_dir / 'stage_00001').iterdir()
+              if p.name.startswith('ckpt')]
+  again = run_main(train, cli_args(train_dir, 'train.stop_after_images=8'))
+  assert again.returncode == 0, again.stdout[-3000:]
+  assert f'started from {kept}' in again.stdout
+  assert _stage_state(str(train_dir)) == (1, 8)
+
+
+def test_experiment_json_that_cannot_be_written_stops_with_one_line(
+    tmp_path):
+  train_dir = tmp_path / 'run'
+  result = _run_limited(cli_args(train_dir), 1000)  # experiment.json ~2 KB
+  out = result.stdout + result.stderr
+  assert result.returncode == 1, out[-3000:]
+  assert (f'ERROR: cannot write {train_dir}/experiment.json: File too large '
+          '(the file is left as it was)') in result.stdout, out[-3000:]
+  assert 'Traceback' not in out
+  assert not train_dir.exists()  # a run that wrote nothing leaves no folder
+
+
+def test_a_file_where_the_train_dir_should_be_is_refused(tmp_path, run_main):
+  blocker = tmp_path / 'runs'
+  blocker.write_text('not a folder')
+  result = run_main(train, cli_args(blocker / 'x'))
+  assert result.returncode == 1, result.stdout[-3000:]
+  assert re.search(rf'^ERROR: .*Not a directory.*{re.escape(str(blocker))}',
+                   result.stdout, re.M), result.stdout[-3000:]
+  assert blocker.read_text() == 'not a folder'

@@ -4,14 +4,17 @@ Made on first use into a cache folder and reused: notes of a few General MIDI
 programs rendered with fluidsynth when it and a soundfont are installed,
 otherwise the numpy synthesizer's timbres. The cache is built in a temporary
 folder and renamed into place, so an interrupted first run leaves nothing
-half-written behind.
+half-written behind, and a build that cannot write (a full disk, a file-size
+limit) stops with one line naming the cache folder and the cause.
 """
+import errno
 import os
 import shutil
 import time
 
 from absl import logging
 import gin
+import tensorflow as tf
 
 from gansynth_tf2 import files
 from gansynth_tf2.data import base
@@ -82,6 +85,13 @@ def _remove_stale_builds(root, name, max_age_s=3600):
       shutil.rmtree(path, ignore_errors=True)
 
 
+# OSErrors of a write that failed for want of room or rights (others, such as
+# a missing soundfont, are not about the cache and pass unchanged).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT,
+                           errno.EACCES, errno.EPERM, errno.EROFS,
+                           errno.ENOTDIR, errno.EEXIST})
+
+
 def build_cached(name, build, cache_dir=None, what='dataset'):
   """Runs `build(folder)` once into `<cache root>/<name>`; returns that folder.
 
@@ -105,12 +115,20 @@ def build_cached(name, build, cache_dir=None, what='dataset'):
     return final
   logging.info('Building the %s into %s (once; set $%s to move it).', what,
                final, CACHE_ENV)
-  os.makedirs(root, exist_ok=True)
-  _remove_stale_builds(root, name)
-  # FIRST: if another process finished the same build meanwhile, its
-  # complete folder is kept and this one discarded.
-  with files.publish_dir(final, mode=files.FIRST) as tmp:
-    build(tmp)
+  try:
+    os.makedirs(root, exist_ok=True)
+    _remove_stale_builds(root, name)
+    # FIRST: if another process finished the same build meanwhile, its
+    # complete folder is kept and this one discarded.
+    with files.publish_dir(final, mode=files.FIRST) as tmp:
+      build(tmp)
+  except (OSError, tf.errors.OpError) as e:
+    if isinstance(e, OSError) and e.errno not in _WRITE_ERRNOS:
+      raise
+    raise files.WriteError(
+        f'cannot build the {what} in {final}: {files.error_cause(e)}; '
+        f'nothing of it was kept. Make room there, or set ${CACHE_ENV} to a '
+        'folder with room.') from e
   if not os.path.exists(os.path.join(final, 'manifest.json')):
     raise OSError(f'{final} exists but holds no manifest.json (not a '
                   'complete build); delete it to rebuild')
