@@ -373,6 +373,27 @@ class Run:
       files.write_atomic(self.experiment_path,
                          json.dumps(config, indent=1, sort_keys=True))
 
+  def data_change(self, hp):
+    """What a resumed run changes of the data the folder was trained on: a
+    line to show (fine-tuning on other notes is allowed, so it is said, not
+    refused), or None for the same data or a new folder."""
+    if not self.has_experiment():
+      return None
+    try:
+      old = self.read_experiment()
+    except (ValueError, tf.errors.OpError):
+      return None
+    new = hp.as_dict()
+    changed = [k for k in ('dataset_name', 'train_data_path')
+               if k in old and _normalize(old[k]) != _normalize(new.get(k))]
+    if not changed:
+      return None
+    def describe(config):
+      return ', '.join(f'{k} {config.get(k)!r}' for k in changed)
+    return (f'Note: {self.path} holds a run trained on other data '
+            f'({describe(old)}); this run goes on with {describe(new)} '
+            '(fine-tuning). Use a new --train_dir to train from scratch.')
+
   def write_operative_config(self, text):
     files.write_atomic(self.operative_config_path, text)
 

@@ -213,7 +213,7 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
           jit_compile=False, stop_after_images=None,
           ema_decay=trainer_lib.EMA_DECAY, strategy='default',
           cpu_replicas=None, tpu='', precision='fp32', seed=None,
-          subpixel_upscale=False, hparams=None):
+          deterministic=False, subpixel_upscale=False, hparams=None):
   """Runs (or resumes) every remaining stage of the progressive schedule.
 
   Args:
@@ -246,7 +246,15 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     seed: seeds Python, numpy and TensorFlow (keras.utils.set_random_seed)
       before anything is built, so a run repeats its initial weights, data
       order, latents and labels (to compare precisions or changes on the
-      same draws); None: unseeded, as Magenta.
+      same draws); None: unseeded, as Magenta. Seeded or not, a resumed
+      run continues exactly (the checkpoint holds the random state and the
+      data position).
+    deterministic: TensorFlow's op determinism
+      (`tf.config.experimental.enable_op_determinism`): ops without a
+      deterministic kernel fail instead of varying. On CPU the seeded run
+      repeats bit for bit without it (tools/bench_determinism.py measures
+      both, and its cost); on GPUs, whose convolution and reduction kernels
+      may use atomics, it is what makes a seeded run repeat.
     subpixel_upscale: the generator's upscale + first conv of each block in
       sub-pixel form (about 7% fewer FLOPs per full-size step, estimated
       from the 9.8 GFLOP per note it saves a forward pass; the same function
@@ -259,6 +267,8 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
     The last checkpoint path (None on workers other than the chief).
   """
   precision_lib.check(precision, 'train.precision')
+  if deterministic:
+    tf.config.experimental.enable_op_determinism()
   if seed is not None:
     keras.utils.set_random_seed(int(seed))
   if isinstance(strategy, str):
@@ -294,6 +304,9 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
           'hparams.train_time_limit (a schedule by wall time) would differ '
           f'between the {workers} workers; use image counts with '
           'multi_worker.')
+    change = run.data_change(hp)
+    if change and chief:
+      print(change, flush=True)
     run.write_experiment(hp, write=chief)
     training_schedule = schedule.TrainingSchedule.from_hparams(hp)
     if chief:
