@@ -128,6 +128,32 @@ def init_normalizer(hp, run, dataset):
   return normalizer
 
 
+def use_determinism():
+  """Makes this process's training repeat bit for bit (train.deterministic).
+
+  TensorFlow's op determinism (GPU kernels without atomics, ordered tf.data)
+  and one intra-op thread: oneDNN's CPU convolution gradients reduce over
+  threads in a varying order (a last-bit difference now and then, measured:
+  tools/bench_determinism.py), which op determinism does not cover. The
+  thread setting must come before TensorFlow starts executing (the CLI
+  calls this first).
+
+  Raises:
+    ValueError: TensorFlow already runs with several intra-op threads.
+  """
+  tf.config.experimental.enable_op_determinism()
+  if tf.config.threading.get_intra_op_parallelism_threads() == 1:
+    return
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+  except RuntimeError:
+    raise ValueError(
+        'train.deterministic needs one intra-op thread, which can only be '
+        'set before TensorFlow starts: call train.use_determinism() (or '
+        'tf.config.threading.set_intra_op_parallelism_threads(1)) first, or '
+        'train from the command line') from None
+
+
 def hparams_from_gin_files(gin_files, gin_params=()):
   """The `hparams.HParams` a training config sets; the config is not kept
   bound. Here, not in hparams.py: such files also bind `train.*` and the
@@ -249,12 +275,10 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
       same draws); None: unseeded, as Magenta. Seeded or not, a resumed
       run continues exactly (the checkpoint holds the random state and the
       data position).
-    deterministic: TensorFlow's op determinism
-      (`tf.config.experimental.enable_op_determinism`): ops without a
-      deterministic kernel fail instead of varying. On CPU the seeded run
-      repeats bit for bit without it (tools/bench_determinism.py measures
-      both, and its cost); on GPUs, whose convolution and reduction kernels
-      may use atomics, it is what makes a seeded run repeat.
+    deterministic: make a seeded run repeat bit for bit (`use_determinism`):
+      TensorFlow's op determinism, and on CPU one intra-op thread (oneDNN's
+      multi-threaded convolution gradients vary in the last bit from run to
+      run, which a GAN amplifies). Costs speed: tools/bench_determinism.py.
     subpixel_upscale: the generator's upscale + first conv of each block in
       sub-pixel form (about 7% fewer FLOPs per full-size step, estimated
       from the 9.8 GFLOP per note it saves a forward pass; the same function
@@ -268,7 +292,7 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   """
   precision_lib.check(precision, 'train.precision')
   if deterministic:
-    tf.config.experimental.enable_op_determinism()
+    use_determinism()
   if seed is not None:
     keras.utils.set_random_seed(int(seed))
   if isinstance(strategy, str):
@@ -526,6 +550,12 @@ def main(argv, flag_values=FLAGS):
   try:
     gin_config.parse_gin(flag_values.gin_file, flag_values.gin_param)
     settings = _distribution_settings(flag_values)
+    try:
+      deterministic = gin.query_parameter('train.deterministic')
+    except ValueError:
+      deterministic = False
+    if deterministic:
+      use_determinism()  # before the strategy starts TensorFlow
     # Before gin makes the dataset: a cluster or split CPU must be set up
     # before TensorFlow runs anything.
     strategy = distribute.make_strategy(settings['strategy'],

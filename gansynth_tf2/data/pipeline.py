@@ -107,6 +107,10 @@ def _epochs_from(notes, start_position, shuffle_buffer, seed):
   drawn = tf.constant(drawn, tf.int64)
 
   def epoch(e):
+    # This function's graph seed: the shuffle seeds are then (1, epoch
+    # seed), whatever the process's global seed (a global seed of 0 would
+    # also break TF's seed check on a tensor op seed).
+    tf.random.set_seed(1)
     order = notes
     if shuffle_buffer:
       epoch_seed = None if seed is None else int(seed) + e * EPOCH_SEED_STEP
