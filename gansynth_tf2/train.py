@@ -131,17 +131,30 @@ def init_normalizer(hp, run, dataset):
 def use_determinism():
   """Makes this process's training repeat bit for bit (train.deterministic).
 
-  TensorFlow's op determinism (GPU kernels without atomics, ordered tf.data)
-  and one intra-op thread: oneDNN's CPU convolution gradients reduce over
-  threads in a varying order (a last-bit difference now and then, measured:
-  tools/bench_determinism.py), which op determinism does not cover. The
-  thread setting must come before TensorFlow starts executing (the CLI
+  Three settings, each found by a measured difference (docs/training.md,
+  "Reliability"; tools/bench_determinism.py):
+  * TensorFlow's op determinism (GPU kernels without atomics, ordered
+    tf.data);
+  * one intra-op thread: oneDNN's CPU convolution gradients reduce over
+    threads in a varying order (a last-bit difference now and then), which
+    op determinism does not cover;
+  * Grappler's graph optimizations off: they are not deterministic (TF's
+    determinism RFC says so). Measured on the suite's config: about one
+    compiled step in ten (a fresh process or a fresh trace) gave the first
+    step's losses 1e-5 apart from the same inputs and weights (0 in 160
+    with the dependency optimizer off); with only that pass off, one of two
+    quick-start runs still diverged in its last stage, whose 6 reruns with
+    all passes off agreed (at 1.06x its step time). Adam then magnifies
+    the difference.
+  The thread setting must come before TensorFlow starts executing (the CLI
   calls this first).
 
   Raises:
     ValueError: TensorFlow already runs with several intra-op threads.
   """
   tf.config.experimental.enable_op_determinism()
+  tf.config.optimizer.set_experimental_options(
+      {'disable_meta_optimizer': True})
   if tf.config.threading.get_intra_op_parallelism_threads() == 1:
     return
   try:
@@ -345,8 +358,8 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
                                         strategy.num_replicas_in_sync)
       return _train_stages(run, hp, training_schedule, stage_ids, dataset,
                            strategy, line, options)
-    except distribute.PEER_ERRORS as e:
-      if workers == 1:
+    except tf.errors.OpError as e:
+      if not _peer_failure(e, strategy):
         raise
       raise _cluster_error(e, workers, run) from None
 
@@ -389,6 +402,16 @@ def _train_stages(run, hp, training_schedule, stage_ids, dataset, strategy,
   return last_path if chief else None
 
 
+def _peer_failure(error, strategy):
+  """Whether `error` says another worker of a cluster stopped: reading a
+  multi-worker batch runs collectives, so a dead peer can surface there."""
+  if distribute.num_workers(strategy) == 1:
+    return False
+  return (isinstance(error, distribute.PEER_ERRORS) or
+          'unhealthy' in error.message or 'Collective ops is aborted' in
+          error.message)
+
+
 def _cluster_error(error, workers, run):
   """What a worker says when another worker of the cluster stopped."""
   lines = [l.strip() for l in error.message.splitlines() if l.strip()]
@@ -426,6 +449,8 @@ def _train_stage(trainer, line, options):
     try:
       real_data, real_one_hot = next(batches)
     except tf.errors.OpError as e:
+      if _peer_failure(e, trainer.strategy):
+        raise  # another worker stopped: _train says so (_cluster_error)
       # Only the first note is checked before training; later damage (a
       # corrupt record, another sample rate) surfaces here.
       raise TrainingDataError(

@@ -167,8 +167,10 @@ def _first_stage_line(text):
 
 
 # The killed run and its uninterrupted twin are seeded alike, and
-# deterministic: oneDNN's multi-threaded conv gradients otherwise vary in the
-# last bit now and then (docs/training.md, "Reliability").
+# deterministic: oneDNN's multi-threaded conv gradients and Grappler's graph
+# rewrites otherwise vary in the last bit now and then (docs/training.md,
+# "Reliability"); the twin is a second process, so this also checks that a
+# seeded deterministic run repeats.
 SEED_PARAM = 'train.seed=7'
 DETERMINISTIC = 'train.deterministic=True'
 

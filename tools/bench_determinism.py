@@ -2,7 +2,8 @@ r"""Does a seeded run repeat itself, and what does op determinism cost?
 
 Trains the same seeded command four times, each in a fresh process, one
 after the other on this machine: twice as it is (`train.seed` only) and twice
-with `train.deterministic=True` (TensorFlow's op determinism). Prints
+with `train.deterministic=True` (op determinism, one intra-op thread, no
+Grappler: `train.use_determinism`). Prints
 
   * for each pair of runs, the checkpoint tensors that differ (weights, EMA,
     Adam slots, image count, data position, random state; only the
@@ -10,7 +11,9 @@ with `train.deterministic=True` (TensorFlow's op determinism). Prints
     per group: 0 differing tensors = the run repeated bit for bit;
   * the seconds spent in training steps (the checkpoint's train_time) and
     images/s of each run, and the deterministic runs' mean time as a ratio
-    of the plain runs' mean (its cost).
+    of the plain runs' mean (its cost);
+  * with --stages, the same comparison stage by stage (each stage's last
+    checkpoint), to find where two runs part.
 
   python tools/bench_determinism.py                       # quickstart, 2,560 images
   python tools/bench_determinism.py --images=512 --config=gin/cpu_small.gin
@@ -61,9 +64,12 @@ def train(train_dir, args, deterministic):
   return time.time() - start
 
 
-def final_tensors(train_dir):
+def final_tensors(train_dir, stage=None):
+  """{key: array} of the last checkpoint of `stage` (default: the last)."""
   run = run_dir.Run(train_dir)
-  path = run.latest_checkpoint(run.stages_with_checkpoints()[-1])
+  if stage is None:
+    stage = run.stages_with_checkpoints()[-1]
+  path = run.latest_checkpoint(stage)
   reader = tf.train.load_checkpoint(path)
   return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
           if k != run_dir.OBJECT_GRAPH_KEY}
@@ -91,6 +97,8 @@ def main():
   parser.add_argument('--images', type=int, default=2560)
   parser.add_argument('--seed', type=int, default=7)
   parser.add_argument('--keep', action='store_true')
+  parser.add_argument('--stages', action='store_true',
+                      help='compare every stage\'s last checkpoint too')
   args = parser.parse_args()
   print(f'CPU: {cpu_line()}, {os.cpu_count()} cores; TensorFlow '
         f'{tf.__version__}; {args.config}, {args.images} images, seed '
@@ -115,9 +123,17 @@ def main():
                  f'{len(worst)} groups differ: ' + ', '.join(
                      f'{k} {v:.3g}' for k, v in sorted(worst.items())))
       print(f'{a} vs {b}: {compared} tensors, {verdict}')
+      if args.stages:
+        dir_a, dir_b = os.path.join(root, a), os.path.join(root, b)
+        for stage in run_dir.Run(dir_a).stages_with_checkpoints():
+          _, worst = compare(final_tensors(dir_a, stage),
+                             final_tensors(dir_b, stage))
+          print(f'  stage {stage:2d}: ' + (
+              'identical' if not worst else ', '.join(
+                  f'{k} {v:.3g}' for k, v in sorted(worst.items()))))
     plain = (runs['plain_1'][1] + runs['plain_2'][1]) / 2
     determ = (runs['deterministic_1'][1] + runs['deterministic_2'][1]) / 2
-    print(f'op determinism costs {determ / plain:.3f}x the plain runs\' step '
+    print(f'train.deterministic costs {determ / plain:.3f}x the plain runs\' step '
           'time (1.000 = free)')
   finally:
     if args.keep:
