@@ -306,6 +306,9 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   precision_lib.check(precision, 'train.precision')
   if deterministic:
     use_determinism()
+  warning = precision_lib.emulation_warning(precision)
+  if warning:
+    print(warning, flush=True)
   if seed is not None:
     keras.utils.set_random_seed(int(seed))
   if isinstance(strategy, str):

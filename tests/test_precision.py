@@ -343,3 +343,26 @@ def test_subpixel_training_step_matches_the_literal_one(fp32_start, tmp_path):
     error = abs(float(values[key]) - want) / abs(want)
     print(f'subpixel {key}: error {error:.1e}')
     assert error <= 1e-5, key
+
+
+def test_sixteen_bits_without_units_warn(tmp_path):
+  """Decided by the CPU's flags (issue 26): an AVX2-only CPU emulates bf16 and
+  fp16 and is warned; AMX / AVX512-BF16 CPUs and GPUs are not; fp32 never."""
+  avx2 = {'sse4_2', 'avx', 'avx2', 'fma'}
+  message = precision.emulation_warning('bf16', flags=avx2, has_gpu=False)
+  assert 'no bf16 units' in message and 'amx_bf16' in message
+  assert 'fp32' in message
+  assert 'no fp16 units' in precision.emulation_warning(
+      'fp16', flags=avx2, has_gpu=False)
+  assert precision.emulation_warning(
+      'bf16', flags=avx2 | {'amx_bf16'}, has_gpu=False) is None
+  assert precision.emulation_warning(
+      'bf16', flags=avx2 | {'avx512_bf16'}, has_gpu=False) is None
+  assert precision.emulation_warning('bf16', flags=avx2,
+                                         has_gpu=True) is None
+  assert precision.emulation_warning('fp32', flags=set()) is None
+  # The flags are read from /proc/cpuinfo's format.
+  cpuinfo = tmp_path / 'cpuinfo'
+  cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\n\n')
+  assert precision.cpu_flags(str(cpuinfo)) == {'fpu', 'avx2', 'amx_bf16'}
+  assert precision.cpu_flags(str(tmp_path / 'missing')) == set()
