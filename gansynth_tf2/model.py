@@ -384,9 +384,7 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
   stage_id, prefix = run.pick(stage_id, checkpoint)
   precision_lib.check(precision)
   precision_lib.check_exact(exact, jit_compile, precision)
-  warning = precision_lib.emulation_warning(precision)
-  if warning:
-    print(warning, flush=True)
+  precision_lib.warn_if_emulated(precision)
   reader = run_dir.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,
                 precision=precision, exact=exact)

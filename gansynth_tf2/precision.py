@@ -157,3 +157,11 @@ def emulation_warning(precision, flags=None, has_gpu=None):
           f'{precision} units (none of the flags {", ".join(wanted)}): '
           f'TensorFlow emulates {precision}, which is slower than fp32 here. '
           'Use fp32 on this machine.')
+
+
+def warn_if_emulated(precision):
+  """Prints `emulation_warning(precision)` where there is one (load_model
+  and train call this once, before any work)."""
+  warning = emulation_warning(precision)
+  if warning:
+    print(warning, flush=True)

@@ -306,14 +306,13 @@ def train(train_dir, dataset=gin.REQUIRED, save_checkpoint_secs=600,
   precision_lib.check(precision, 'train.precision')
   if deterministic:
     use_determinism()
-  warning = precision_lib.emulation_warning(precision)
-  if warning:
-    print(warning, flush=True)
   if seed is not None:
     keras.utils.set_random_seed(int(seed))
   if isinstance(strategy, str):
     # First: devices and the cluster must be set up before TF runs anything.
     strategy = distribute.make_strategy(strategy, cpu_replicas, tpu)
+  # After the strategy: it asks TF for the machine's devices.
+  precision_lib.warn_if_emulated(precision)
   chief = distribute.is_chief(strategy)
   hp = hparams_lib.from_gin() if hparams is None else hparams
   options = RunOptions(

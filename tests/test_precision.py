@@ -345,7 +345,7 @@ def test_subpixel_training_step_matches_the_literal_one(fp32_start, tmp_path):
     assert error <= 1e-5, key
 
 
-def test_sixteen_bits_without_units_warn(tmp_path):
+def test_sixteen_bits_without_units_warn(tmp_path, monkeypatch, capsys):
   """Decided by the CPU's flags (issue 26): an AVX2-only CPU emulates bf16 and
   fp16 and is warned; AMX / AVX512-BF16 CPUs and GPUs are not; fp32 never."""
   avx2 = {'sse4_2', 'avx', 'avx2', 'fma'}
@@ -366,3 +366,8 @@ def test_sixteen_bits_without_units_warn(tmp_path):
   cpuinfo.write_text('processor\t: 0\nflags\t\t: fpu avx2 amx_bf16\n\n')
   assert precision.cpu_flags(str(cpuinfo)) == {'fpu', 'avx2', 'amx_bf16'}
   assert precision.cpu_flags(str(tmp_path / 'missing')) == set()
+  # What load_model and train print, once, on such a CPU.
+  monkeypatch.setattr(precision, 'cpu_flags', lambda: set(avx2))
+  precision.warn_if_emulated('bf16')
+  precision.warn_if_emulated('fp32')
+  assert capsys.readouterr().out.count('WARNING: precision bf16 asked') == 1

@@ -91,6 +91,11 @@ def compare(a, b):
   return compared, worst
 
 
+def groups(worst):
+  """'group largest-relative-difference, ...' of `compare`'s result."""
+  return ', '.join(f'{k} {v:.3g}' for k, v in sorted(worst.items()))
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--config', default='gin/quickstart.gin')
@@ -120,21 +125,18 @@ def main():
                  ('plain_1', 'deterministic_1')):
       compared, worst = compare(runs[a][0], runs[b][0])
       verdict = ('identical, bit for bit' if not worst else
-                 f'{len(worst)} groups differ: ' + ', '.join(
-                     f'{k} {v:.3g}' for k, v in sorted(worst.items())))
+                 f'{len(worst)} groups differ: {groups(worst)}')
       print(f'{a} vs {b}: {compared} tensors, {verdict}')
       if args.stages:
         dir_a, dir_b = os.path.join(root, a), os.path.join(root, b)
         for stage in run_dir.Run(dir_a).stages_with_checkpoints():
           _, worst = compare(final_tensors(dir_a, stage),
                              final_tensors(dir_b, stage))
-          print(f'  stage {stage:2d}: ' + (
-              'identical' if not worst else ', '.join(
-                  f'{k} {v:.3g}' for k, v in sorted(worst.items()))))
+          print(f'  stage {stage:2d}: {groups(worst) or "identical"}')
     plain = (runs['plain_1'][1] + runs['plain_2'][1]) / 2
     determ = (runs['deterministic_1'][1] + runs['deterministic_2'][1]) / 2
-    print(f'train.deterministic costs {determ / plain:.3f}x the plain runs\' step '
-          'time (1.000 = free)')
+    print(f'train.deterministic costs {determ / plain:.3f}x the plain runs\' '
+          'step time (1.000 = free)')
   finally:
     if args.keep:
       print(f'runs kept in {root}')
