@@ -235,13 +235,22 @@ def fp32_start(tmp_path_factory):
 # 0.29, EMA 0.082. G's are large because its gradient comes back through D
 # and then G, 16-bit pixel norms all the way (block 5's gradient 3% off in
 # fp16, block 1's 21%); D's are the calm ones. The bounds leave >= 2x.
+# G's squares (from v) are bounded apart in bf16: their L2 is ruled by the
+# few largest entries (to the fourth power), and CPUs' bf16 kernels differ
+# there: CI's 2-core machine of 2026-12-05 (CPU not printed) put them 1.9 off
+# (size ratio 2.46) with G's gradient 0.66 off, step 0.52, D 0.038, EMA 0.14;
+# this AMX Xeon, 2026-12-05, 3 runs: 0.58-0.77 (gradient <= 0.63, step
+# 0.62, D 0.06, EMA 0.19). (|g| = sqrt of them instead is no cure: v's
+# (a - beta2 b) / (1 - beta2) puts fp32 rounding noise under the sqrt of the
+# small entries, fp16 D 0.12 off where its gradient is 0.02.)
 # A loss scale never undone (the same Adams given the gradients 2**10 too
 # large) is caught three ways: gradients off by 1023x (m) and ~1e6x (v); and
 # although Adam divides the scale out of a cold step, from warm moments
 # (v0 holds WARM_STEPS unscaled squares) the weight steps grow 2.5-3.8x in
 # size (G and D), where 16 bits change their size by <= 4%: the size ratio
 # must stay within 1 +- STEP_SIZE_TOLERANCE.
-UPDATE_BOUNDS = {'bf16': {'D': 0.25, 'G': 1.6, 'G EMA': 0.5},
+UPDATE_BOUNDS = {'bf16': {'D': 0.25, 'G': 1.6, 'G EMA': 0.5,
+                          'G gradient**2': 4.0},
                  'fp16': {'D': 0.1, 'G': 1.2, 'G EMA': 0.25}}
 STEP_SIZE_TOLERANCE = 0.3
 
@@ -293,14 +302,16 @@ def test_training_step_in_16_bits(fp32_start, tmp_path, name):
           f'fp32; a loss scale never undone: error {bad_error:.3g}, size ratio '
           f'{bad_ratio:.3g}')
   for key, (error, ratio) in errors.items():
-    bound = UPDATE_BOUNDS[name][key.rsplit(' ', 1)[0]]
+    bounds = UPDATE_BOUNDS[name]
+    bound = bounds.get(key, bounds[key.rsplit(' ', 1)[0]])
     assert error <= bound, (key, error, bound)
     if key.endswith('step'):
       assert abs(ratio - 1) <= STEP_SIZE_TOLERANCE, (key, ratio)
   # The checks can fail: the forgotten unscale's update is far outside.
   for key, (bad_error, bad_ratio) in start['unscaled'].items():
     if key.endswith('gradient') or key.endswith('gradient**2'):
-      bound = UPDATE_BOUNDS[name][key.split(' ')[0]]
+      bounds = UPDATE_BOUNDS[name]
+      bound = bounds.get(key, bounds[key.split(' ')[0]])
       assert bad_error > 100 * bound, (key, bad_error)
     elif key != 'G EMA step':  # (not recomputed)
       assert bad_ratio > 1 + 2 * STEP_SIZE_TOLERANCE, (key, bad_ratio)
