@@ -10,6 +10,8 @@ Play a MIDI file, instruments interpolated over time:
 One timbre across pitches, and a morph between two timbres:
   python -m gansynth_tf2.generate ... --timbre_sweep [--pitches=36,48,60]
   python -m gansynth_tf2.generate ... --interpolate=8 [--pitches=60]
+Any mode, timbres moved along the model's latent directions (latents.py):
+  python -m gansynth_tf2.generate ... --edit=1:+2.0,2:-1.0
 
 Every run writes 16 kHz float WAVs, a PNG per clip (log-magnitude
 spectrogram; with a piano roll above it for clips of several notes),
@@ -48,6 +50,22 @@ from gansynth_tf2.generate_modes import synthesize
 # pylint: enable=unused-import
 
 FLAGS = flags.FLAGS
+
+
+class _XlaParser(flags.BooleanParser):
+  """--xla: a boolean flag (--xla, --noxla, --xla=true) that also takes
+  'auto'."""
+
+  def parse(self, argument):
+    if isinstance(argument, str) and argument.lower() == 'auto':
+      return 'auto'
+    try:
+      return super().parse(argument)
+    except ValueError:
+      raise ValueError(f'expected true, false or auto, got {argument!r}')  # pylint: disable=raise-missing-from
+
+  def flag_type(self):
+    return 'bool or auto'
 
 
 def define_flags(flag_values=FLAGS):
@@ -117,10 +135,13 @@ def define_flags(flag_values=FLAGS):
       '(faster where the hardware has 16-bit units; see '
       'docs/performance.md).',
       flag_values=flag_values)
-  flags.DEFINE_boolean(
-      'xla', False, 'Compile the generator with XLA: faster (1.7x on a '
-      '2-core CPU), rounding otherwise than the default kernels (~1e-4 of '
-      'peak); the first batch pays the compilation.',
+  flags.DEFINE_flag(flags.Flag(
+      _XlaParser(), None, 'xla', False,
+      'Compile the generator with XLA: faster on CPUs without AVX-512 (1.7x '
+      'on a 2-core AVX2 EPYC), slower on the AMX Xeon; rounds otherwise than '
+      'the default kernels (~1e-4 of peak); the first batch pays the '
+      'compilation. --xla=auto picks XLA or not from this machine\'s '
+      'features (see docs/performance.md).', boolean=True),
       flag_values=flag_values)
   flags.DEFINE_boolean(
       'exact', False, "Magenta's arithmetic: the literal upscale + conv "
@@ -128,6 +149,13 @@ def define_flags(flag_values=FLAGS):
       "what Magenta's graph computes from the same weights (the default "
       "rounds otherwise: ~3e-4 of the audio's peak on a full-size "
       'checkpoint); slower. Not with --xla or 16-bit --precision.',
+      flag_values=flag_values)
+  flags.DEFINE_string(
+      'edit', None, "Move every latent along the model's latent directions "
+      "first: --edit=1:+2.0,2:-1.0 (direction 1 = PC1, amounts in standard "
+      'deviations, sensible within +-3; the directions and their labels are '
+      "the checkpoint folder's directions.npz, fitted by python -m "
+      'gansynth_tf2.latents). Every mode; z.npy keeps the unedited latents.',
       flag_values=flag_values)
   flags.DEFINE_boolean('png', True, 'Also write a spectrogram PNG per clip.',
       flag_values=flag_values)
@@ -151,7 +179,8 @@ def main(argv, flag_values=FLAGS):
                timbre_sweep=fv.timbre_sweep, interpolate=fv.interpolate,
                use_ema=fv.use_ema, png=fv.png, overwrite=fv.overwrite,
                progress=None, precision=fv.precision, xla=fv.xla,
-               exact=fv.exact, max_midi_seconds=fv.max_midi_seconds)
+               exact=fv.exact, max_midi_seconds=fv.max_midi_seconds,
+               edit=fv.edit)
   except (ValueError, FileNotFoundError, FileExistsError) as e:
     # Bad input: one clear line, no traceback.
     sys.exit(f'gansynth_tf2.generate: error: {e}')

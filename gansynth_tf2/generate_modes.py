@@ -140,12 +140,15 @@ def summary_notes(pitches):
 
 # --------------------------------------------------------------------- modes
 
+# --xla -> load_model's jit_compile.
+XLA_MODES = {False: False, True: 'generator', 'auto': 'auto'}
+
 
 def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
         batch_size=8, midi_file=None, secs_per_instrument=6.0, z_file=None,
         timbre_sweep=False, interpolate=0, use_ema=True, png=True,
         overwrite=False, progress=None, precision='fp32', xla=False,
-        exact=False, max_midi_seconds=MAX_MIDI_SECONDS):
+        exact=False, max_midi_seconds=MAX_MIDI_SECONDS, edit=None):
   """Everything the CLI does; returns the metadata written to generated.json.
 
   Args:
@@ -153,6 +156,10 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     output_dir: where the files go (see check_output_dir).
     model: an already loaded model for ckpt_dir (skips loading; for tests and
       notebooks).
+    edit: --edit's text ('1:+2.0,2:-1.0') or a mapping {direction number:
+      amount in standard deviations}: every latent is moved along the
+      model's latent directions (latents.py) before it plays; z.npy keeps
+      the latents unedited (replay them with the same --edit).
     Others: as the flags of the same names.
   """
   modes = [m for m, on in (('--midi_file', bool(midi_file)),
@@ -165,6 +172,8 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   if batch_size < 1:
     raise ValueError(f'--batch_size must be >= 1, got {batch_size}')
   precision_lib.check(precision, '--precision')
+  if xla not in XLA_MODES:
+    raise ValueError(f'--xla must be true, false or auto, got {xla!r}')
   precision_lib.check_exact(exact, xla, precision, cli=True)
   if n is not None and n < 1:
     raise ValueError(f'--n must be >= 1, got {n}')
@@ -190,14 +199,17 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
   files.check_writable_dir(output_dir, '--output_dir')
   if midi_file:
     midi.check_length(midi_file, max_midi_seconds)
+  edits = _parse_edit(edit, ckpt_dir, model)
 
   if model is None:
     import gansynth_tf2  # pylint: disable=import-outside-toplevel
     model = gansynth_tf2.load_model(ckpt_dir, use_ema=use_ema,
                                     batch_size=batch_size,
                                     precision=precision,
-                                    jit_compile='generator' if xla else False,
+                                    jit_compile=XLA_MODES[xla],
                                     exact=exact)
+  if edits:
+    model = _EditedModel(model, edits)
   size = model.latent_size
   seed = resolve_seed(seed)
   if pitches is not None:
@@ -213,6 +225,7 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
       'seed': seed,
       'z_file': os.path.abspath(z_file) if z_file else None,
       'z': 'z.npy',
+      'edit': ({str(k): v for k, v in edits.items()} if edits else None),
   }
 
   if midi_file:
@@ -254,6 +267,52 @@ def run(ckpt_dir, output_dir, *, model=None, n=None, pitches=None, seed=None,
     _render_notes(model, output_dir, meta, z, np.resize(pitches, n),
                   batch_size, progress, png)
   return meta
+
+
+def _parse_edit(edit, ckpt_dir, model):
+  """--edit -> {direction number: amount}, or None. Without a loaded model
+  the directions file beside the checkpoint is read now, so that a model
+  without directions, or a direction it does not have, fails in a second."""
+  if edit is None:
+    return None
+  from gansynth_tf2 import latents  # pylint: disable=import-outside-toplevel
+  edits = (latents.parse_edits(edit) if isinstance(edit, str) else
+           dict(edit))
+  if not edits:
+    return None
+  if model is None:
+    path = latents.directions_path(ckpt_dir)
+    if not os.path.isfile(path):
+      raise ValueError(f'--edit: {ckpt_dir} has no latent directions '
+                       f'({path}); fit them with: python -m '
+                       f'gansynth_tf2.latents --ckpt_dir={ckpt_dir}')
+    count = latents.load_directions(path).num_components
+  else:
+    try:
+      count = model.directions.num_components
+    except ValueError as e:
+      raise ValueError(f'--edit: {e}') from e
+  try:
+    return latents.check_edits(edits, count)
+  except ValueError as e:
+    raise ValueError(f'--edit: {e}') from e
+
+
+class _EditedModel:
+  """A loaded model whose `generate_from_z` applies --edit to every latent
+  (so each mode, MIDI's slerped latents too, plays the edited timbres)."""
+
+  def __init__(self, model, edits):
+    self._model = model
+    self._edits = edits
+    model.edit_z(np.zeros((1, model.latent_size), np.float32), edits)
+
+  def __getattr__(self, name):
+    return getattr(self._model, name)
+
+  def generate_from_z(self, z, pitches, **kwargs):
+    return self._model.generate_from_z(z, pitches, edits=self._edits,
+                                       **kwargs)
 
 
 def _render_midi(model, output_dir, meta, midi_file, z_file,

@@ -42,6 +42,8 @@ class GANSynthModel:
     batch_size: notes per generator call (inputs are padded to it).
     source: 'magenta' or 'gansynth_tf2'.
     checkpoint_path: the checkpoint prefix loaded.
+    model_dir: the folder it was loaded from (load_model sets it; where
+      `generate_from_z(..., edits=)` finds directions.npz), or None.
     exact: True when the generator runs Magenta's own arithmetic (literal
       upscale then conv, TensorFlow's kernels, float32): bit for bit what
       Magenta's graph computes from the same weights on the same CPU.
@@ -71,7 +73,8 @@ class GANSynthModel:
   def __init__(self, generator, hparams, pitch_counts, progress,
                batch_size=DEFAULT_BATCH_SIZE, source='gansynth_tf2',
                checkpoint_path=None, jit_compile=False,
-               discriminator_loader=None, precision='fp32', exact=False):
+               discriminator_loader=None, precision='fp32', exact=False,
+               model_dir=None):
     self.precision = precision_lib.check(precision)
     precision_lib.check_exact(exact, jit_compile, precision)
     if exact and generator.subpixel_upscale:
@@ -96,6 +99,8 @@ class GANSynthModel:
     self.batch_size = int(batch_size)
     self.source = source
     self.checkpoint_path = checkpoint_path
+    self.model_dir = model_dir
+    self._directions = None  # latents.Directions, loaded on the first edit
     self._discriminator_loader = discriminator_loader
     self._discriminator = None
     self.data_helper = specgrams.make_data_helper(
@@ -215,13 +220,24 @@ class GANSynthModel:
 
   # Magenta's generate API.
 
-  def specgrams_from_z(self, z, pitches):
-    """`[n, H, W, 2]` denormalized images for latents `[n, latent]` and MIDI pitches `[n]`."""
+  def specgrams_from_z(self, z, pitches, edits=None):
+    """`[n, H, W, 2]` denormalized images for latents `[n, latent]` and MIDI
+    pitches `[n]`; `edits` as generate_from_z's."""
+    if edits:
+      z = self.edit_z(self._check_z(z, pitches)[0], edits)
     return self._batched(self._images_fn, z, pitches,
                          tuple(self.generator.image_shape) + (2,))
 
-  def generate_from_z(self, z, pitches, max_audio_length=None):
-    """`[n, audio_length]` float32 audio for latents `[n, latent]` and MIDI pitches `[n]`."""
+  def generate_from_z(self, z, pitches, max_audio_length=None, edits=None):
+    """`[n, audio_length]` float32 audio for latents `[n, latent]` and MIDI pitches `[n]`.
+
+    edits: {direction number (1 = PC1): amount in standard deviations,
+      sensible within +-3} to move every latent along the model's latent
+      directions (its folder's directions.npz, see latents.py) first;
+      None or {} generates from `z` as given.
+    """
+    if edits:
+      z = self.edit_z(self._check_z(z, pitches)[0], edits)
     waves = self._batched(self._waves_fn, z, pitches, (self.audio_length,))
     if max_audio_length is not None:
       waves = waves[:, :max_audio_length]
@@ -229,6 +245,21 @@ class GANSynthModel:
 
   # Magenta's name.
   generate_samples_from_z = generate_from_z
+
+  @property
+  def directions(self):
+    """The `latents.Directions` of this model (its folder's directions.npz,
+    read on first use); ValueError saying how to fit them if there are none."""
+    if self._directions is None:
+      from gansynth_tf2 import latents  # pylint: disable=import-outside-toplevel
+      self._directions = latents.model_directions(self)
+    return self._directions
+
+  def edit_z(self, z, edits):
+    """`[n, latent]` latents moved along the model's directions: z + sum of
+    amount * std * direction over `edits` {number (1-based): amount}."""
+    from gansynth_tf2 import latents  # pylint: disable=import-outside-toplevel
+    return latents.apply_edits(z, self.directions, edits)
 
   def invert(self, waves, pitches, **kwargs):
     """The latents whose notes best match recordings: `inversion.invert`.
@@ -296,6 +327,7 @@ def _load_magenta(run, hparams, stage_id, prefix, reader, use_ema,
       use_ema=use_ema, subpixel_upscale=not kwargs.get('exact', False))
   return GANSynthModel(generator, ckpt.hparams,
                        ckpt.pitch_counts(), ckpt.progress, source='magenta',
+                       model_dir=run.path,
                        checkpoint_path=ckpt.prefix,
                        discriminator_loader=ckpt.build_discriminator, **kwargs)
 
@@ -335,6 +367,7 @@ def _load_ours(run, hparams, stage_id, prefix, reader, use_ema, **kwargs):
       run_dir.read_scalar(reader, 'train_time', 0.0))
   return GANSynthModel(generator, hparams, pitch_counts, float(progress),
                        source='gansynth_tf2', checkpoint_path=prefix,
+                       model_dir=run.path,
                        discriminator_loader=lambda: build('discriminator'),
                        **kwargs)
 
@@ -350,8 +383,10 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
       False loads the raw training weights.
     batch_size: notes per generator call.
     jit_compile: False (default): no XLA; 'generator': the generator
-      compiled with XLA (the fastest on CPU), the inverse transform not;
-      True: both (see GANSynthModel).
+      compiled with XLA, the inverse transform not (the fastest on CPUs
+      without AVX-512); True: both (see GANSynthModel); 'auto': False or
+      'generator', whichever is the faster kind on this machine, chosen from
+      its features (`precision.auto_jit_compile`; printed).
     stage_id: load the latest checkpoint of this stage instead of the last
       stage's (e.g. to follow learning through the stages).
     precision: 'fp32' (Magenta's numbers), 'bf16' or 'fp16': the generator
@@ -384,6 +419,9 @@ def load_model(path, use_ema=True, batch_size=DEFAULT_BATCH_SIZE,
   stage_id, prefix = run.pick(stage_id, checkpoint)
   precision_lib.check(precision)
   precision_lib.check_exact(exact, jit_compile, precision)
+  if jit_compile == 'auto':
+    jit_compile, why = precision_lib.auto_jit_compile()
+    print(f"jit_compile='auto': {jit_compile!r} ({why})", flush=True)
   precision_lib.warn_if_emulated(precision)
   reader = run_dir.open_reader(prefix)  # clear error if broken
   kwargs = dict(batch_size=batch_size, jit_compile=jit_compile,

@@ -165,3 +165,30 @@ def warn_if_emulated(precision):
   warning = emulation_warning(precision)
   if warning:
     print(warning, flush=True)
+
+
+def auto_jit_compile(flags=None, has_gpu=None):
+  """What `load_model(..., jit_compile='auto')` / `generate --xla=auto` pick
+  on this machine, from its features (deterministic, never by timing).
+
+  Measured (full-size generator, batch 8, docs/performance.md): on a CPU
+  without AVX-512 (a 2-core AVX2 EPYC) the XLA-compiled generator is the
+  fastest (2.34x Magenta's notes/s, 1.40x without XLA); on CPUs with AVX-512
+  (the AMX Xeon) oneDNN's convs beat XLA's in fp32 and bf16, so no XLA. A
+  GPU gets the XLA generator (XLA's fusions; not measured here). `flags`,
+  `has_gpu`: the machine's (read when None; for tests).
+
+  Returns:
+    (False or 'generator', the reason in words).
+  """
+  if has_gpu is None:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    has_gpu = bool(tf.config.list_physical_devices('GPU'))
+  if has_gpu:
+    return 'generator', 'a GPU: the XLA-compiled generator'
+  flags = cpu_flags() if flags is None else set(flags)
+  if 'avx512f' in flags:
+    return False, ('a CPU with AVX-512: oneDNN\'s convs, faster than XLA\'s '
+                   'here')
+  return 'generator', ('a CPU without AVX-512: the XLA-compiled generator, '
+                       'faster than oneDNN\'s convs here')

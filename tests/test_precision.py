@@ -382,3 +382,131 @@ def test_sixteen_bits_without_units_warn(tmp_path, monkeypatch, capsys):
   precision.warn_if_emulated('bf16')
   precision.warn_if_emulated('fp32')
   assert capsys.readouterr().out.count('WARNING: precision bf16 asked') == 1
+
+
+CONVS = ('Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter')
+
+
+def _between_convs(graph, network):
+  """Ops of `network` (its name scope, forward and gradient) on a data path
+  from one conv to another: reachable from a conv's output and reaching a
+  conv's input without passing another conv. Returns (Cast op names, the
+  function-call ops among them)."""
+  import re  # pylint: disable=import-outside-toplevel
+  inside = re.compile(rf'(^|/){network}(_\d+)?/')
+  mine = {op for op in graph.get_operations() if inside.search(op.name)}
+  convs = [op for op in mine if op.type in CONVS]
+
+  def walk(start, step):
+    seen, stack = set(), list(start)
+    while stack:
+      op = stack.pop()
+      if op in seen or op not in mine or op.type in CONVS:
+        continue
+      seen.add(op)
+      stack.extend(step(op))
+    return seen
+
+  after = walk([c for op in convs for t in op.outputs for c in t.consumers()],
+               lambda op: [c for t in op.outputs for c in t.consumers()])
+  before = walk([t.op for op in convs for t in op.inputs],
+                lambda op: [t.op for t in op.inputs])
+  path = after & before
+  return (sorted(op.name for op in path if op.type == 'Cast'),
+          [op for op in path
+           if op.type in ('PartitionedCall', 'StatefulPartitionedCall')])
+
+
+def _assert_no_casts_between_convs(graph, network):
+  casts, calls = _between_convs(graph, network)
+  assert not casts, (network, casts)
+  # What needs float32 between convs (pixel norm's and the minibatch
+  # stddev's statistics) is inside XLA functions: one fusion, no float32 map.
+  for call in calls:
+    assert call.get_attr('_XlaMustCompile'), call.name
+  return len(calls)
+
+
+def test_the_cast_check_can_fail():
+  """A float32 round trip between two convs is seen, and a path that
+  leaves the network or has no conv behind it is not."""
+  kernel = tf.ones([3, 3, 4, 4], tf.bfloat16)
+
+  @tf.function
+  def two_convs(x):
+    with tf.name_scope('generator'):
+      y = tf.nn.conv2d(x, kernel, 1, 'SAME')
+      y = tf.cast(tf.cast(y, tf.float32) * 2.0, tf.bfloat16)
+      y = tf.nn.conv2d(y, kernel, 1, 'SAME')
+      return tf.cast(y, tf.float32)  # after the last conv: allowed
+
+  graph = two_convs.get_concrete_function(
+      tf.TensorSpec([1, 8, 8, 4], tf.bfloat16)).graph
+  casts, _ = _between_convs(graph, 'generator')
+  assert len(casts) == 2, casts  # the round trip's two casts, not the last
+  assert _between_convs(graph, 'discriminator') == ([], [])
+
+
+@pytest.mark.parametrize('name', ['bf16', 'fp16'])
+def test_no_casts_between_convs_of_the_16_bit_generator(name, oracle_ckpt_dir):
+  """Issue 26: between consecutive convs of the 16-bit generator the maps
+  stay 16-bit (equalized-lr scale in the kernel, bias + activation fused
+  with the conv, pixel norm's float32 statistics inside one XLA function).
+  Magenta's progressive architecture (the oracle checkpoint), and
+  cpu_small's simple one (Keras' own conv layers)."""
+  for path, progressive in ((oracle_ckpt_dir, True), (MODEL, False)):
+    model = gansynth_tf2.load_model(str(path), precision=name)
+    fn = tf.function(model.images_from_z)
+    graph = fn.get_concrete_function(
+        tf.TensorSpec([2, model.latent_size], tf.float32),
+        tf.TensorSpec([2], tf.int32)).graph
+    types = [op.type for op in graph.get_operations()]
+    assert sum(t.startswith('Conv2D') for t in types) >= 5, types
+    calls = _assert_no_casts_between_convs(graph, 'generator')
+    assert (calls > 0) == progressive, (path, calls)
+
+
+def test_no_casts_between_convs_of_the_bf16_training_step(tmp_path):
+  """The same for a whole bf16 training step, forward and gradients, of G
+  (and its EMA) and D (whose minibatch stddev is the XLA function there)."""
+  t = _trainer(tmp_path / 'run', 'bf16')
+  t.restore()
+  real, one_hot = next(t.real_batches())
+  graph = t.step_with_inputs.get_concrete_function(
+      real, one_hot, t.sample_inputs(), tf.constant(False)).graph
+  types = {op.type for op in graph.get_operations()}
+  assert {'Conv2DBackpropInput', 'Conv2DBackpropFilter'} <= types
+  for network in ('generator', 'discriminator'):
+    assert _assert_no_casts_between_convs(graph, network) > 0, network
+
+
+def test_xla_auto_chooses_by_the_machines_features(tmp_path, run_main,
+                                                   oracle_ckpt_dir):
+  """jit_compile='auto' / generate --xla=auto (issue 26): XLA's generator on
+  a CPU without AVX-512 and on a GPU, oneDNN (no XLA) with AVX-512; the
+  choice is printed and recorded; the default stays no XLA."""
+  avx2 = {'sse4_2', 'avx', 'avx2', 'fma'}
+  assert precision.auto_jit_compile(avx2, has_gpu=False)[0] == 'generator'
+  assert precision.auto_jit_compile(avx2 | {'avx512f', 'amx_bf16'},
+                                    has_gpu=False)[0] is False
+  assert precision.auto_jit_compile(avx2 | {'avx512f'},
+                                    has_gpu=True)[0] == 'generator'
+  here, why = precision.auto_jit_compile()
+  model = gansynth_tf2.load_model(str(oracle_ckpt_dir), jit_compile='auto')
+  assert model.jit_compile == here
+  assert gansynth_tf2.load_model(str(oracle_ckpt_dir)).jit_compile is False
+  with pytest.raises(ValueError, match='cannot be combined'):
+    gansynth_tf2.load_model(str(oracle_ckpt_dir), jit_compile='auto',
+                            exact=True)
+  out = tmp_path / 'notes'
+  result = run_main(generate, [f'--ckpt_dir={oracle_ckpt_dir}',
+                               f'--output_dir={out}', '--n=1', '--nopng',
+                               '--xla=auto'])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert f"jit_compile='auto': {here!r} ({why})" in result.stdout
+  arithmetic = json.loads((out / 'generated.json').read_text())['arithmetic']
+  assert arithmetic.endswith('+xla') == (here == 'generator'), arithmetic
+  result = run_main(generate, [f'--ckpt_dir={oracle_ckpt_dir}',
+                               f'--output_dir={tmp_path / "x"}', '--xla=maybe'])
+  assert result.returncode == 1
+  assert 'expected true, false or auto' in result.stderr, result.stderr

@@ -16,6 +16,7 @@ since ~98% of its FLOPs are such convolutions.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -156,6 +157,79 @@ def graph_flops(fn, *args):
                                          options=opts).total_float_ops
   except Exception:  # pylint: disable=broad-except
     return None
+
+
+# A TF kernel's event in the profiler's host plane: "scope/op_name:OpType".
+_OP_EVENT = re.compile(r'[^\s:]+:([A-Za-z_0-9]+)')
+# One XLA executable's run (its fusions are events nested inside it).
+_XLA_EVENT = 'CpuExecutable::ExecuteAsyncOnStream'
+# Where the 16-bit non-conv share should stay (issue 26: the generator and
+# the step at >= 50% of the conv roofline leave at most half to the rest).
+NON_CONV_BOUND = 0.5
+
+
+def op_profile(fn, logdir=None):
+  """Where one call of `fn` spends its kernel time (TF profiler).
+
+  Returns {'conv': s, 'xla': s, 'other': {op type: s}, 'total': s,
+  'non_conv': share}: conv = every oneDNN / TF convolution kernel (fused
+  forms and backprops included), xla = the XLA functions (the 16-bit pixel
+  norms' and minibatch stddev's fusions), other = the remaining TF kernels
+  by type. Kernel seconds summed over threads, so 'total' can exceed the
+  wall time; the shares are what matters. `fn` is run once before.
+  """
+  import glob  # pylint: disable=import-outside-toplevel
+  import tempfile  # pylint: disable=import-outside-toplevel
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel,g-direct-tensorflow-import
+  _force(fn())
+  with tempfile.TemporaryDirectory() as tmp:
+    logdir = logdir or tmp
+    tf.profiler.experimental.start(logdir)
+    try:
+      _force(fn())
+    finally:
+      tf.profiler.experimental.stop()
+    paths = sorted(glob.glob(os.path.join(logdir, '**', '*.xplane.pb'),
+                             recursive=True))
+    space = xplane_pb2.XSpace()
+    with open(paths[-1], 'rb') as f:
+      space.ParseFromString(f.read())
+  conv = xla = 0.0
+  other = {}
+  for plane in space.planes:
+    if not plane.name.startswith('/host:CPU'):
+      continue
+    for line in plane.lines:
+      for event in line.events:
+        name = plane.event_metadata[event.metadata_id].name
+        seconds = event.duration_ps / 1e12
+        if name == _XLA_EVENT:
+          xla += seconds
+          continue
+        match = _OP_EVENT.fullmatch(name)
+        if not match:
+          continue  # the executor's and Python's own spans
+        if 'Conv2D' in match.group(1):
+          conv += seconds
+        else:
+          other[match.group(1)] = other.get(match.group(1), 0.0) + seconds
+  total = conv + xla + sum(other.values())
+  return {'conv': conv, 'xla': xla, 'other': other, 'total': total,
+          'non_conv': 1.0 - conv / total if total else float('nan')}
+
+
+def describe_profile(profile, top=4):
+  """One line: the non-conv share against NON_CONV_BOUND and its biggest
+  parts."""
+  total = profile['total']
+  parts = dict(profile['other'], **({'XLA fusions': profile['xla']}
+                                    if profile['xla'] else {}))
+  biggest = sorted(parts.items(), key=lambda kv: -kv[1])[:top]
+  verdict = ('within' if profile['non_conv'] <= NON_CONV_BOUND else 'OVER')
+  return (f'non-conv {profile["non_conv"]:.0%} of kernel time ({verdict} the '
+          f'{NON_CONV_BOUND:.0%} bound; convs {profile["conv"]:.3f} s of '
+          f'{total:.3f} s): ' +
+          ', '.join(f'{k} {v / total:.0%}' for k, v in biggest))
 
 
 def cpu_name():

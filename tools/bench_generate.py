@@ -190,6 +190,7 @@ def main(argv):
       literal.generator.normalizer, len(literal.pitches),
       names=('generator',), subpixel_upscale=False)['generator']
   magenta_flops = flops_per_note(literal._waves_from_z, literal)  # pylint: disable=protected-access
+  g_flops = flops_per_note(model.images_from_z, model)
   print(f'\nFLOPs per note: ours {our_flops / 1e9:.2f} GFLOP, Magenta\'s '
         f'graph (upscale then conv) {magenta_flops / 1e9:.2f} GFLOP (convs and '
         'matmuls; FFTs not counted)')
@@ -205,22 +206,28 @@ def main(argv):
   print(f'\n1. z -> audio, batch {batch}, median of {_REPEATS.value} calls '
         '(load_model().generate_from_z)')
   print('| who | precision | mode | s/batch | notes/s | RTF | GFLOP/s | '
-        'of roofline | vs Magenta | audio vs fp32 |')
-  print('|---|---|---|---|---|---|---|---|---|---|')
+        'of roofline | G alone s/batch | G of roofline | vs Magenta | '
+        'audio vs fp32 |')
+  print('|---|---|---|---|---|---|---|---|---|---|---|---|')
 
-  def row(who, prec, mode, seconds, flops, error=''):
+  def row(who, prec, mode, seconds, flops, error='', g_seconds=None):
     rate = batch / seconds
     gflops = flops * rate / 1e9
     bound = roofline.get(precision_lib.compute_dtype(prec), {}).get('gflops')
     frac = f'{gflops / bound:.0%}' if bound else ''
+    g_frac = (f'{g_flops * batch / g_seconds / 1e9 / bound:.0%}'
+              if bound and g_seconds and g_flops else '')
     ratio = (f'{magenta["median"] / seconds:.2f}x' if magenta else '')
     print(f'| {who} | {prec} | {mode} | {seconds:.3f} | {rate:.2f} | '
-          f'{rate * note_secs:.1f} | {gflops:.0f} | {frac} | {ratio} | '
+          f'{rate * note_secs:.1f} | {gflops:.0f} | {frac} | '
+          f'{f"{g_seconds:.3f}" if g_seconds else ""} | {g_frac} | {ratio} | '
           f'{error} |', flush=True)
 
   if magenta:
     row('Magenta', 'fp32', 'TF1 graph', magenta['median'], magenta_flops)
   reference = None
+  profiles = []
+  zt, labels_t = tf.constant(z), tf.constant(labels)
   for prec in precisions:
     for xla in _XLA.value:
       if xla not in XLA_MODES:
@@ -230,6 +237,10 @@ def main(argv):
         out = m.generate_from_z(z, pitches)  # warm-up (trace / compile)
         seconds = bench_common.median_seconds(
             lambda: m.generate_from_z(z, pitches), _REPEATS.value, warmup=0)  # pylint: disable=cell-var-from-loop
+        images = lambda: m._images_fn(zt, labels_t)  # pylint: disable=protected-access,cell-var-from-loop
+        g_seconds = bench_common.median_seconds(images, _REPEATS.value)
+        if xla == 'off':
+          profiles.append((prec, bench_common.op_profile(images)))
       except Exception as e:  # pylint: disable=broad-except
         print(f'| ours | {prec} | XLA {xla} | failed: {type(e).__name__}: '
               f'{str(e)[:150]} |')
@@ -243,7 +254,13 @@ def main(argv):
                  'dB' if prec != 'fp32' else
                  f'max {np.abs(out - reference).max() / np.abs(reference).max():.1e} of peak')
       row('ours', prec, {'off': 'no XLA', 'generator': 'XLA generator',
-                         'all': 'XLA all'}[xla], seconds, our_flops, error)
+                         'all': 'XLA all'}[xla], seconds, our_flops, error,
+          g_seconds)
+  print(f'\n(G alone: the generator without the inverse transform, '
+        f'{(g_flops or 0) / 1e9:.2f} GFLOP per note.) Where the generator\'s time goes '
+        '(TF profiler, one call, no XLA):')
+  for prec, profile in profiles:
+    print(f'  {prec}: {bench_common.describe_profile(profile)}')
 
   if _MEMORY.value:
     probe = run_memory_probe(_MEMORY.value)

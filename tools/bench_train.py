@@ -64,7 +64,8 @@ MAGENTA_CONFIG = 'if_mel_hq'
 
 def bench(config, jit_compile, batch_size, steps, strategy=None,
           precision='fp32', count_flops=False):
-  """Returns (trace_seconds, seconds_per_step, images_per_second, flops)."""
+  """Returns (trace_seconds, seconds_per_step, images_per_second, flops,
+  the step's op profile (bench_common.op_profile) without XLA, else None)."""
   strategy = strategy or tf.distribute.get_strategy()
   hp = train.hparams_from_gin_files(
       [CONFIGS[config]], [f'hparams.batch_size_schedule=[{batch_size}]'])
@@ -87,12 +88,14 @@ def bench(config, jit_compile, batch_size, steps, strategy=None,
     for _ in range(steps):
       trainer.run_step(real, one_hot)
     per_step = (time.time() - start) / steps
+    profile = (None if jit_compile else bench_common.op_profile(
+        lambda: trainer.run_step(real, one_hot)))
     # The step's own tf.function, traced as run (forward, backward and the
     # gradient penalty's double backprop).
     flops = (bench_common.graph_flops(trainer.step, real, one_hot,
                                       tf.constant(False))
              if count_flops else None)
-  return trace, per_step, batch_size / per_step, flops
+  return trace, per_step, batch_size / per_step, flops, profile
 
 
 def main():
@@ -156,12 +159,13 @@ def main():
   print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   ours = []  # (precision, xla, strategy name, images/s) of MAGENTA_CONFIG
   flops_of = {}
+  profiles = []
   for config in args.configs.split(','):
     for prec in precisions:
       for xla in args.xla.split(','):
         base = None
         for name, strategy in strategies:
-          trace, per_step, speed, flops = bench(
+          trace, per_step, speed, flops, profile = bench(
               config, xla == 'on', args.batch_size, args.steps, strategy,
               prec, count_flops=config not in flops_of)
           flops = flops_of.setdefault(config, flops)
@@ -178,6 +182,11 @@ def main():
                 f'{rate or float("nan"):.1f} | '
                 f'{rate / bound if rate and bound else float("nan"):.0%} | '
                 f'{bench_common.peak_rss_mib():.0f} |', flush=True)
+          if profile:
+            profiles.append((f'{config} {prec} {name}', profile))
+  print('\nWhere the step\'s time goes (TF profiler, one step, no XLA):')
+  for what, profile in profiles:
+    print(f'  {what}: {bench_common.describe_profile(profile)}')
   if magenta:
     print_magenta_baseline(args, ours)
 
