@@ -380,3 +380,28 @@ def test_transitions_on_the_tiny_oracle(tiny, oracle, oracle_ckpt_dir,
     assert error <= bound, (name, error, bound)
   if same:
     assert d_bits, 'D differs from Magenta\'s bits on the fixture\'s kernels'
+
+
+def test_16_bit_leaky_relu_has_the_same_gradients_to_second_order():
+  """The 16-bit leaky ReLU reads its gradient off its output (so oneDNN can
+  fuse it with the conv in training): the same first gradients and the same
+  gradient-penalty style second order (d/dw of |d/dx|^2) as TF's own."""
+  rng = np.random.default_rng(0)
+  x = tf.constant(rng.standard_normal((4, 6)), tf.bfloat16)
+  w = tf.Variable(tf.constant(rng.standard_normal((6,)), tf.bfloat16))
+
+  def penalty_and_grads(activation):
+    with tf.GradientTape() as outer:
+      with tf.GradientTape() as inner:
+        inner.watch(x)
+        y = tf.reduce_sum(activation(x * w))
+      dx = inner.gradient(y, x)
+      penalty = tf.reduce_sum(tf.square(tf.cast(dx, tf.float32)))
+    return dx, outer.gradient(penalty, w)
+
+  ours = penalty_and_grads(networks._leaky_relu)  # pylint: disable=protected-access
+  theirs = penalty_and_grads(lambda v: tf.nn.leaky_relu(v, alpha=0.2))
+  for a, b in zip(ours, theirs):
+    np.testing.assert_array_equal(tf.cast(a, tf.float32).numpy(),
+                                  tf.cast(b, tf.float32).numpy())
+  assert float(tf.reduce_max(tf.abs(tf.cast(ours[1], tf.float32)))) > 0
