@@ -4,8 +4,9 @@
 `fp16` run the networks under Keras' mixed policies (`mixed_bfloat16`,
 `mixed_float16`): weights stay float32, convolutions and activations compute
 in the 16-bit type, while the statistics (pixel norm's mean of squares, the
-minibatch stddev), the networks' outputs, the spectral transforms and the
-losses stay float32. bf16 keeps float32's range (no loss scaling); fp16 has
+minibatch stddev: inside small XLA functions, so no float32 copy of a map
+is made between convs; layers.py), the networks' outputs, the spectral
+transforms and the losses stay float32. bf16 keeps float32's range (no loss scaling); fp16 has
 three more mantissa bits but overflows past 65504, so training in fp16 scales
 the losses (Keras' `LossScaleOptimizer`).
 
