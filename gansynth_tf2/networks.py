@@ -72,7 +72,13 @@ def _leaky_relu_grad_by_output(x):
   y = tf.nn.leaky_relu(x, alpha=0.2)
 
   def grad(dy):
-    return tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=0.2)
+    # The features only pick the slope (their own gradient is zero): stopped,
+    # so a second-order tape (the gradient penalty's) does not differentiate
+    # back through the forward LeakyRelu to its input, which would give the
+    # pre-activation a second consumer again (and Grappler's remapper fails
+    # on that graph).
+    return tf.raw_ops.LeakyReluGrad(gradients=dy, features=tf.stop_gradient(y),
+                                    alpha=0.2)
   return y, grad
 
 

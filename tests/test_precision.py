@@ -478,6 +478,16 @@ def test_no_casts_between_convs_of_the_bf16_training_step(tmp_path):
   assert {'Conv2DBackpropInput', 'Conv2DBackpropFilter'} <= types
   for network in ('generator', 'discriminator'):
     assert _assert_no_casts_between_convs(graph, network) > 0, network
+  # No gradient reads a conv's pre-activation (the leaky ReLU's reads its
+  # output, the penalty's second order too; custom_gradient's IdentityN is
+  # a pass-through Grappler prunes): conv + bias + activation stay fusable
+  # into one oneDNN op in training.
+  activated = [op for op in graph.get_operations() if op.type == 'BiasAdd'
+               and any(c.type == 'LeakyRelu' for c in op.outputs[0].consumers())]
+  assert len(activated) > 20
+  for op in activated:
+    consumers = {c.type for c in op.outputs[0].consumers()}
+    assert consumers <= {'LeakyRelu', 'IdentityN'}, (op.name, consumers)
 
 
 def test_xla_auto_chooses_by_the_machines_features(tmp_path, run_main,
