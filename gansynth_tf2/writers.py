@@ -4,6 +4,7 @@ Used by every tool that writes them (generate's modes, the round-trip demo):
   `write_wav`: 32-bit float WAV (soundfile), as generated; PCM subtypes for
     samplers (sampler.py).
   `fit_to_full_scale`: a clip over full scale scaled to peak at -1 dBFS.
+  `wav_bytes`: a WAV file in memory (16-bit PCM), for the web page.
   `write_png`: a clip's log-magnitude spectrogram, with a piano roll above it
     for a clip of several notes (`midi.Notes`).
   `StreamedSpectrogram`: the spectrogram of a clip too long to hold, fed in
@@ -21,6 +22,7 @@ hop 256. soundfile, matplotlib and TensorFlow are imported on first use, so
 importing this module (and the command lines that do) stays light.
 """
 
+import io
 import os
 
 import numpy as np
@@ -59,6 +61,17 @@ def write_wav(path, audio, sr, subtype='FLOAT'):
   """
   import soundfile  # pylint: disable=import-outside-toplevel
   soundfile.write(path, np.asarray(audio, np.float32), sr, subtype=subtype)
+
+
+def wav_bytes(audio, sr, subtype='PCM_16'):
+  """`audio` as the bytes of a WAV file at `sr` Hz, fit to full scale first
+  (`fit_to_full_scale`): 16-bit PCM by default, which every browser plays
+  (the web page of serve.py)."""
+  import soundfile  # pylint: disable=import-outside-toplevel
+  buffer = io.BytesIO()
+  soundfile.write(buffer, fit_to_full_scale(audio)[0], sr, subtype=subtype,
+                  format='WAV')
+  return buffer.getvalue()
 
 
 def log_magnitude(audio, sr, floor_db=-80.0, reference=None):

@@ -42,6 +42,7 @@ GROUP_SECONDS = [
     ("test_generate", 36),
     ("test_inversion", 60),
     ("test_instrument", 40),
+    ("test_serve", 45),
     ("test_latents", 32),
     ("test_specgrams", 30),
     ("test_evaluate", 20),

@@ -11,7 +11,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TOOLS = ('gansynth-tf2-train', 'gansynth-tf2-generate', 'gansynth-tf2-export',
-         'gansynth-tf2-evaluate', 'gansynth-tf2-train-classifier')
+         'gansynth-tf2-evaluate', 'gansynth-tf2-train-classifier',
+         'gansynth-tf2-serve')
 
 
 @pytest.fixture(scope='module')
@@ -61,6 +62,9 @@ def test_package_and_configs_come_from_the_wheel(wheel_env, tmp_path):
   assert gin_dir == os.path.join(package_dir, 'gin')
   for tool in TOOLS:
     assert (wheel_env / 'bin' / tool).is_file(), tool
+  # serve's page ships with the package.
+  for name in ('index.html', 'app.js', 'style.css'):
+    assert os.path.isfile(os.path.join(package_dir, 'web', name)), name
 
 
 def test_installed_train_runs_a_shipped_config_from_another_folder(

@@ -7,7 +7,8 @@
 # Ubuntu 24.04 refuse pip install into the system Python), made here; else
 # python3 itself.
 # System packages (Debian/Ubuntu, needs root or sudo): fluidsynth and the small
-# TimGM6mb soundfont, used to render training notes and by the tests, and
+# TimGM6mb soundfont, used to render training notes and by the tests,
+# chromium and chromium-driver (headless, for the web page's tests), and
 # python3-venv when the virtual environment needs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +29,14 @@ apt_install() {
 need_apt=()
 command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need_apt+=(timgm6mb-soundfont)
+# Headless Chromium and its WebDriver: the web page's tests (tests/test_serve.py).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt_install "${need_apt[@]}" || \
-    echo "setup: please install ${need_apt[*]} (fluidsynth and a GM soundfont);" \
-         "soundfont rendering and its tests need them" >&2
+    echo "setup: please install ${need_apt[*]} (fluidsynth and a GM soundfont;" \
+         "chromium and chromium-driver for the web page's browser tests);" \
+         "soundfont rendering and those tests need them" >&2
 fi
 
 python_env_pick "$PWD"
