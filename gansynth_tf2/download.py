@@ -98,10 +98,7 @@ def _read_meta(path):
 
 
 def _write_meta(path, meta):
-  tmp = f'{path}.tmp-{os.getpid()}'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    json.dump(meta, f)
-  os.replace(tmp, path)
+  files.write_atomic(path, json.dumps(meta))
 
 
 def _remove(*paths):

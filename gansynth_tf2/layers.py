@@ -23,7 +23,7 @@ import tensorflow as tf
 
 
 # Reduced-precision compute dtypes (precision.py); statistics stay float32.
-_HALF_DTYPES = (tf.float16, tf.bfloat16)
+HALF_DTYPES = (tf.float16, tf.bfloat16)
 
 
 def pixel_norm(images, epsilon=1.0e-8):
@@ -36,7 +36,7 @@ def pixel_norm(images, epsilon=1.0e-8):
   Returns:
     `images / sqrt(mean_c(images**2) + epsilon)`, same shape.
   """
-  if images.dtype in _HALF_DTYPES:
+  if images.dtype in HALF_DTYPES:
     return _compiled(_pixel_norm_16bit, images,
                      tf.constant(epsilon, tf.float32))
   scale = tf.math.rsqrt(
@@ -227,7 +227,7 @@ def minibatch_mean_stddev(x, group_size=None):
     gets it rounded to its own dtype (it joins the 16-bit map), from one XLA
     function, so no float32 copy of the map is made between the convs.
   """
-  if x.dtype in _HALF_DTYPES:
+  if x.dtype in HALF_DTYPES:
     return _compiled(_minibatch_stddev_16bit, x, group_size)
   return _minibatch_stddev(x, group_size)
 
@@ -327,7 +327,7 @@ class _EqualizedLayer(keras.layers.Layer):
 
   @property
   def _half(self):
-    return tf.as_dtype(self.compute_dtype) in _HALF_DTYPES
+    return tf.as_dtype(self.compute_dtype) in HALF_DTYPES
 
   def _kernel(self):
     """The kernel the op applies: float32 as is; 16 bits with the scale in."""

@@ -318,14 +318,15 @@ def mix_notes(audio_notes, notes, sample_rate=16000, attack=0.010,
   streamed, with memory bounded by one note (generate's --midi_file).
 
   Args:
-    audio_notes: [n, audio_length] one generated note per entry of `notes`.
+    audio_notes: [n, audio_length] one generated note per entry of `notes`
+      (or a list of n 1-D notes of any lengths, e.g. resampled ones).
     notes: Notes, n entries.
     peak: absolute peak of the returned clip.
 
   Returns:
-    [samples] float32 clip, long enough for the last note's release.
+    [samples] float32 clip, long enough for the last note's release (empty
+    for no notes).
   """
-  audio_notes = np.asarray(audio_notes)
   if len(audio_notes) != len(notes):
     raise ValueError(f'mix_notes: {len(audio_notes)} audio notes for '
                      f'{len(notes)} notes')
@@ -335,10 +336,11 @@ def mix_notes(audio_notes, notes, sample_rate=16000, attack=0.010,
     shaped.append(shape_note(audio, t1 - t0, vel, sample_rate, attack,
                              release))
     starts.append(onset_sample(t0, sample_rate))
-  clip = np.zeros(max(s + len(n) for s, n in zip(starts, shaped)), np.float64)
+  clip = np.zeros(max((s + len(n) for s, n in zip(starts, shaped)),
+                      default=0), np.float64)
   for start, note in zip(starts, shaped):
     clip[start:start + len(note)] += note
-  clip_peak = np.abs(clip).max()
+  clip_peak = np.abs(clip).max(initial=0.0)
   if clip_peak > 0:
     clip *= peak / clip_peak
   return clip.astype(np.float32)

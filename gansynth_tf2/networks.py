@@ -56,7 +56,7 @@ def block_name(block_id):
 # from_config rebuilds the same layer.
 @keras.saving.register_keras_serializable(package='gansynth_tf2')
 def _leaky_relu(x):
-  if x.dtype in (tf.bfloat16, tf.float16):
+  if x.dtype in layers.HALF_DTYPES:
     return _leaky_relu_grad_by_output(x)
   return tf.nn.leaky_relu(x, alpha=0.2)
 

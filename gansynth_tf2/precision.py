@@ -135,6 +135,14 @@ def cpu_flags(cpuinfo='/proc/cpuinfo'):
   return set()
 
 
+def _has_gpu(has_gpu=None):
+  """`has_gpu` as given (tests), else whether TF sees a GPU."""
+  if has_gpu is None:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    return bool(tf.config.list_physical_devices('GPU'))
+  return has_gpu
+
+
 def emulation_warning(precision, flags=None, has_gpu=None):
   """A warning line when `precision` has no units here, else None.
 
@@ -145,10 +153,7 @@ def emulation_warning(precision, flags=None, has_gpu=None):
   """
   if check(precision) == 'fp32':
     return None
-  if has_gpu is None:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    has_gpu = bool(tf.config.list_physical_devices('GPU'))
-  if has_gpu:
+  if _has_gpu(has_gpu):
     return None
   flags = cpu_flags() if flags is None else set(flags)
   wanted = CPU_FLAGS[precision]
@@ -182,10 +187,7 @@ def auto_jit_compile(flags=None, has_gpu=None):
   Returns:
     (False or 'generator', the reason in words).
   """
-  if has_gpu is None:
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    has_gpu = bool(tf.config.list_physical_devices('GPU'))
-  if has_gpu:
+  if _has_gpu(has_gpu):
     return 'generator', 'a GPU: the XLA-compiled generator'
   flags = cpu_flags() if flags is None else set(flags)
   if 'avx512f' in flags:

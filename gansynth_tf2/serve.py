@@ -319,21 +319,10 @@ def read_midi_upload(data, name, max_seconds, max_notes=MAX_MIDI_NOTES):
 
 
 def render_notes(notes, waves, sample_rate):
-  """The clip of `notes` (`midi.Notes`) played by `waves` {pitch: note}:
-  each note shaped (`midi.shape_note`: envelope, velocity) and mixed at its
-  onset, the clip at peak 0.5 (as `midi.mix_notes`)."""
-  blocks = []
-  mixer = midi.NoteMixer(sink=blocks.append)
-  for pitch, t0, t1, velocity in zip(notes.pitches, notes.start_times,
-                                     notes.end_times, notes.velocities):
-    mixer.add(midi.onset_sample(t0, sample_rate),
-              midi.shape_note(waves[int(pitch)], t1 - t0, velocity,
-                              sample_rate))
-  mixer.close()
-  clip = np.concatenate(blocks) if blocks else np.zeros(0)
-  if mixer.peak > 0:
-    clip = clip * (0.5 / mixer.peak)
-  return clip.astype(np.float32)
+  """The clip of `notes` (`midi.Notes`) played by `waves` {pitch: note}
+  (`midi.mix_notes`: each note shaped and mixed at its onset, peak 0.5)."""
+  return midi.mix_notes([waves[int(p)] for p in notes.pitches], notes,
+                        sample_rate)
 
 
 # -------------------------------------------------------------- inversion

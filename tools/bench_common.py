@@ -168,7 +168,7 @@ _XLA_EVENT = 'CpuExecutable::ExecuteAsyncOnStream'
 NON_CONV_BOUND = 0.5
 
 
-def op_profile(fn, logdir=None):
+def op_profile(fn, logdir=None, warmup=1):
   """Where one call of `fn` spends its kernel time (TF profiler).
 
   Returns {'conv': s, 'xla': s, 'other': {op type: s}, 'total': s,
@@ -176,12 +176,15 @@ def op_profile(fn, logdir=None):
   forms and backprops included), xla = the XLA functions (the 16-bit pixel
   norms' and minibatch stddev's fusions), other = the remaining TF kernels
   by type. Kernel seconds summed over threads, so 'total' can exceed the
-  wall time; the shares are what matters. `fn` is run once before.
+  wall time; the shares are what matters. `fn` is run `warmup` times
+  before (0 when the caller has already run it: a full-size training step
+  takes seconds).
   """
   import glob  # pylint: disable=import-outside-toplevel
   import tempfile  # pylint: disable=import-outside-toplevel
   from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=import-outside-toplevel,g-direct-tensorflow-import
-  _force(fn())
+  for _ in range(warmup):
+    _force(fn())
   with tempfile.TemporaryDirectory() as tmp:
     logdir = logdir or tmp
     tf.profiler.experimental.start(logdir)

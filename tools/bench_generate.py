@@ -240,7 +240,7 @@ def main(argv):
         images = lambda: m._images_fn(zt, labels_t)  # pylint: disable=protected-access,cell-var-from-loop
         g_seconds = bench_common.median_seconds(images, _REPEATS.value)
         if xla == 'off':
-          profiles.append((prec, bench_common.op_profile(images)))
+          profiles.append((prec, bench_common.op_profile(images, warmup=0)))
       except Exception as e:  # pylint: disable=broad-except
         print(f'| ours | {prec} | XLA {xla} | failed: {type(e).__name__}: '
               f'{str(e)[:150]} |')

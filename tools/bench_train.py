@@ -89,7 +89,7 @@ def bench(config, jit_compile, batch_size, steps, strategy=None,
       trainer.run_step(real, one_hot)
     per_step = (time.time() - start) / steps
     profile = (None if jit_compile else bench_common.op_profile(
-        lambda: trainer.run_step(real, one_hot)))
+        lambda: trainer.run_step(real, one_hot), warmup=0))
     # The step's own tf.function, traced as run (forward, backward and the
     # gradient penalty's double backprop).
     flops = (bench_common.graph_flops(trainer.step, real, one_hot,
