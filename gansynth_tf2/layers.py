@@ -37,38 +37,105 @@ def pixel_norm(images, epsilon=1.0e-8):
     `images / sqrt(mean_c(images**2) + epsilon)`, same shape.
   """
   if images.dtype in HALF_DTYPES:
-    return _compiled(_pixel_norm_16bit, images,
-                     tf.constant(epsilon, tf.float32))
+    return xla_call(_pixel_norm_16bit, images, static=(epsilon,))
   scale = tf.math.rsqrt(
       tf.reduce_mean(tf.square(images), axis=-1, keepdims=True) + epsilon)
   return images * tf.cast(scale, images.dtype)
 
 
-# XLA for this one function: the statistics in float32 (fp16 squares
-# overflow past 256, epsilon is below fp16's range) and the scaling, fused
-# into two passes over the map. TF's kernels take six (cast, square, mean,
-# rsqrt, cast, multiply), and its 16-bit elementwise kernels are slow: on
-# the AMX Xeon this halves the bf16 generator's non-conv time (full size,
-# batch 8: 0.23 -> 0.19 s, the convs ~0.13 s). The convs stay oneDNN's.
-def _pixel_norm_16bit(images, epsilon):
+def pixel_norm_scale(images, epsilon=1.0e-8):
+  """`pixel_norm`'s per-pixel factor: `[..., c]` -> float32 `[..., 1]`,
+  `1 / sqrt(mean_c(images**2) + epsilon)`."""
+  if images.dtype in HALF_DTYPES:
+    return xla_call(_pixel_norm_scale_16bit, images, static=(epsilon,))
+  return tf.math.rsqrt(tf.reduce_mean(
+      tf.square(tf.cast(images, tf.float32)), axis=-1, keepdims=True) + epsilon)
+
+
+def pixel_norm_phases(phases, epsilon=1.0e-8):
+  """`pixel_norm` of a sub-pixel conv's phases, interleaved into one map.
+
+  Args:
+    phases: `[scale_h][scale_w]` nested list of `[b, h, w, c]` maps, as
+      `upscale_conv2d` hands its `interleave`.
+    epsilon: added under the square root.
+
+  Returns:
+    `[b, h * scale_h, w * scale_w, c]`: `pixel_norm(interleave(phases))`.
+  """
+  flat = [p for row in phases for p in row]
+  if flat[0].dtype in HALF_DTYPES:
+    return xla_call(_pixel_norm_phases_16bit, *flat,
+                    static=(len(phases[0]), epsilon))
+  return pixel_norm(interleave(phases), epsilon)
+
+
+# 16 bits: XLA for these functions, the statistics in float32 (fp16 squares
+# overflow past 256, epsilon is below fp16's range) and the scaling fused
+# into two passes over the map, where TF's kernels take six (cast, square,
+# mean, rsqrt, cast, multiply) and its 16-bit elementwise kernels are slow.
+# The convs stay oneDNN's. Which XLA formulation is fastest depends on the
+# channel count (measured on the AMX Xeon, bf16, batch 8, the generator's
+# shapes): the channel mean as a matrix-vector product is 2-9x faster than
+# XLA's reduction from 64 channels up (XLA vectorizes its dot, not that
+# row reduction), the reduction is faster at 32; a sub-pixel conv's phases
+# are interleaved in the same function (one pass instead of TF's two Pack
+# passes: 32 channels 32 -> 15 ms, 64: 15 -> 9 ms), before the norm from 64
+# channels up, after it below.
+def _mean_square(stats):
+  """`mean_c(stats**2)` of a float32 `[..., c]` map -> `[..., 1]`."""
+  channels = stats.shape[-1]
+  if channels < 64:
+    return tf.reduce_mean(tf.square(stats), axis=-1, keepdims=True)
+  mean_square = tf.linalg.matvec(tf.reshape(tf.square(stats), [-1, channels]),
+                                 tf.fill([channels], 1.0 / channels))
+  return tf.reshape(mean_square, stats.shape[:-1] + [1])
+
+
+def _pixel_norm_scale_16bit(epsilon, images):
+  return tf.math.rsqrt(_mean_square(tf.cast(images, tf.float32)) + epsilon)
+
+
+def _pixel_norm_16bit(epsilon, images):
   """`pixel_norm` of a 16-bit map, its statistics in float32."""
   stats = tf.cast(images, tf.float32)
-  scale = tf.math.rsqrt(
-      tf.reduce_mean(tf.square(stats), axis=-1, keepdims=True) + epsilon)
-  return tf.cast(stats * scale, images.dtype)
+  return tf.cast(stats * tf.math.rsqrt(_mean_square(stats) + epsilon),
+                 images.dtype)
+
+
+def _pixel_norm_phases_16bit(scale_w, epsilon, *flat):
+  """`pixel_norm_phases` of 16-bit phases (flattened row by row)."""
+  rows = [list(flat[i:i + scale_w]) for i in range(0, len(flat), scale_w)]
+  if flat[0].shape[-1] < 64:
+    return interleave([[_pixel_norm_16bit(epsilon, p) for p in row]
+                       for row in rows])
+  return _pixel_norm_16bit(epsilon, interleave(rows))
+
+
+def xla_call(fn, *tensors, static=()):
+  """`fn(*static, *tensors)` run as an XLA-compiled function: one per
+  `fn`, input shapes and dtypes and `static` (hashable Python values), so
+  each is traced once (one function traced at every map size of a network
+  would log TF's excessive-retracing warning). Differentiable; its gradient
+  is compiled too."""
+  tensors = [tf.convert_to_tensor(t) for t in tensors]
+  signature = tuple((tuple(t.shape.as_list()), t.dtype) for t in tensors)
+  return _xla_function(fn, signature, tuple(static))(*tensors)
 
 
 @functools.lru_cache(maxsize=None)
-def _xla(fn, shape, dtype):
-  """`fn` XLA-compiled, one function per input shape and dtype: each is
-  traced once (one function traced at every map size of a network would
-  log TF's excessive-retracing warning)."""
-  del shape, dtype  # the cache key
-  return tf.function(fn, jit_compile=True, autograph=False)
+def _xla_function(fn, signature, static):
+  del signature  # the cache key
+  return tf.function(functools.partial(fn, *static) if static else fn,
+                     jit_compile=True, autograph=False)
 
 
-def _compiled(fn, x, *args):
-  return _xla(fn, tuple(x.shape.as_list()), x.dtype)(x, *args)
+def _scale_bias_activation(activation, output, row_scale, bias):
+  """`activation(row_scale * output + bias)`, computed in float32."""
+  y = tf.cast(output, tf.float32) * row_scale + tf.cast(bias, tf.float32)
+  if activation is not None:
+    y = activation(y)
+  return tf.cast(y, output.dtype)
 
 
 def _validated_scale(scale):
@@ -161,7 +228,8 @@ def _fold(kernel, taps, axis):
   return tf.stack(parts, axis=axis)
 
 
-def upscale_conv2d(images, kernel, scale_h, scale_w, per_phase=None):
+def upscale_conv2d(images, kernel, scale_h, scale_w, per_phase=None,
+                   interleave_fn=None):
   """`conv2d(nearest_upscale(images), kernel, 'SAME')`, on the low-res map.
 
   Each output phase (row and column position within a `scale` x `scale`
@@ -179,6 +247,9 @@ def upscale_conv2d(images, kernel, scale_h, scale_w, per_phase=None):
       applied to each phase's conv output before the phases are interleaved:
       the same values as applying it after, and it sits right behind its
       conv, where oneDNN can fuse it.
+    interleave_fn: None (`interleave`), or a function of the `[scale_h]
+      [scale_w]` nested list of phase maps that interleaves them (and may
+      do more on the way, e.g. `pixel_norm_phases`).
 
   Returns:
     `[b, h * scale_h, w * scale_w, c_out]`.
@@ -187,7 +258,6 @@ def upscale_conv2d(images, kernel, scale_h, scale_w, per_phase=None):
     raise ValueError(f'upscale_conv2d needs a 3x3 kernel, got {kernel.shape}')
   images = tf.convert_to_tensor(images)
   kernel = tf.convert_to_tensor(kernel)
-  b, h, w, _ = _static_or_dynamic_shape(images)
   rows = []
   for first_h, taps_h in _phase_taps(scale_h):
     k_rows = _fold(kernel, taps_h, axis=0)
@@ -201,10 +271,19 @@ def upscale_conv2d(images, kernel, scale_h, scale_w, per_phase=None):
               [-first_w, first_w + len(taps_w) - 1], [0, 0]]
       phase = tf.nn.conv2d(images, k, strides=1, padding=pads)
       cols.append(phase if per_phase is None else per_phase(phase))
-    # Interleave one axis at a time (tensors stay <= 5-D for TF Lite).
-    row = cols[0] if scale_w == 1 else tf.reshape(
-        tf.stack(cols, axis=3), [b, h, w * scale_w, -1])
-    rows.append(row)
+    rows.append(cols)
+  return (interleave_fn or interleave)(rows)
+
+
+def interleave(phases):
+  """Sub-pixel phases into one map: `[scale_h][scale_w]` nested list of
+  `[b, h, w, c]` -> `[b, h * scale_h, w * scale_w, c]`, phase `[a][e]` at
+  rows `scale_h * i + a`, columns `scale_w * j + e`."""
+  b, h, w, _ = _static_or_dynamic_shape(phases[0][0])
+  scale_h, scale_w = len(phases), len(phases[0])
+  # One axis at a time (tensors stay <= 5-D for TF Lite).
+  rows = [cols[0] if scale_w == 1 else tf.reshape(
+      tf.stack(cols, axis=3), [b, h, w * scale_w, -1]) for cols in phases]
   if scale_h == 1:
     return rows[0]
   return tf.reshape(tf.stack(rows, axis=2), [b, h * scale_h, w * scale_w, -1])
@@ -228,7 +307,7 @@ def minibatch_mean_stddev(x, group_size=None):
     function, so no float32 copy of the map is made between the convs.
   """
   if x.dtype in HALF_DTYPES:
-    return _compiled(_minibatch_stddev_16bit, x, group_size)
+    return xla_call(_minibatch_stddev_16bit, x, static=(group_size,))
   return _minibatch_stddev(x, group_size)
 
 
@@ -244,7 +323,7 @@ def _minibatch_stddev(x, group_size):
   return tf.repeat(per_group, group_size)
 
 
-def _minibatch_stddev_16bit(x, group_size):
+def _minibatch_stddev_16bit(group_size, x):
   # A variance of 16-bit values loses too much: float32 inside the fusion.
   return tf.cast(_minibatch_stddev(tf.cast(x, tf.float32), group_size),
                  x.dtype)
@@ -335,13 +414,14 @@ class _EqualizedLayer(keras.layers.Layer):
       return tf.cast(self.post_scale * self.kernel, self.compute_dtype)
     return self.kernel
 
-  def _finish(self, output):
+  def _finish(self, output, activation='own'):
     if self._half:  # the scale is in the kernel (_kernel)
       output = tf.nn.bias_add(output, tf.cast(self.bias, self.compute_dtype))
     else:
       output = self.post_scale * output + self.bias
-    if self.activation is not None:
-      output = self.activation(output)
+    activation = self.activation if activation == 'own' else activation
+    if activation is not None:
+      output = activation(output)
     return output
 
   def get_config(self):
@@ -374,25 +454,62 @@ class EqualizedConv2D(_EqualizedLayer):
   def build(self, input_shape):
     self._add_weights(self.kernel_size + (int(input_shape[-1]), self.units))
 
-  def call(self, x, upscale=None):
+  def call(self, x, upscale=None, pixel_norm=True, normalize_input=False):
     """`[b, h, w, c_in] -> [b, h', w', filters]`.
 
     upscale: None, or `(scale_h, scale_w)`: the layer is applied to `x`
       nearest-upscaled by that much, computed in sub-pixel form on the small
       map (`upscale_conv2d`, 4/9 of the work at scale 2); needs a stride-1
       SAME 3x3 conv (`can_upscale`).
+    pixel_norm: False leaves out the pixel norm that ends the activation
+      (one whose `pixel_norm_of` attribute names the activation before it).
+    normalize_input: True applies the layer to `pixel_norm(x)`, computed
+      as the norm's per-pixel scale times the conv's output (a 1x1 conv
+      only, a per-pixel linear map; bias and activation after), so the
+      normalized map is never written.
     """
+    before_norm = getattr(self.activation, 'pixel_norm_of', None)
+    if not pixel_norm:
+      if before_norm is None:
+        raise ValueError(f'{self.name}: pixel_norm=False needs an activation '
+                         'ending in a pixel norm')
+      if upscale is not None:
+        raise ValueError(f'{self.name}: pixel_norm=False with upscale')
+      return self._finish(self._conv(x), activation=before_norm)
+    if normalize_input:
+      if self.kernel_size != (1, 1) or upscale is not None:
+        raise ValueError(f'{self.name}: normalize_input needs a 1x1 conv, '
+                         f'got kernel {self.kernel_size}')
+      return self._row_scaled(x, pixel_norm_scale(x))
     if upscale is not None:
       if not self.can_upscale:
         raise ValueError(f'{self.name}: upscale needs a stride-1 SAME 3x3 '
                          f'conv, got kernel {self.kernel_size}, strides '
                          f'{self.strides}, padding {self.padding}')
       if self._half:  # bias and activation per phase, fused with its conv
-        return upscale_conv2d(x, self._kernel(), *upscale,
-                              per_phase=self._finish)
+        if before_norm is None:
+          return upscale_conv2d(x, self._kernel(), *upscale,
+                                per_phase=self._finish)
+        # The activation ends in a pixel norm: that norm is done with the
+        # phases' interleave, in one pass (pixel_norm_phases).
+        return upscale_conv2d(
+            x, self._kernel(), *upscale,
+            per_phase=lambda y: before_norm(self._finish(y, activation=None)),
+            interleave_fn=pixel_norm_phases)
       return self._finish(upscale_conv2d(x, self.kernel, *upscale))
-    return self._finish(tf.nn.conv2d(x, self._kernel(), strides=self.strides,
-                                     padding=self.padding))
+    return self._finish(self._conv(x))
+
+  def _conv(self, x):
+    return tf.nn.conv2d(x, self._kernel(), strides=self.strides,
+                        padding=self.padding)
+
+  def _row_scaled(self, x, row_scale):
+    output = self._conv(x)
+    if self._half:  # scale, bias and activation in one small fusion
+      return xla_call(_scale_bias_activation, output, row_scale,
+                      tf.cast(self.bias, self.compute_dtype),
+                      static=(self.activation,))
+    return self._finish(output * tf.cast(row_scale, output.dtype))
 
   @property
   def can_upscale(self):

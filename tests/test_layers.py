@@ -194,3 +194,88 @@ def test_equalized_conv_upscale_argument():
   assert not one_by_one.can_upscale
   with pytest.raises(ValueError, match='stride-1 SAME 3x3'):
     one_by_one(x, upscale=(2, 2))
+
+
+def _np_pixel_norm(x):
+  x = np.asarray(x, np.float64)
+  return x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + 1e-8)
+
+
+# 8 channels take XLA's reduction, 64 the matrix-vector form (layers.py).
+@pytest.mark.parametrize('dtype', [tf.bfloat16, tf.float16])
+@pytest.mark.parametrize('channels', [8, 64])
+def test_16_bit_pixel_norms_equal_the_formula(dtype, channels):
+  """pixel_norm, pixel_norm_scale and pixel_norm_phases on 16-bit maps
+  give the float formula on the same 16-bit values, to the output's
+  rounding; the phases come out interleaved as `interleave` puts them."""
+  tol = {tf.bfloat16: 2**-7, tf.float16: 2**-10}[dtype]
+  x = tf.cast(_rand(2, 3, 5, channels) * 3.0, dtype)
+  values = x.numpy().astype(np.float64)
+  got = layers.pixel_norm(x)
+  assert got.dtype == dtype
+  np.testing.assert_allclose(tf.cast(got, tf.float32), _np_pixel_norm(values),
+                             atol=2 * tol * np.abs(_np_pixel_norm(values)).max())
+  scale = layers.pixel_norm_scale(x)
+  assert scale.dtype == tf.float32 and scale.shape == (2, 3, 5, 1)
+  np.testing.assert_allclose(
+      scale, 1 / np.sqrt(np.mean(values**2, axis=-1, keepdims=True) + 1e-8),
+      rtol=1e-5)
+  for scale_h, scale_w in [(2, 2), (2, 1), (1, 2)]:
+    phases = [[tf.cast(_rand(2, 3, 5, channels, seed=10 * a + e), dtype)
+               for e in range(scale_w)] for a in range(scale_h)]
+    got = layers.pixel_norm_phases(phases)
+    assert got.dtype == dtype and got.shape == (2, 3 * scale_h, 5 * scale_w,
+                                                channels)
+    want = np.zeros(got.shape)
+    for a in range(scale_h):
+      for e in range(scale_w):
+        want[:, a::scale_h, e::scale_w] = _np_pixel_norm(phases[a][e].numpy())
+    np.testing.assert_allclose(tf.cast(got, tf.float32), want,
+                               atol=2 * tol * np.abs(want).max())
+
+
+def test_pixel_norm_phases_gradient_in_16_bits():
+  """The 16-bit phases' pixel norm (an XLA function) has the float32
+  gradient, to bf16 rounding."""
+  phases32 = [[tf.constant(_rand(1, 2, 3, 64, seed=a * 2 + e))
+               for e in range(2)] for a in range(2)]
+  weights = tf.constant(_rand(1, 4, 6, 64, seed=9))
+  grads = {}
+  for dtype in (tf.float32, tf.bfloat16):
+    flat = [tf.cast(p, dtype) for row in phases32 for p in row]
+    with tf.GradientTape() as tape:
+      tape.watch(flat)
+      out = layers.pixel_norm_phases([flat[:2], flat[2:]])
+      loss = tf.reduce_sum(tf.cast(out, tf.float32) * weights)
+    grads[dtype] = [tf.cast(g, tf.float32).numpy()
+                    for g in tape.gradient(loss, flat)]
+  for want, got in zip(grads[tf.float32], grads[tf.bfloat16]):
+    np.testing.assert_allclose(got, want, atol=0.03 * np.abs(want).max())
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
+def test_equalized_conv_normalize_input_and_pixel_norm_off(dtype):
+  """`normalize_input=True` is the layer applied to pixel_norm(x);
+  `pixel_norm=False` leaves out the norm ending the activation; both refuse
+  the layers they do not apply to."""
+  tol = 1e-5 if dtype == 'float32' else 0.02
+  x = tf.cast(_rand(2, 4, 6, 8) * 2.0, dtype)
+  to_rgb = layers.EqualizedConv2D(2, 1, activation='tanh', dtype=dtype)
+  to_rgb.build(x.shape)
+  to_rgb.bias.assign([0.1, -0.2])
+  want = tf.cast(to_rgb(layers.pixel_norm(x)), tf.float32)
+  got = to_rgb(x, normalize_input=True)
+  assert got.dtype == x.dtype
+  np.testing.assert_allclose(tf.cast(got, tf.float32), want, atol=tol)
+  conv = layers.EqualizedConv2D(8, 3, dtype=dtype,
+                                activation=networks._leaky_relu_pixel_norm)  # pylint: disable=protected-access
+  conv.build(x.shape)
+  conv.bias.assign(np.linspace(-1, 1, 8))
+  before = conv(x, pixel_norm=False)
+  assert np.any(tf.cast(before, tf.float32).numpy() < 0)  # leaky, not normed
+  np.testing.assert_allclose(tf.cast(layers.pixel_norm(before), tf.float32),
+                             tf.cast(conv(x), tf.float32), atol=tol)
+  with pytest.raises(ValueError, match='1x1'):
+    conv(x, normalize_input=True)
+  with pytest.raises(ValueError, match='ending in a pixel norm'):
+    to_rgb(x, pixel_norm=False)
