@@ -367,16 +367,24 @@ class Generator(_ProgressiveNetwork):
         continue  # adds exact zeros in Magenta's sum
       rgb = block.to_rgb_of_features(
           lod, pixel_norm=not (defer_norm and block is self.blocks[-1]))
+      if not (static and alpha == 1.0):  # x * 1.0 is x: skipped
+        rgb = rgb * tf.cast(alpha, rgb.dtype)
       # Nearest-neighbour copies are exact, so scaling before upscaling gives
       # Magenta's numbers with less work.
       outputs.append(self._upscale(
-          rgb * tf.cast(alpha, rgb.dtype),
-          self.resolution_schedule.scale_factor(block_id)))
+          rgb, self.resolution_schedule.scale_factor(block_id)))
     images = outputs[0] if len(outputs) == 1 else tf.add_n(outputs)
-    images = tf.cast(images, tf.float32)  # a no-op in float32
-    if denormalize:
-      images = self.normalizer.denormalize(images)
-    return images
+    finish = self.normalizer.denormalize if denormalize else None
+    if images.dtype != tf.float32:
+      # Cast and denormalize in one XLA pass (TF's 16-bit cast and its
+      # broadcast ops over 2 channels took ~4% of the bf16 generator).
+      return layers.xla_call(_float32_then, images, static=(finish,))
+    return images if finish is None else finish(images)
+
+
+def _float32_then(fn, images):
+  images = tf.cast(images, tf.float32)
+  return images if fn is None else fn(images)
 
 
 class _DiscriminatorBlock(keras.layers.Layer):
