@@ -97,21 +97,23 @@ def test_match_level_only_moves_notes_outside_the_models_range():
 
 
 # ---------------------------------------------------------------------------
-# The issue's target on generated notes (2 of the bench's 16; the bench,
-# tools/bench_invert.py, measures all of them and real notes).
+# The issue's target on a generated note (one of the bench's 16, pitch 66;
+# the bench, tools/bench_invert.py, measures all of them and real notes).
+# One note, not two: the full default inversion is the suite's costliest
+# test (2 notes: 124-144 s of the suite's ~10 min on 2 cores; 1: 55 s).
 
 
 def test_invert_finds_notes_the_model_made(cpu_small):
   rng = np.random.RandomState(2026)  # the baseline draws with seed 0
-  pitches = np.array([45, 66])
-  z_true = rng.standard_normal([2, cpu_small.latent_size]).astype(np.float32)
+  pitches = np.array([66])
+  z_true = rng.standard_normal([2, cpu_small.latent_size]).astype(np.float32)[1:]
   targets = cpu_small.generate_from_z(z_true, pitches)
   found = cpu_small.invert(targets, pitches)
   ratio = found.distance_db / found.baseline_db
   print(f'distance {np.round(found.distance_db, 2)} dB, best of 1000 random '
         f'{np.round(found.baseline_db, 2)} dB, ratio {np.round(ratio, 2)}, '
         f'{found.seconds:.0f} s')
-  assert found.z.shape == (2, cpu_small.latent_size)
+  assert found.z.shape == (1, cpu_small.latent_size)
   np.testing.assert_allclose(np.linalg.norm(found.z, axis=1),
                              np.sqrt(cpu_small.latent_size), rtol=1e-4)
   assert np.all(ratio <= 0.5)
