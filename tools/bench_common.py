@@ -124,6 +124,32 @@ def measure_roofline(dtypes=('float32',)):
   return result
 
 
+def roofline_again(roofline, rates):
+  """Measures the roofline again (after a table) and returns a line with
+  both measurements and each rate's fraction of the higher one.
+
+  A 2-core VM's conv rate drifts by 5-10% within minutes (measured: the bf16
+  roofline 1,496-1,663 GFLOP/s over five runs in 12 s), so a fraction of one
+  measurement taken before the table can flatter or wrong the rows; the
+  higher of two is the conservative bound.
+
+  Args:
+    roofline: `measure_roofline`'s result from before the table.
+    rates: [(label, dtype, GFLOP/s)] of the rows to restate.
+  """
+  again = measure_roofline(list(roofline))
+  parts = []
+  for dtype in roofline:
+    parts.append(f'{dtype} {roofline[dtype]["gflops"]:.0f} before, '
+                 f'{again[dtype]["gflops"]:.0f} after')
+  fractions = []
+  for label, dtype, rate in rates:
+    best = max(roofline[dtype]['gflops'], again[dtype]['gflops'])
+    fractions.append(f'{label} {rate / best:.0%}')
+  return (f'roofline measured again after the table: {"; ".join(parts)}. '
+          f'Of the higher: {", ".join(fractions)}')
+
+
 def peak_rss_mib():
   """This process's peak resident memory so far (Linux ru_maxrss), MiB."""
   import resource  # pylint: disable=import-outside-toplevel

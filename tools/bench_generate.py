@@ -210,8 +210,16 @@ def main(argv):
         'audio vs fp32 |')
   print('|---|---|---|---|---|---|---|---|---|---|---|---|')
 
+  restate = []  # (label, dtype, GFLOP/s) for bench_common.roofline_again
+
   def row(who, prec, mode, seconds, flops, error='', g_seconds=None):
     rate = batch / seconds
+    if who == 'ours' and roofline:
+      dtype = precision_lib.compute_dtype(prec)
+      restate.append((f'{prec} {mode}', dtype, flops * rate / 1e9))
+      if g_seconds and g_flops:
+        restate.append((f'{prec} {mode} G alone', dtype,
+                        g_flops * batch / g_seconds / 1e9))
     gflops = flops * rate / 1e9
     bound = roofline.get(precision_lib.compute_dtype(prec), {}).get('gflops')
     frac = f'{gflops / bound:.0%}' if bound else ''
@@ -256,6 +264,8 @@ def main(argv):
       row('ours', prec, {'off': 'no XLA', 'generator': 'XLA generator',
                          'all': 'XLA all'}[xla], seconds, our_flops, error,
           g_seconds)
+  if restate:
+    print('\n' + bench_common.roofline_again(roofline, restate))
   print(f'\n(G alone: the generator without the inverse transform, '
         f'{(g_flops or 0) / 1e9:.2f} GFLOP per note.) Where the generator\'s time goes '
         '(TF profiler, one call, no XLA):')

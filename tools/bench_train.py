@@ -160,6 +160,7 @@ def main():
   ours = []  # (precision, xla, strategy name, images/s) of MAGENTA_CONFIG
   flops_of = {}
   profiles = []
+  restate = []  # (label, dtype, GFLOP/s) for bench_common.roofline_again
   for config in args.configs.split(','):
     for prec in precisions:
       for xla in args.xla.split(','):
@@ -184,6 +185,11 @@ def main():
                 f'{bench_common.peak_rss_mib():.0f} |', flush=True)
           if profile:
             profiles.append((f'{config} {prec} {name}', profile))
+          if rate and bound:
+            restate.append((f'{config} {prec} XLA {xla} {name}',
+                            precision_lib.compute_dtype(prec), rate))
+  if restate:
+    print('\n' + bench_common.roofline_again(roofline, restate))
   print('\nWhere the step\'s time goes (TF profiler, one step, no XLA):')
   for what, profile in profiles:
     print(f'  {what}: {bench_common.describe_profile(profile)}')
