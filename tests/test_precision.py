@@ -361,7 +361,8 @@ def test_subpixel_training_step_matches_the_literal_one(fp32_start, tmp_path):
 
 def test_sixteen_bits_without_units_warn(tmp_path, monkeypatch, capsys):
   """Decided by the CPU's flags (issue 26): an AVX2-only CPU emulates bf16 and
-  fp16 and is warned; AMX / AVX512-BF16 CPUs and GPUs are not; fp32 never."""
+  fp16 and is warned, fp16 without AMX-FP16 too; AMX / AVX512-BF16 CPUs (bf16),
+  AMX-FP16 ones (fp16) and GPUs are not; fp32 never."""
   avx2 = {'sse4_2', 'avx', 'avx2', 'fma'}
   message = precision.emulation_warning('bf16', flags=avx2, has_gpu=False)
   assert 'no bf16 units' in message and 'amx_bf16' in message
@@ -372,6 +373,11 @@ def test_sixteen_bits_without_units_warn(tmp_path, monkeypatch, capsys):
       'bf16', flags=avx2 | {'amx_bf16'}, has_gpu=False) is None
   assert precision.emulation_warning(
       'bf16', flags=avx2 | {'avx512_bf16'}, has_gpu=False) is None
+  # AVX512-FP16 without AMX-FP16 (the AMX Xeon): fp16 convs slower than fp32.
+  assert 'no fp16 units' in precision.emulation_warning(
+      'fp16', flags=avx2 | {'avx512_fp16', 'amx_bf16'}, has_gpu=False)
+  assert precision.emulation_warning(
+      'fp16', flags=avx2 | {'amx_fp16'}, has_gpu=False) is None
   assert precision.emulation_warning('bf16', flags=avx2,
                                          has_gpu=True) is None
   assert precision.emulation_warning('fp32', flags=set()) is None
