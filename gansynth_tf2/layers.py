@@ -85,11 +85,13 @@ def pixel_norm_phases(phases, epsilon=1.0e-8):
 def _mean_square(stats):
   """`mean_c(stats**2)` of a float32 `[..., c]` map -> `[..., 1]`."""
   channels = stats.shape[-1]
-  if channels < 64:
+  if channels is None or channels < 64:
     return tf.reduce_mean(tf.square(stats), axis=-1, keepdims=True)
   mean_square = tf.linalg.matvec(tf.reshape(tf.square(stats), [-1, channels]),
                                  tf.fill([channels], 1.0 / channels))
-  return tf.reshape(mean_square, stats.shape[:-1] + [1])
+  # The batch may be unknown when traced (a SavedModel's signature).
+  return tf.reshape(mean_square,
+                    tf.concat([tf.shape(stats)[:-1], [1]], axis=0))
 
 
 def _pixel_norm_scale_16bit(epsilon, images):
@@ -106,7 +108,8 @@ def _pixel_norm_16bit(epsilon, images):
 def _pixel_norm_phases_16bit(scale_w, epsilon, *flat):
   """`pixel_norm_phases` of 16-bit phases (flattened row by row)."""
   rows = [list(flat[i:i + scale_w]) for i in range(0, len(flat), scale_w)]
-  if flat[0].shape[-1] < 64:
+  channels = flat[0].shape[-1]
+  if channels is None or channels < 64:
     return interleave([[_pixel_norm_16bit(epsilon, p) for p in row]
                        for row in rows])
   return _pixel_norm_16bit(epsilon, interleave(rows))
@@ -305,14 +308,15 @@ def interleave(phases):
   """Sub-pixel phases into one map: `[scale_h][scale_w]` nested list of
   `[b, h, w, c]` -> `[b, h * scale_h, w * scale_w, c]`, phase `[a][e]` at
   rows `scale_h * i + a`, columns `scale_w * j + e`."""
-  b, h, w, _ = _static_or_dynamic_shape(phases[0][0])
+  b, h, w, c = _static_or_dynamic_shape(phases[0][0])
   scale_h, scale_w = len(phases), len(phases[0])
-  # One axis at a time (tensors stay <= 5-D for TF Lite).
+  # One axis at a time (tensors stay <= 5-D for TF Lite). The channels from
+  # the input, not -1: they stay known when the batch is not.
   rows = [cols[0] if scale_w == 1 else tf.reshape(
-      tf.stack(cols, axis=3), [b, h, w * scale_w, -1]) for cols in phases]
+      tf.stack(cols, axis=3), [b, h, w * scale_w, c]) for cols in phases]
   if scale_h == 1:
     return rows[0]
-  return tf.reshape(tf.stack(rows, axis=2), [b, h * scale_h, w * scale_w, -1])
+  return tf.reshape(tf.stack(rows, axis=2), [b, h * scale_h, w * scale_w, c])
 
 
 def minibatch_mean_stddev(x, group_size=None):
