@@ -184,8 +184,14 @@ def detect_pitch(wave, sample_rate, trained_pitches, name='audio'):
         f'{name}: pYIN hears MIDI {heard:.1f}, outside the pitches this '
         f'model was trained on (MIDI {trained[0]}..{trained[-1]}); give a '
         'pitch in that range explicitly (--pitch=MIDI)')
-  pitch = int(trained[np.argmin(np.abs(trained - heard))])
-  return float(heard), pitch
+  return float(heard), nearest_trained(heard, trained)
+
+
+def nearest_trained(pitch, trained):
+  """The trained pitch nearest `pitch` (the lower one on a tie, for sorted
+  `trained`)."""
+  trained = np.asarray(trained)
+  return int(trained[np.argmin(np.abs(trained - pitch))])
 
 
 def trained_pitches(model):

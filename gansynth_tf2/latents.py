@@ -144,17 +144,11 @@ def _activations_fn(model, layer):
       x = model.images_from_z(z, labels)
       return tf.reshape(x, [tf.shape(x)[0], -1])
     return tf.function(images)
-  blocks = generator.blocks[:names.index(layer) + 1]
-  schedule = generator.resolution_schedule
+  num_blocks = names.index(layer) + 1
 
   def features(z, labels):
-    # The first part of Generator.call, up to the block asked for.
-    dtype = generator.compute_dtype
     one_hot = tf.one_hot(labels, len(model.pitches))
-    x = tf.concat([tf.cast(z, dtype), tf.cast(one_hot, dtype)], axis=1)
-    for block in blocks:
-      x = block(x, upscale_fn=lambda t: schedule.upscale(
-          t, schedule.scale_base))
+    x = generator.features(z, one_hot, num_blocks=num_blocks)[-1]
     return tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
   return tf.function(features)
 
@@ -238,12 +232,7 @@ def fit_directions(model, num_samples=DEFAULT_NUM_SAMPLES,
     seed: seeds the latents, the pitches and the randomized SVD.
   """
   from sklearn.utils import extmath  # pylint: disable=import-outside-toplevel
-  num_samples, num_components = int(num_samples), int(num_components)
-  if num_components < 1:
-    raise ValueError(f'num_components must be >= 1, got {num_components}')
-  if num_samples <= num_components:
-    raise ValueError(f'num_samples ({num_samples}) must be more than '
-                     f'num_components ({num_components})')
+  num_samples, num_components = _checked_sizes(num_samples, num_components)
   rng = np.random.RandomState(seed)
   z = rng.standard_normal([num_samples, model.latent_size]).astype(np.float32)
   pitches = model.sample_pitches(num_samples, seed=seed)
@@ -301,6 +290,19 @@ def fit_directions(model, num_samples=DEFAULT_NUM_SAMPLES,
       r2=r2.astype(np.float32), component_index=(kept + 1).astype(np.int32),
       layer=layer, num_samples=num_samples, seed=int(seed),
       checkpoint=checkpoint)
+
+
+def _checked_sizes(num_samples, num_components, prefix=''):
+  """(num_samples, num_components) as ints, or ValueError naming them
+  (`prefix` '--': as the CLI's flags)."""
+  num_samples, num_components = int(num_samples), int(num_components)
+  if num_components < 1:
+    raise ValueError(f'{prefix}num_components must be >= 1, got '
+                     f'{num_components}')
+  if num_samples <= num_components:
+    raise ValueError(f'{prefix}num_samples ({num_samples}) must be more than '
+                     f'{prefix}num_components ({num_components})')
+  return num_samples, num_components
 
 
 # ------------------------------------------------------------- descriptors
@@ -546,11 +548,7 @@ def run(ckpt_dir, *, model=None, num_samples=DEFAULT_NUM_SAMPLES,
     raise FileNotFoundError(f'--ckpt_dir: no such directory: {ckpt_dir} '
                             '(expected a training directory or a Magenta '
                             'checkpoint: experiment.json + stage_000NN/)')
-  if int(num_components) < 1:
-    raise ValueError(f'--num_components must be >= 1, got {num_components}')
-  if int(num_samples) <= int(num_components):
-    raise ValueError(f'--num_samples ({num_samples}) must be more than '
-                     f'--num_components ({num_components})')
+  _checked_sizes(num_samples, num_components, prefix='--')
   if int(label_latents) < 2:
     raise ValueError(f'--label_latents must be >= 2, got {label_latents}')
   files.check_writable_dir(ckpt_dir, '--ckpt_dir')

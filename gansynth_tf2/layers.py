@@ -100,9 +100,8 @@ def _pixel_norm_scale_16bit(epsilon, images):
 
 def _pixel_norm_16bit(epsilon, images):
   """`pixel_norm` of a 16-bit map, its statistics in float32."""
-  stats = tf.cast(images, tf.float32)
-  return tf.cast(stats * tf.math.rsqrt(_mean_square(stats) + epsilon),
-                 images.dtype)
+  return tf.cast(tf.cast(images, tf.float32) *
+                 _pixel_norm_scale_16bit(epsilon, images), images.dtype)
 
 
 def _pixel_norm_phases_16bit(scale_w, epsilon, *flat):
@@ -300,8 +299,8 @@ def _scaled_kernel_16bit(scale, dtype, upscale, kernel):
   kernel = scale * kernel
   if upscale is None:
     return tf.cast(kernel, dtype)
-  return [tf.cast(k, dtype) for row in phase_kernels(kernel, *upscale)
-          for k in row]
+  return [[tf.cast(k, dtype) for k in row]
+          for row in phase_kernels(kernel, *upscale)]
 
 
 def interleave(phases):
@@ -443,12 +442,8 @@ class _EqualizedLayer(keras.layers.Layer):
     (and folded into `upscale_conv2d`'s phase kernels for an `upscale`)."""
     if not self._half:
       return self.kernel
-    kernel = xla_call(_scaled_kernel_16bit, self.kernel,
-                      static=(self.post_scale, self.compute_dtype, upscale))
-    if upscale is None:
-      return kernel
-    scale_w = upscale[1]
-    return [kernel[i:i + scale_w] for i in range(0, len(kernel), scale_w)]
+    return xla_call(_scaled_kernel_16bit, self.kernel,
+                    static=(self.post_scale, self.compute_dtype, upscale))
 
   def _finish(self, output, activation='own'):
     if self._half:  # the scale is in the kernel (_kernel)
@@ -530,7 +525,7 @@ class EqualizedConv2D(_EqualizedLayer):
         # phases' interleave, in one pass (pixel_norm_phases).
         return upscale_conv2d(
             x, kernels, *upscale,
-            per_phase=lambda y: before_norm(self._finish(y, activation=None)),
+            per_phase=functools.partial(self._finish, activation=before_norm),
             interleave_fn=pixel_norm_phases)
       return self._finish(upscale_conv2d(x, self.kernel, *upscale))
     return self._finish(self._conv(x))

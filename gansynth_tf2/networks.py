@@ -327,6 +327,25 @@ class Generator(_ProgressiveNetwork):
       h, w = self.resolution_schedule.resolution(block_id)
       shape = (None, h, w, self.num_filters(block_id))
 
+  def features(self, z, one_hot_labels, num_blocks=None,
+               defer_last_norm=False):
+    """Each block's output, `[b, h, w, c]` per block, for the first
+    `num_blocks` blocks (None: all); `z` `[b, latent_vector_size]`,
+    `one_hot_labels` `[b, num_tokens]`. defer_last_norm: the last one
+    without its pixel norm (`to_rgb_of_features(pixel_norm=False)` applies
+    it)."""
+    dtype = self.compute_dtype  # float32, or 16-bit (precision.py)
+    x = tf.concat([tf.cast(z, dtype), tf.cast(one_hot_labels, dtype)], axis=1)
+    base = self.resolution_schedule.scale_base
+    blocks = self.blocks[:num_blocks]
+    features = []
+    for block in blocks:
+      defer = defer_last_norm and block is blocks[-1]
+      x = block(x, upscale_fn=lambda t: self._upscale(t, base),
+                **({'pixel_norm': False} if defer else {}))
+      features.append(x)
+    return features
+
   def call(self, z, one_hot_labels, progress=None, denormalize=True):
     """Images from latents and pitches.
 
@@ -344,21 +363,13 @@ class Generator(_ProgressiveNetwork):
     """
     if progress is None:
       progress = self.num_blocks - 1.0
-    dtype = self.compute_dtype  # float32, or 16-bit (precision.py)
-    x = tf.concat([tf.cast(z, dtype), tf.cast(one_hot_labels, dtype)], axis=1)
-    base = self.resolution_schedule.scale_base
     static = _is_static(progress)
     # 16 bits: the last block's features feed only its to_rgb, which applies
     # their pixel norm (one pass over the largest map less; measured on the
     # AMX Xeon, bf16 full size: ~10 ms of ~200 per batch of 8).
-    defer_norm = (tf.as_dtype(dtype) in layers.HALF_DTYPES
+    defer_norm = (tf.as_dtype(self.compute_dtype) in layers.HALF_DTYPES
                   and not self.simple_arch)
-    features = []
-    for block in self.blocks:
-      last = block is self.blocks[-1]
-      x = block(x, upscale_fn=lambda t: self._upscale(t, base),
-                **({'pixel_norm': False} if defer_norm and last else {}))
-      features.append(x)
+    features = self.features(z, one_hot_labels, defer_last_norm=defer_norm)
     outputs = []
     for block_id, (block, lod) in enumerate(zip(self.blocks, features),
                                             start=1):
@@ -366,7 +377,7 @@ class Generator(_ProgressiveNetwork):
       if static and alpha == 0.0:
         continue  # adds exact zeros in Magenta's sum
       rgb = block.to_rgb_of_features(
-          lod, pixel_norm=not (defer_norm and block is self.blocks[-1]))
+          lod, pixel_norm=not (defer_norm and block_id == self.num_blocks))
       if not (static and alpha == 1.0):  # x * 1.0 is x: skipped
         rgb = rgb * tf.cast(alpha, rgb.dtype)
       # Nearest-neighbour copies are exact, so scaling before upscaling gives

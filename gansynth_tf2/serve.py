@@ -150,12 +150,6 @@ def _number(value, name, low=None, high=None, integer=False):
 # ------------------------------------------------------------------- notes
 
 
-def nearest_trained(pitch, trained):
-  """The trained pitch a key plays (the lower one on a tie)."""
-  trained = np.asarray(trained)
-  return int(trained[np.argmin(np.abs(trained - pitch))])
-
-
 def resample_note(wave, semitones):
   """A note played `semitones` higher as a sampler plays it: faster (and
   shorter) by 2^(semitones / 12), band-limited (scipy's polyphase filter;
@@ -222,7 +216,8 @@ class Notes:
         for p in missing:
           out[p] = self._get((p, zkey))
         missing = [p for p in missing if out[p] is None]
-        sources = sorted({nearest_trained(p, self.trained) for p in missing})
+        sources = sorted({inversion.nearest_trained(p, self.trained)
+                          for p in missing})
         made = {}
         for s in sources:
           made[s] = self._get((s, zkey))
@@ -235,7 +230,7 @@ class Notes:
             made[s] = wave
             self._put((s, zkey), wave)
         for p in missing:
-          s = nearest_trained(p, self.trained)
+          s = inversion.nearest_trained(p, self.trained)
           out[p] = resample_note(made[s], p - s)
           self._put((p, zkey), out[p])
     return out, cached
@@ -617,7 +612,7 @@ def create_app(model, *, max_upload_mb=MAX_UPLOAD_MB,
     z = timbre_z(body.get('timbre'))
     start = time.perf_counter()
     waves, cached = notes.notes(z, [pitch])
-    source = nearest_trained(pitch, trained)
+    source = inversion.nearest_trained(pitch, trained)
     return wav_response(waves[pitch], f'note_{pitch}.wav', {
         'X-Pitch': pitch, 'X-Source-Pitch': source,
         'X-Resampled': pitch - source, 'X-Cache': 'hit' if cached else 'miss',
